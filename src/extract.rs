@@ -1,0 +1,210 @@
+//! Extraction: bytes of a dropped file → the report's text, decoded and normalised.
+//!
+//! Copies arrive in UTF-8 (with or without BOM), GB18030/GBK or UTF-16, with full-width or
+//! half-width punctuation and in simplified or traditional characters. Everything after this
+//! stage matches against one normal form (simplified, half-width, `\n` line endings); the text as
+//! decoded is kept beside it as evidence.
+
+use std::path::Path;
+
+use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+
+use crate::error::ExtractError;
+
+/// A report's text as decoded, and in the normal form the parser reads.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// The text as decoded, before normalisation.
+    pub original: String,
+    /// Simplified characters, half-width punctuation and digits, `\n` line endings.
+    pub text: String,
+    /// The character encoding the bytes were read in (`UTF-8`, `GB18030`, `UTF-16LE` …).
+    pub encoding: &'static str,
+}
+
+/// Reads a file and extracts its text.
+pub fn extract_file(path: &Path) -> Result<Extracted, ExtractError> {
+    let bytes = std::fs::read(path).map_err(|source| ExtractError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    extract_bytes(&bytes)
+}
+
+/// Extracts the text of a plain-text report from its bytes.
+pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let (original, encoding) = decode(bytes)?;
+    let text = normalize(&original);
+    if text.trim().is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    Ok(Extracted {
+        original,
+        text,
+        encoding,
+    })
+}
+
+/// Decodes bytes to a string: BOM first, then UTF-16 without BOM, valid UTF-8, and otherwise the
+/// legacy encoding `chardetng` guesses for Chinese pages (GBK/GB18030 in practice).
+pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ExtractError::Empty);
+    }
+    let encoding: &'static Encoding = if let Some((enc, _)) = Encoding::for_bom(bytes) {
+        enc
+    } else if let Some(enc) = sniff_utf16(bytes) {
+        enc
+    } else if std::str::from_utf8(bytes).is_ok() {
+        UTF_8
+    } else {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(bytes, true);
+        let guess = detector.guess(Some(b"cn"), chardetng::Utf8Detection::Allow);
+        // GBK and GB2312 are subsets of GB18030: decode with the superset.
+        if guess == encoding_rs::GBK {
+            GB18030
+        } else {
+            guess
+        }
+    };
+    let (decoded, used, had_errors) = encoding.decode(bytes);
+    let text = decoded.into_owned();
+    check_text(&text, had_errors)?;
+    Ok((text, used.name()))
+}
+
+/// UTF-16 without a BOM shows as NUL bytes in every other position.
+fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
+    if bytes.len() < 4 || bytes.len() % 2 != 0 {
+        return None;
+    }
+    let sample = &bytes[..bytes.len().min(4096)];
+    let pairs = sample.len() / 2;
+    let even_nul = sample.iter().step_by(2).filter(|&&b| b == 0).count();
+    let odd_nul = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    // CJK text in UTF-16 has few NULs; ASCII-heavy text has many. Only claim UTF-16 when NULs sit
+    // on one side only and decoding gives no errors.
+    let candidate = if odd_nul * 3 > pairs && even_nul == 0 {
+        UTF_16LE
+    } else if even_nul * 3 > pairs && odd_nul == 0 {
+        UTF_16BE
+    } else {
+        return None;
+    };
+    let (_, had_errors) = candidate.decode_without_bom_handling(bytes);
+    (!had_errors).then_some(candidate)
+}
+
+/// Rejects decoded text that is really binary data.
+fn check_text(text: &str, had_errors: bool) -> Result<(), ExtractError> {
+    let total = text.chars().count().max(1);
+    let nul = text.chars().filter(|&c| c == '\0').count();
+    if nul > 0 {
+        return Err(ExtractError::Binary(format!("{nul} NUL characters")));
+    }
+    let control = text
+        .chars()
+        .filter(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+        .count();
+    let replaced = text.chars().filter(|&c| c == '\u{FFFD}').count();
+    if had_errors && replaced * 20 > total {
+        return Err(ExtractError::Binary(format!(
+            "{replaced} of {total} characters are not valid in any Chinese text encoding"
+        )));
+    }
+    if control * 20 > total {
+        return Err(ExtractError::Binary(format!(
+            "{control} of {total} characters are control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The normal form every matcher reads: `\n` line endings, traditional → simplified, full-width
+/// ASCII → half-width, no-break and ideographic spaces → space, zero-width characters dropped.
+pub fn normalize(text: &str) -> String {
+    let simplified = if has_traditional(text) {
+        hanconv::t2s(text)
+    } else {
+        text.to_string()
+    };
+    let mut out = String::with_capacity(simplified.len());
+    let mut chars = simplified.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\u{FF01}'..='\u{FF5E}' => {
+                // Full-width ASCII block maps one to one onto ASCII.
+                out.push(char::from_u32(c as u32 - 0xFEE0).unwrap_or(c));
+            }
+            '\u{3000}' | '\u{00A0}' | '\u{2002}'..='\u{200A}' | '\u{202F}' => out.push(' '),
+            '\u{200B}'..='\u{200D}' | '\u{FEFF}' | '\u{2060}' => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether the text holds characters that only traditional script uses. Conversion is
+/// dictionary-driven and costs far more than this scan, and most copies are simplified.
+fn has_traditional(text: &str) -> bool {
+    // Characters that are frequent in these reports and never occur in simplified text.
+    const MARKERS: &[char] = &[
+        '開', '資', '訊', '請', '們', '於', '報', '與', '為', '國', '會', '處', '務', '據', '數',
+        '關', '規', '範', '當', '應', '辦', '區', '縣', '鎮', '門', '時', '條', '項', '總', '況',
+        '體', '機', '構', '復',
+    ];
+    text.chars().filter(|c| MARKERS.contains(c)).take(3).count() >= 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_and_traditional_are_normalised() {
+        let t = normalize("井陘礦區人民政府（國辦公開辦函〔2021〕30號）１２３\r\n");
+        assert_eq!(t, "井陉矿区人民政府(国办公开办函〔2021〕30号)123\n");
+    }
+
+    #[test]
+    fn simplified_text_is_left_alone() {
+        let s = "本报告由淮安经济技术开发区党政办公室根据条例编制,等于第三项";
+        assert_eq!(normalize(s), s);
+    }
+
+    #[test]
+    fn gbk_bytes_are_detected() {
+        let text = "三、收到和处理政府信息公开申请情况 本年新收政府信息公开申请数量 58件";
+        let (bytes, _, _) = GB18030.encode(text);
+        let (decoded, enc) = decode(&bytes).expect("decodes");
+        assert_eq!(decoded, text);
+        assert_eq!(enc, "gb18030");
+    }
+
+    #[test]
+    fn utf16_with_and_without_bom() {
+        let text = "政府信息公开工作年度报告 2020年 total";
+        let mut le: Vec<u8> = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        assert_eq!(decode(&le).expect("le").0, text);
+        let be: Vec<u8> = "annual report 2020 text"
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
+        assert_eq!(decode(&be).expect("be").0, "annual report 2020 text");
+    }
+
+    #[test]
+    fn empty_and_binary_are_errors() {
+        assert!(matches!(decode(b""), Err(ExtractError::Empty)));
+        assert!(matches!(decode(b"  \n\t"), Err(ExtractError::Empty)));
+        let binary: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 256) as u8).collect();
+        assert!(matches!(decode(&binary), Err(ExtractError::Binary(_))));
+    }
+}

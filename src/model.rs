@@ -1,0 +1,319 @@
+//! The report model: what the parser reads out of an annual report and what every later stage
+//! (rules, store, mail) speaks.
+//!
+//! Keys follow the domain reference (SPEC.md §2) exactly, so that rules, the JSON output and the
+//! stored reports all use the same names. Tables are maps from row key to column key to value;
+//! a cell the document leaves blank (or fills with `/`, `-`, `无`) is `None`, never 0, and the
+//! cell's text as printed is kept beside the number for evidence.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Which official template (国办公开办函) the report's tables follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Template {
+    /// 国办公开办函〔2019〕60号, used for the 2019 and 2020 reports.
+    #[serde(rename = "2019")]
+    Y2019,
+    /// 国办公开办函〔2021〕30号, used from the 2021 reports on.
+    #[serde(rename = "2021")]
+    Y2021,
+}
+
+impl Template {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::Y2019 => "2019",
+            Template::Y2021 => "2021",
+        }
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The six sections of an annual report, in their required order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKey {
+    Overview,
+    Proactive,
+    Requests,
+    ReviewLitigation,
+    Problems,
+    Other,
+}
+
+impl SectionKey {
+    pub const ALL: [SectionKey; 6] = [
+        SectionKey::Overview,
+        SectionKey::Proactive,
+        SectionKey::Requests,
+        SectionKey::ReviewLitigation,
+        SectionKey::Problems,
+        SectionKey::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SectionKey::Overview => "overview",
+            SectionKey::Proactive => "proactive",
+            SectionKey::Requests => "requests",
+            SectionKey::ReviewLitigation => "review_litigation",
+            SectionKey::Problems => "problems",
+            SectionKey::Other => "other",
+        }
+    }
+
+    /// The heading the official template gives the section.
+    pub fn title(self) -> &'static str {
+        match self {
+            SectionKey::Overview => "一、总体情况",
+            SectionKey::Proactive => "二、主动公开政府信息情况",
+            SectionKey::Requests => "三、收到和处理政府信息公开申请情况",
+            SectionKey::ReviewLitigation => "四、政府信息公开行政复议、行政诉讼情况",
+            SectionKey::Problems => "五、存在的主要问题及改进情况",
+            SectionKey::Other => "六、其他需要报告的事项",
+        }
+    }
+}
+
+/// One section found in the report: its heading as printed and its body text (normalised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub key: SectionKey,
+    pub heading: String,
+    pub text: String,
+    /// Character offset of the heading in [`Report::text`].
+    pub start: usize,
+    /// Character offset where the section ends in [`Report::text`].
+    pub end: usize,
+}
+
+/// The statistics period the report states (数据统计期限).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Period {
+    /// ISO date, e.g. `2020-01-01`.
+    pub start: String,
+    /// ISO date, e.g. `2020-12-31`.
+    pub end: String,
+    /// The words as printed.
+    pub text: String,
+}
+
+/// Contact details printed in the report (for questions about it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub address: Option<String>,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.address.is_none() && self.phones.is_empty() && self.emails.is_empty()
+    }
+}
+
+/// A number stated in the narrative ("收到申请58件", "办结率为100%"), so rules can compare text
+/// against tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The number as a value (`99.84` for `99.84%`).
+    pub value: f64,
+    /// The unit after the number: `件`, `条`, `起`, `个`, `项`, `次`, `篇` or `%`.
+    pub unit: String,
+    /// The number and unit as printed (`58件`).
+    pub text: String,
+    /// The clause that leads up to the number (from the previous comma or sentence end).
+    pub phrase: String,
+    /// The whole sentence around the number.
+    pub sentence: String,
+    /// The section the sentence is in, if any.
+    pub section: Option<SectionKey>,
+    /// Character offset of the number in [`Report::text`].
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A table as read: row key → column key → value (`None` for a blank or `/` cell).
+pub type Table = BTreeMap<String, BTreeMap<String, Option<i64>>>;
+
+/// Table 2 values: counts, signed deltas, and money in yuan.
+pub type Table2 = BTreeMap<String, BTreeMap<String, Option<f64>>>;
+
+/// The cells' text as printed, for evidence: row key → column key → text.
+pub type RawCells = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Everything the parser reads out of one annual report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The issuing body (发布机关), simplified Chinese.
+    pub organization: Option<String>,
+    /// The report year (the year whose work is reported, not the publication year).
+    pub year: Option<i32>,
+    /// The official template, told from the table markers (not from the year).
+    pub template: Option<Template>,
+    /// The title line, where the copy has one.
+    pub title: Option<String>,
+    pub period: Option<Period>,
+    pub contact: Contact,
+    /// Publication date (ISO), where the copy states it (发布日期 …).
+    pub published: Option<String>,
+    /// Keys of the sections found, in document order.
+    pub sections: Vec<SectionKey>,
+    /// The sections found, with their text.
+    pub section_text: Vec<Section>,
+    pub table2: Table2,
+    pub table3: Table,
+    pub table4: Table,
+    /// Cells as printed, per table (`table2`, `table3`, `table4`).
+    pub raw_cells: BTreeMap<String, RawCells>,
+    pub claims: Vec<Claim>,
+    /// What the parser could not read or had to decide: missing rows and cells, ambiguities.
+    pub warnings: Vec<String>,
+    /// The whole report text, normalised (simplified, half-width, line endings `\n`).
+    pub text: String,
+}
+
+impl Report {
+    /// The text of a section, if the report has it.
+    pub fn section(&self, key: SectionKey) -> Option<&Section> {
+        self.section_text.iter().find(|s| s.key == key)
+    }
+}
+
+/// Column keys of table 3, in template order.
+pub const T3_COLUMNS: [&str; 7] = [
+    "natural_person",
+    "commercial",
+    "research",
+    "social_welfare",
+    "legal_service",
+    "other_org",
+    "total",
+];
+
+/// Row keys of table 3 shared by both templates, before the (六) rows.
+const T3_ROWS_HEAD: [&str; 20] = [
+    "new_received",
+    "carried_over",
+    "granted",
+    "partial",
+    "denied_state_secret",
+    "denied_law_prohibited",
+    "denied_three_safety",
+    "denied_third_party",
+    "denied_internal",
+    "denied_process",
+    "denied_enforcement_file",
+    "denied_admin_query",
+    "unable_not_held",
+    "unable_needs_creation",
+    "unable_unclear",
+    "rejected_petition",
+    "rejected_duplicate",
+    "rejected_publication",
+    "rejected_excessive",
+    "rejected_confirmation",
+];
+
+/// The (六) rows of the 2021 template.
+pub const T3_OTHER_2021: [&str; 3] = ["other_no_correction", "other_no_fee", "other_misc"];
+
+/// Row keys of table 3 as printed in a template, in order.
+pub fn t3_rows(template: Template) -> Vec<&'static str> {
+    let mut rows: Vec<&'static str> = T3_ROWS_HEAD.to_vec();
+    match template {
+        Template::Y2019 => rows.push("other"),
+        Template::Y2021 => rows.extend(T3_OTHER_2021),
+    }
+    rows.push("total_processed");
+    rows.push("carried_forward");
+    rows
+}
+
+/// Group keys of table 4.
+pub const T4_GROUPS: [&str; 3] = ["review", "lawsuit_direct", "lawsuit_after_review"];
+/// Column keys of each table-4 group.
+pub const T4_COLUMNS: [&str; 5] = ["upheld", "corrected", "other", "pending", "total"];
+
+/// Rows and columns of table 2 in a template.
+pub fn t2_layout(template: Template) -> Vec<(&'static str, Vec<&'static str>)> {
+    match template {
+        Template::Y2019 => {
+            let docs = vec!["new_made", "new_published", "total_published"];
+            let items = vec!["prev_items", "delta", "decisions"];
+            vec![
+                ("rules", docs.clone()),
+                ("normative_docs", docs),
+                ("licensing", items.clone()),
+                ("other_services", items.clone()),
+                ("penalty", items.clone()),
+                ("enforcement", items),
+                ("fees", vec!["prev_items", "delta"]),
+                ("procurement", vec!["items", "amount_yuan"]),
+            ]
+        }
+        Template::Y2021 => {
+            let docs = vec!["issued", "repealed", "in_force"];
+            vec![
+                ("rules", docs.clone()),
+                ("normative_docs", docs),
+                ("licensing", vec!["decisions"]),
+                ("penalty", vec!["decisions"]),
+                ("enforcement", vec!["decisions"]),
+                ("fees", vec!["amount_wan"]),
+            ]
+        }
+    }
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!("unknown severity `{other}` (error, warning or info)")),
+        }
+    }
+}
+
+/// What a rule found in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule's id (`t3-balance`), or `rule-error` for a rule that failed to run.
+    pub rule: String,
+    pub severity: Severity,
+    /// Chinese, naming the table/row/column or quoting the sentence.
+    pub message: String,
+    /// The numbers compared, the text span quoted.
+    pub evidence: serde_json::Value,
+}

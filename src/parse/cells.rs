@@ -1,0 +1,373 @@
+//! Cells of a flattened table: the tokens a table turns into when a web page or PDF becomes text.
+//!
+//! Real copies flatten tables in many ways (a row per line with `|`, a cell per line, cells ending
+//! in ` |`, TABs, blank-line-separated cells, cells glued together with no separator at all). This
+//! module knows none of the tables; it only turns a stretch of text into a sequence of value,
+//! blank and text tokens with their line numbers, so that the table readers can find rows by
+//! their labels whatever the flattening.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// One token of flattened table text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok<'a> {
+    /// A cell that holds a number (with optional unit or 增加/减少 prefix) or a null marker.
+    Value { text: &'a str, line: usize },
+    /// An empty cell between two `|` in a row that has other cells.
+    Blank { line: usize },
+    /// Anything else: a label, a header, a fragment of wrapped text.
+    Text { line: usize },
+}
+
+impl Tok<'_> {
+    pub fn line(&self) -> usize {
+        match self {
+            Tok::Value { line, .. } | Tok::Blank { line } | Tok::Text { line } => *line,
+        }
+    }
+
+    pub fn is_cell(&self) -> bool {
+        !matches!(self, Tok::Text { .. })
+    }
+}
+
+static VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:增加|减少|新增|增|减)?\s*[+\-]?\d+(?:\.\d+)?\s*(?:万元|亿元|元|项|个|件|条)?")
+        .expect("value pattern")
+});
+
+/// A cell's text that stands for "no value": `/`, `-`, `—`, `无` and the like.
+pub fn is_null_marker(s: &str) -> bool {
+    matches!(
+        s,
+        "/" | "-" | "—" | "–" | "－" | "——" | "--" | "无" | "／" | "\\" | "×" | "空"
+    )
+}
+
+fn is_separator_row(cells: &[&str]) -> bool {
+    cells.iter().all(|c| {
+        let c = c.trim();
+        !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | '—'))
+    }) && cells.iter().any(|c| c.trim().len() >= 3)
+}
+
+/// Tokenises `text[start..end]`; `first_line` is the line number of `start`.
+pub fn tokenize(text: &str, start: usize, end: usize, first_line: usize) -> Vec<Tok<'_>> {
+    let mut out = Vec::new();
+    let slice = &text[start..end];
+    for (i, line) in slice.split('\n').enumerate() {
+        let line_no = first_line + i;
+        if line.contains('|') {
+            tokenize_pipe_line(line, line_no, &mut out);
+        } else {
+            for piece in line.split(['\t', ' ']) {
+                tokenize_piece(piece, line_no, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn tokenize_pipe_line<'a>(line: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>) {
+    let mut cells: Vec<&str> = line.split('|').collect();
+    // The piece after the last pipe is never a cell; nor is the piece before a leading pipe.
+    if cells.last().is_some_and(|c| c.trim().is_empty()) {
+        cells.pop();
+    }
+    if line.trim_start().starts_with('|') && cells.first().is_some_and(|c| c.trim().is_empty()) {
+        cells.remove(0);
+    }
+    if cells.is_empty() || is_separator_row(&cells) {
+        return;
+    }
+    let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+    let has_value = cells.iter().any(|c| {
+        let c = c.trim();
+        is_null_marker(c) || full_value(c)
+    });
+    // Blanks only mean something in a row that has several cells and some values; in a layout of
+    // one cell per line (`0 |`) or in spanned header rows (`| |||`) they are layout noise.
+    let keep_blanks = filled >= 2 && has_value;
+    let mut seen_filled = false;
+    for cell in cells {
+        let c = cell.trim();
+        if c.is_empty() {
+            if keep_blanks && seen_filled {
+                out.push(Tok::Blank { line: line_no });
+            }
+            continue;
+        }
+        seen_filled = true;
+        for piece in c.split(['\t', ' ']) {
+            tokenize_piece(piece, line_no, out);
+        }
+    }
+}
+
+fn full_value(s: &str) -> bool {
+    VALUE.find(s).is_some_and(|m| m.start() == 0 && m.end() == s.len())
+}
+
+/// Splits a piece of text with no separators into text and value runs (`规章000行政规范性文件`).
+fn tokenize_piece<'a>(piece: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>) {
+    let piece = piece.trim();
+    if piece.is_empty() {
+        return;
+    }
+    if is_null_marker(piece) {
+        out.push(Tok::Value {
+            text: piece,
+            line: line_no,
+        });
+        return;
+    }
+    let mut last = 0;
+    for m in VALUE.find_iter(piece) {
+        if !is_noise(&piece[last..m.start()]) {
+            out.push(Tok::Text { line: line_no });
+        }
+        out.push(Tok::Value {
+            text: m.as_str(),
+            line: line_no,
+        });
+        last = m.end();
+    }
+    if !is_noise(&piece[last..]) {
+        out.push(Tok::Text { line: line_no });
+    }
+}
+
+/// Punctuation between cells that carries no meaning.
+fn is_noise(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_whitespace() || matches!(c, ',' | ';' | '、' | '。' | ':' | '*'))
+}
+
+/// A cell value: an integer count, a signed delta, or an amount of money.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellValue {
+    /// Blank, `/`, `-`, `无`: no value (not zero).
+    Null,
+    Number(f64),
+}
+
+/// Reads a value token: `58`, `-155`, `+57`, `增加21项`, `28289.2178万元` (→ yuan), `/` (null).
+pub fn parse_value(text: &str) -> CellValue {
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if is_null_marker(&t) {
+        return CellValue::Null;
+    }
+    let (sign, rest) = if let Some(r) = t
+        .strip_prefix("增加")
+        .or_else(|| t.strip_prefix("新增"))
+        .or_else(|| t.strip_prefix("增"))
+    {
+        (1.0, r)
+    } else if let Some(r) = t.strip_prefix("减少").or_else(|| t.strip_prefix("减")) {
+        (-1.0, r)
+    } else {
+        (1.0, t.as_str())
+    };
+    let (scale, rest) = if let Some(r) = rest.strip_suffix("亿元") {
+        (1e8, r)
+    } else if let Some(r) = rest.strip_suffix("万元") {
+        (1e4, r)
+    } else if let Some(r) = rest
+        .strip_suffix('元')
+        .or_else(|| rest.strip_suffix('项'))
+        .or_else(|| rest.strip_suffix('个'))
+        .or_else(|| rest.strip_suffix('件'))
+        .or_else(|| rest.strip_suffix('条'))
+    {
+        (1.0, r)
+    } else {
+        (1.0, rest)
+    };
+    let rest = rest.strip_prefix('+').unwrap_or(rest);
+    match rest.parse::<f64>() {
+        // Amounts converted to yuan are kept to the fen; other numbers as printed.
+        Ok(v) if scale > 1.0 => CellValue::Number(round_cents(sign * v * scale)),
+        Ok(v) => CellValue::Number(sign * v),
+        Err(_) => CellValue::Null,
+    }
+}
+
+/// Money is kept to the fen; this also removes binary noise such as `7226100.000000001`.
+pub fn round_cents(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Whether a value token is written as a whole number (no decimals, no unit).
+pub fn as_count(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    t.parse::<i64>().ok()
+}
+
+/// All ways to split a run of glued digits into `groups` groups of `width` numbers each, where
+/// in every group the last number is the sum of the others (the tables' own identity), and no
+/// number has a leading zero. Stops after `limit` solutions.
+pub fn split_glued(digits: &str, groups: usize, width: usize, limit: usize) -> Vec<Vec<u64>> {
+    let bytes = digits.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_digit) || width < 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut current = Vec::with_capacity(groups * width);
+    split_rec(bytes, 0, groups * width, width, &mut current, &mut out, limit);
+    out
+}
+
+fn split_rec(
+    bytes: &[u8],
+    pos: usize,
+    remaining: usize,
+    width: usize,
+    current: &mut Vec<u64>,
+    out: &mut Vec<Vec<u64>>,
+    limit: usize,
+) {
+    if out.len() >= limit {
+        return;
+    }
+    if remaining == 0 {
+        if pos == bytes.len() {
+            out.push(current.clone());
+        }
+        return;
+    }
+    let left = bytes.len() - pos;
+    if left < remaining {
+        return;
+    }
+    let in_group = current.len() % width;
+    if in_group == width - 1 {
+        // The group's total must be the sum of its cells: its digits are known in advance.
+        let start = current.len() - in_group;
+        let sum: u64 = current[start..].iter().sum();
+        let s = sum.to_string();
+        if bytes[pos..].starts_with(s.as_bytes()) {
+            current.push(sum);
+            split_rec(
+                bytes,
+                pos + s.len(),
+                remaining - 1,
+                width,
+                current,
+                out,
+                limit,
+            );
+            current.pop();
+        }
+        return;
+    }
+    let max_len = (left - (remaining - 1)).min(9);
+    for len in 1..=max_len {
+        let part = &bytes[pos..pos + len];
+        if len > 1 && part[0] == b'0' {
+            break;
+        }
+        let value = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        current.push(value);
+        split_rec(bytes, pos + len, remaining - 1, width, current, out, limit);
+        current.pop();
+    }
+}
+
+/// All ways to split glued digits into `count` numbers with no leading zeros (no identity to
+/// check: table 2). Stops after `limit` solutions.
+pub fn split_plain(digits: &str, count: usize, limit: usize) -> Vec<Vec<u64>> {
+    let bytes = digits.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_digit) || count == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut current = Vec::with_capacity(count);
+    plain_rec(bytes, 0, count, &mut current, &mut out, limit);
+    out
+}
+
+fn plain_rec(
+    bytes: &[u8],
+    pos: usize,
+    remaining: usize,
+    current: &mut Vec<u64>,
+    out: &mut Vec<Vec<u64>>,
+    limit: usize,
+) {
+    if out.len() >= limit {
+        return;
+    }
+    let left = bytes.len() - pos;
+    if remaining == 0 {
+        if left == 0 {
+            out.push(current.clone());
+        }
+        return;
+    }
+    if left < remaining {
+        return;
+    }
+    let max_len = (left - (remaining - 1)).min(12);
+    for len in 1..=max_len {
+        let part = &bytes[pos..pos + len];
+        if len > 1 && part[0] == b'0' {
+            break;
+        }
+        let value = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        current.push(value);
+        plain_rec(bytes, pos + len, remaining - 1, current, out, limit);
+        current.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<'a>(toks: &[Tok<'a>]) -> Vec<String> {
+        toks.iter()
+            .map(|t| match t {
+                Tok::Value { text, .. } => text.to_string(),
+                Tok::Blank { .. } => "_".into(),
+                Tok::Text { .. } => "T".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pipe_rows_keep_inner_blanks_only() {
+        let s = "| 四、结转下年度继续办理 | 1 | 0 | 0 |  |\n第二十条 | |||\n0 |\n|||\n";
+        let toks = tokenize(s, 0, s.len(), 0);
+        assert_eq!(values(&toks), ["T", "1", "0", "0", "_", "T", "0"]);
+    }
+
+    #[test]
+    fn glued_text_and_numbers_split() {
+        let s = "规章000行政规范性文件8855698 0 1 1";
+        let toks = tokenize(s, 0, s.len(), 0);
+        assert_eq!(values(&toks), ["T", "000", "T", "8855698", "0", "1", "1"]);
+    }
+
+    #[test]
+    fn values_parse_with_units() {
+        assert_eq!(parse_value("28289.2178万元"), CellValue::Number(282_892_178.0));
+        assert_eq!(parse_value("63.8495亿元"), CellValue::Number(6_384_950_000.0));
+        assert_eq!(parse_value("增加21项"), CellValue::Number(21.0));
+        assert_eq!(parse_value("-155"), CellValue::Number(-155.0));
+        assert_eq!(parse_value("+57"), CellValue::Number(57.0));
+        assert_eq!(parse_value("/"), CellValue::Null);
+    }
+
+    #[test]
+    fn glued_rows_split_by_identity() {
+        assert_eq!(split_glued("713000074", 1, 7, 4), vec![vec![71, 3, 0, 0, 0, 0, 74]]);
+        assert_eq!(split_glued("370000037", 1, 7, 4), vec![vec![37, 0, 0, 0, 0, 0, 37]]);
+        assert_eq!(split_glued("0000000", 1, 7, 4), vec![vec![0; 7]]);
+        assert!(split_glued("12", 1, 7, 4).is_empty());
+        assert_eq!(split_plain("000", 3, 4), vec![vec![0, 0, 0]]);
+        assert!(split_plain("8855698", 3, 4).len() > 1);
+    }
+}

@@ -1,0 +1,689 @@
+//! Reading tables 2, 3 and 4 out of flattened text, by their row labels.
+//!
+//! A row is found by its label (`本年新收`, `予以公开`, `1.属于国家秘密` …), wherever the
+//! flattening put it, and its cells are the values that follow the label up to the next label.
+//! Two layouts need more than that, and both are told apart from the text itself:
+//! - *line rows* (a PDF or markdown table: `| label | 1 | 0 | … |`): when some row holds its label
+//!   and its cells on one line, a line of bare cells is a row whose label was printed elsewhere
+//!   (PDF extraction often moves wrapped labels away from their numbers). Such rows take their
+//!   place from the template's row order, between the labelled rows around them.
+//! - *glued cells* (`713000074`): split so that the 总计 cell is the sum of the six before it;
+//!   when no split or more than one split fits, the row is reported, not guessed.
+//!
+//! Whatever cannot be read is left `None` and named in the warnings.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::cells::{self, CellValue, Tok};
+use crate::model::{self, RawCells, Table, Table2, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
+
+/// A row label found in the text (byte offsets), with the row key it stands for.
+#[derive(Debug, Clone)]
+struct Anchor {
+    key: &'static str,
+    start: usize,
+    end: usize,
+    /// Line number of the label's last character.
+    line: usize,
+}
+
+/// Builds a pattern that tolerates line breaks and spaces between the label's characters (PDF
+/// copies wrap labels: `2.其他法律行政法规禁\n止公开`).
+fn loose(words: &str) -> String {
+    let chars: Vec<String> = words
+        .chars()
+        .map(|c| regex::escape(&c.to_string()))
+        .collect();
+    chars.join(r"\s*")
+}
+
+/// Optional numbering before a label: `1.`, `(三)`, `三、`.
+const NUMBERING: &str = r"(?:(?:[1-9]\s*[.、]|\(\s*[一二三四五六七八]\s*\)|[一二三四]\s*、)\s*)?";
+
+fn compile(rows: &[(&'static str, &str)]) -> Vec<(&'static str, Regex)> {
+    rows.iter()
+        .map(|(key, words)| {
+            let re = Regex::new(&format!("{NUMBERING}{words}")).expect("row label pattern");
+            (*key, re)
+        })
+        .collect()
+}
+
+static T3_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    let l = loose;
+    compile(&[
+        ("new_received", &l("本年新收")),
+        ("carried_over", &l("上年结转")),
+        ("granted", &l("予以公开")),
+        ("partial", &l("部分公开")),
+        ("denied_state_secret", &l("属于国家秘密")),
+        (
+            "denied_law_prohibited",
+            &format!("{}(?:\\s*法\\s*规)?{}", l("其他法律行政"), l("禁止公开")),
+        ),
+        ("denied_three_safety", &l("危及")),
+        ("denied_third_party", &l("保护第三方合法权益")),
+        ("denied_internal", &l("属于三类内部事务")),
+        ("denied_process", &l("属于四类过程性")),
+        ("denied_enforcement_file", &l("属于行政执法案卷")),
+        ("denied_admin_query", &l("属于行政查询事项")),
+        ("unable_not_held", &l("本机关不掌握")),
+        ("unable_needs_creation", &l("没有现成信息")),
+        ("unable_unclear", &l("补正后申请内容")),
+        ("rejected_petition", &l("信访举报投诉")),
+        ("rejected_duplicate", &l("重复申请")),
+        ("rejected_publication", &l("要求提供公开出版物")),
+        ("rejected_excessive", &l("无正当理由大量反复")),
+        ("rejected_confirmation", &l("要求行政机关确认")),
+        ("other", r"\(\s*六\s*\)\s*其\s*他(?:\s*处\s*理)?"),
+        ("other_no_correction", &l("申请人无正当理由逾期不补正")),
+        ("other_no_fee", &l("申请人逾期未按收费通知")),
+        ("other_misc", r"3\s*[.、]\s*其\s*他"),
+        ("total_processed", r"\(\s*七\s*\)\s*总\s*计"),
+        ("carried_forward", &l("结转下年度继续办理")),
+    ])
+});
+
+static T2_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    let l = loose;
+    compile(&[
+        ("rules", &l("规章")),
+        ("normative_docs", &l("规范性文件")),
+        ("licensing", &l("行政许可")),
+        ("other_services", &l("其他对外管理服务事项")),
+        ("penalty", &l("行政处罚")),
+        ("enforcement", &l("行政强制")),
+        ("fees", &l("行政事业性收费")),
+        ("procurement", &l("政府集中采购")),
+    ])
+});
+
+/// Finds every row label in `text[start..end]`, in order, without overlaps.
+fn find_anchors(
+    text: &str,
+    start: usize,
+    end: usize,
+    labels: &[(&'static str, Regex)],
+    line_index: &LineIndex,
+) -> Vec<Anchor> {
+    let region = &text[start..end];
+    let mut found: Vec<Anchor> = Vec::new();
+    for (key, re) in labels {
+        for m in re.find_iter(region) {
+            let s = start + m.start();
+            let e = start + m.end();
+            found.push(Anchor {
+                key,
+                start: s,
+                end: e,
+                line: line_index.line_of(e.saturating_sub(1)),
+            });
+        }
+    }
+    found.sort_by_key(|a| (a.start, std::cmp::Reverse(a.end)));
+    let mut out: Vec<Anchor> = Vec::new();
+    for a in found {
+        if out.last().is_some_and(|prev| a.start < prev.end) {
+            continue;
+        }
+        out.push(a);
+    }
+    out
+}
+
+/// Line numbers for byte offsets.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+}
+
+/// A row's worth of cells, as found after a label or on a line of its own.
+#[derive(Debug, Clone)]
+struct Candidate<'a> {
+    /// The row key when a label stands right before the cells.
+    key: Option<&'static str>,
+    cells: Vec<Option<&'a str>>,
+}
+
+/// The parts of the text a table was read from, so claims are not taken from table cells.
+pub type Span = (usize, usize);
+
+/// The result of reading one table.
+pub struct Read<T> {
+    pub table: T,
+    pub raw: RawCells,
+    pub span: Option<Span>,
+}
+
+/// Splits the tokens after each anchor into row candidates.
+fn candidates<'a>(
+    text: &'a str,
+    anchors: &[Anchor],
+    region_end: usize,
+    width: usize,
+    line_index: &LineIndex,
+    line_rows: bool,
+    failures: &mut Vec<(&'static str, String)>,
+) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    for (i, anchor) in anchors.iter().enumerate() {
+        let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
+        if stop <= anchor.end {
+            continue;
+        }
+        let toks = cells::tokenize(text, anchor.end, stop, line_index.line_of(anchor.end));
+        let mut runs: Vec<Vec<&Tok>> = Vec::new();
+        let mut current: Vec<&Tok> = Vec::new();
+        let mut last_line = None;
+        let mut first_run_line = None;
+        for t in &toks {
+            let new_line = line_rows && last_line.is_some_and(|l| l != t.line());
+            if !t.is_cell() || new_line {
+                if !current.is_empty() {
+                    runs.push(std::mem::take(&mut current));
+                }
+            }
+            if t.is_cell() {
+                if runs.is_empty() && current.is_empty() {
+                    first_run_line = Some(t.line());
+                }
+                current.push(t);
+            }
+            last_line = Some(t.line());
+        }
+        if !current.is_empty() {
+            runs.push(current);
+        }
+        // The first run belongs to the label when it follows it directly (line rows: on the same
+        // line as the label's end).
+        let labelled = !line_rows || first_run_line == Some(anchor.line);
+        for (r, run) in runs.iter().enumerate() {
+            let key = (r == 0 && labelled).then_some(anchor.key);
+            let rows = run_to_rows(run, width, line_rows);
+            match rows {
+                Ok(rows) => {
+                    for (j, cells) in rows.into_iter().enumerate() {
+                        out.push(Candidate {
+                            key: if j == 0 { key } else { None },
+                            cells,
+                        });
+                    }
+                }
+                Err(why) => {
+                    if let Some(k) = key {
+                        failures.push((k, why));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Turns a run of cells into rows of `width` cells.
+fn run_to_rows<'a>(
+    run: &[&Tok<'a>],
+    width: usize,
+    line_rows: bool,
+) -> Result<Vec<Vec<Option<&'a str>>>, String> {
+    let cells: Vec<Option<&'a str>> = run
+        .iter()
+        .map(|t| match t {
+            Tok::Value { text, .. } => Some(*text),
+            _ => None,
+        })
+        .collect();
+    if cells.len() == 1 && width > 1 {
+        if let Some(digits) = cells[0] {
+            if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "glued cells `{digits}` (split by the caller)"
+                ));
+            }
+        }
+    }
+    if cells.len() < width {
+        return Err(format!("{} of {} cells found", cells.len(), width));
+    }
+    if line_rows {
+        return Ok(vec![cells[..width].to_vec()]);
+    }
+    let mut rows: Vec<Vec<Option<&'a str>>> = cells.chunks(width).map(<[_]>::to_vec).collect();
+    if rows.last().is_some_and(|r| r.len() < width) {
+        rows.pop();
+    }
+    Ok(rows)
+}
+
+/// Whether the table is laid out one row per line (some label shares its line with its cells).
+fn is_line_rows(text: &str, anchors: &[Anchor], region_end: usize, width: usize, li: &LineIndex) -> bool {
+    anchors.iter().enumerate().any(|(i, a)| {
+        let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
+        if stop <= a.end {
+            return false;
+        }
+        let line_end = text[a.end..stop].find('\n').map_or(stop, |p| a.end + p);
+        let toks = cells::tokenize(text, a.end, line_end, li.line_of(a.end));
+        let count = toks.iter().filter(|t| t.is_cell()).count();
+        count >= width.saturating_sub(1).max(1) && width > 1
+    })
+}
+
+/// Reads table 3 from `text[start..end]`.
+pub fn read_table3(
+    text: &str,
+    start: usize,
+    end: usize,
+    template: Template,
+    li: &LineIndex,
+    warnings: &mut Vec<String>,
+) -> Read<Table> {
+    let rows = model::t3_rows(template);
+    let width = T3_COLUMNS.len();
+    let anchors = find_anchors(text, start, end, &T3_LABELS, li);
+    let columns = column_order(text, start, anchors.first().map_or(end, |a| a.start));
+    let line_rows = is_line_rows(text, &anchors, end, width, li);
+    // Glued rows: a label followed by one long run of digits.
+    let mut glued: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    for (i, a) in anchors.iter().enumerate() {
+        let stop = anchors.get(i + 1).map_or(end, |n| n.start);
+        if stop <= a.end || !rows.contains(&a.key) {
+            continue;
+        }
+        let toks = cells::tokenize(text, a.end, stop, li.line_of(a.end));
+        let values: Vec<&str> = toks
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Value { text, .. } => Some(*text),
+                _ => None,
+            })
+            .collect();
+        if let [digits] = values.as_slice() {
+            if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let splits = cells::split_glued(digits, 1, width, 3);
+                match splits.len() {
+                    1 => {
+                        glued.insert(a.key, splits[0].clone());
+                    }
+                    0 => warnings.push(format!(
+                        "table3 row {}: glued cells `{digits}` cannot be split so that 总计 is the sum of the six columns",
+                        a.key
+                    )),
+                    _ => warnings.push(format!(
+                        "table3 row {}: glued cells `{digits}` split in more than one way; left unread",
+                        a.key
+                    )),
+                }
+            }
+        }
+    }
+    let mut local = Vec::new();
+    let cands = candidates(text, &anchors, end, width, li, line_rows, &mut local);
+    for (key, why) in local {
+        if rows.contains(&key) && !glued.contains_key(key) {
+            warnings.push(format!("table3 row {key}: {why}"));
+        }
+    }
+
+    let mut table: Table = BTreeMap::new();
+    let mut raw: RawCells = BTreeMap::new();
+    let mut filled: BTreeMap<&'static str, bool> = BTreeMap::new();
+    for (key, values) in &glued {
+        let mut row = BTreeMap::new();
+        let mut raw_row = BTreeMap::new();
+        for (col, v) in columns.iter().zip(values) {
+            row.insert(col.to_string(), i64::try_from(*v).ok());
+            raw_row.insert(col.to_string(), v.to_string());
+        }
+        table.insert(key.to_string(), row);
+        raw.insert(key.to_string(), raw_row);
+        filled.insert(key, true);
+    }
+    let mut pointer = 0usize;
+    for cand in &cands {
+        let target = match cand.key {
+            Some(k) => match rows.iter().position(|r| *r == k) {
+                Some(idx) => {
+                    if filled.contains_key(k) {
+                        warnings.push(format!("table3 row {k}: found twice; the first is kept"));
+                        pointer = idx + 1;
+                        continue;
+                    }
+                    Some(idx)
+                }
+                // A group label of the other template (`(六)其他处理` in 2021): not a row here.
+                None => continue,
+            },
+            None => {
+                let mut idx = pointer;
+                while idx < rows.len() && filled.contains_key(rows[idx]) {
+                    idx += 1;
+                }
+                if idx < rows.len() {
+                    warnings.push(format!(
+                        "table3 row {}: read by position (its label is not next to its cells)",
+                        rows[idx]
+                    ));
+                }
+                (idx < rows.len()).then_some(idx)
+            }
+        };
+        let Some(idx) = target else { continue };
+        let key = rows[idx];
+        let mut row = BTreeMap::new();
+        let mut raw_row = BTreeMap::new();
+        for (col, cell) in columns.iter().zip(&cand.cells) {
+            let (value, text) = count_cell(*cell);
+            row.insert(col.to_string(), value);
+            raw_row.insert(col.to_string(), text);
+        }
+        table.insert(key.to_string(), row);
+        raw.insert(key.to_string(), raw_row);
+        filled.insert(key, true);
+        pointer = idx + 1;
+    }
+    // Every row of the template appears, with None where nothing was read.
+    let mut missing = Vec::new();
+    for key in &rows {
+        if !table.contains_key(*key) {
+            missing.push(*key);
+            table.insert(
+                key.to_string(),
+                T3_COLUMNS.iter().map(|c| (c.to_string(), None)).collect(),
+            );
+        }
+    }
+    if !missing.is_empty() {
+        warnings.push(format!("table3 rows not found: {}", missing.join(", ")));
+    }
+    if template == Template::Y2021 {
+        add_other_sum(&mut table);
+    }
+    let span = span_of(&anchors, end);
+    Read { table, raw, span }
+}
+
+/// In the 2021 template, `other` is the sum of the three (六) rows (None where any is unknown).
+fn add_other_sum(table: &mut Table) {
+    let mut other = BTreeMap::new();
+    for col in T3_COLUMNS {
+        let mut sum = Some(0i64);
+        for row in model::T3_OTHER_2021 {
+            let v = table.get(row).and_then(|r| r.get(col)).copied().flatten();
+            sum = match (sum, v) {
+                (Some(s), Some(v)) => Some(s + v),
+                _ => None,
+            };
+        }
+        other.insert(col.to_string(), sum);
+    }
+    table.insert("other".to_string(), other);
+}
+
+fn span_of(anchors: &[Anchor], end: usize) -> Option<Span> {
+    anchors.first().map(|a| (a.start, end))
+}
+
+/// A table-3/4 cell: its count (None for blank, `/`, or anything that is not a whole number) and
+/// its text as printed (empty for a blank).
+fn count_cell(cell: Option<&str>) -> (Option<i64>, String) {
+    match cell {
+        None => (None, String::new()),
+        Some(t) => (cells::as_count(t), t.to_string()),
+    }
+}
+
+/// The order of table 3's columns, read from its header where the five organisation columns are
+/// all named; the template's order otherwise.
+fn column_order(text: &str, start: usize, end: usize) -> Vec<&'static str> {
+    let header: String = text[start..end.max(start)]
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '|')
+        .collect();
+    let names = [
+        ("commercial", "商业企业"),
+        ("research", "科研机构"),
+        ("social_welfare", "社会公益"),
+        ("legal_service", "法律服务"),
+    ];
+    let mut found: Vec<(usize, &'static str)> = Vec::new();
+    for (key, word) in names {
+        match header.find(word) {
+            Some(p) => found.push((p, key)),
+            None => return T3_COLUMNS.to_vec(),
+        }
+    }
+    found.sort();
+    let mut order = vec!["natural_person"];
+    order.extend(found.into_iter().map(|(_, k)| k));
+    order.push("other_org");
+    order.push("total");
+    order
+}
+
+/// Reads table 4 (15 cells) from `text[start..end]`.
+pub fn read_table4(
+    text: &str,
+    start: usize,
+    end: usize,
+    li: &LineIndex,
+    warnings: &mut Vec<String>,
+) -> Read<Table> {
+    let toks = cells::tokenize(text, start, end, li.line_of(start));
+    let mut runs: Vec<Vec<Option<&str>>> = Vec::new();
+    let mut current: Vec<Option<&str>> = Vec::new();
+    for t in &toks {
+        match t {
+            Tok::Value { text, .. } => current.push(Some(text)),
+            Tok::Blank { .. } => current.push(None),
+            Tok::Text { .. } => {
+                if !current.is_empty() {
+                    runs.push(std::mem::take(&mut current));
+                }
+            }
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    let total: usize = runs.iter().map(Vec::len).sum();
+    let owned = |run: &[Option<&str>]| -> Vec<Option<String>> {
+        run.iter().map(|c| c.map(str::to_string)).collect()
+    };
+    let cells: Option<Vec<Option<String>>> = if let Some(run) = runs.iter().find(|r| r.len() == 15) {
+        Some(owned(run))
+    } else if total == 15 {
+        Some(owned(&runs.concat()))
+    } else {
+        match runs.as_slice() {
+            // Glued: one run of digits for all 15 cells, each group's total the sum of its four.
+            [single] => match single.as_slice() {
+                [Some(d)] if d.bytes().all(|b| b.is_ascii_digit()) => {
+                    let splits = cells::split_glued(d, 3, 5, 3);
+                    (splits.len() == 1)
+                        .then(|| splits[0].iter().map(|v| Some(v.to_string())).collect())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let mut table: Table = BTreeMap::new();
+    let mut raw: RawCells = BTreeMap::new();
+    match &cells {
+        Some(cells) => {
+            for (g, group) in T4_GROUPS.iter().enumerate() {
+                let mut row = BTreeMap::new();
+                let mut raw_row = BTreeMap::new();
+                for (c, col) in T4_COLUMNS.iter().enumerate() {
+                    let (value, text) = count_cell(cells[g * 5 + c].as_deref());
+                    row.insert(col.to_string(), value);
+                    raw_row.insert(col.to_string(), text);
+                }
+                table.insert(group.to_string(), row);
+                raw.insert(group.to_string(), raw_row);
+            }
+        }
+        None => {
+            warnings.push(format!(
+                "table4: expected 15 cells, found {total}; table left unread"
+            ));
+            for group in T4_GROUPS {
+                table.insert(
+                    group.to_string(),
+                    T4_COLUMNS.iter().map(|c| (c.to_string(), None)).collect(),
+                );
+            }
+        }
+    }
+    Read {
+        table,
+        raw,
+        span: cells.is_some().then_some((start, end)),
+    }
+}
+
+/// Reads table 2 from `text[start..end]` with the template's rows and columns.
+pub fn read_table2(
+    text: &str,
+    start: usize,
+    end: usize,
+    template: Template,
+    li: &LineIndex,
+    warnings: &mut Vec<String>,
+) -> Read<Table2> {
+    let layout = model::t2_layout(template);
+    let anchors = find_anchors(text, start, end, &T2_LABELS, li);
+    let mut table: Table2 = BTreeMap::new();
+    let mut raw: RawCells = BTreeMap::new();
+    for (i, a) in anchors.iter().enumerate() {
+        let Some((_, cols)) = layout.iter().find(|(k, _)| *k == a.key) else {
+            continue;
+        };
+        if table.contains_key(a.key) {
+            continue;
+        }
+        let stop = anchors.get(i + 1).map_or(end, |n| n.start);
+        let toks = cells::tokenize(text, a.end, stop, li.line_of(a.end));
+        // The row's cells are the first run of cells after the label.
+        let mut run: Vec<Option<&str>> = Vec::new();
+        for t in &toks {
+            match t {
+                Tok::Value { text, .. } => run.push(Some(text)),
+                Tok::Blank { .. } => run.push(None),
+                Tok::Text { .. } if !run.is_empty() => break,
+                Tok::Text { .. } => {}
+            }
+        }
+        let owned: Vec<Option<String>>;
+        let cells_text: Vec<Option<&str>> = if run.len() == 1 && cols.len() > 1 {
+            match run[0] {
+                Some(d) if d.bytes().all(|b| b.is_ascii_digit()) => {
+                    let splits = cells::split_plain(d, cols.len(), 2);
+                    if splits.len() == 1 {
+                        owned = splits[0].iter().map(|v| Some(v.to_string())).collect();
+                        owned.iter().map(Option::as_deref).collect()
+                    } else {
+                        warnings.push(format!(
+                            "table2 row {}: glued cells `{d}` can be split in more than one way; left unread",
+                            a.key
+                        ));
+                        continue;
+                    }
+                }
+                _ => run.clone(),
+            }
+        } else {
+            run.clone()
+        };
+        if cells_text.len() < cols.len() {
+            warnings.push(format!(
+                "table2 row {}: {} of {} cells found",
+                a.key,
+                cells_text.len(),
+                cols.len()
+            ));
+        }
+        let mut row = BTreeMap::new();
+        let mut raw_row = BTreeMap::new();
+        for (col, cell) in cols.iter().zip(cells_text.iter().chain(std::iter::repeat(&None))) {
+            let value = match cell {
+                Some(t) => match cells::parse_value(t) {
+                    CellValue::Number(v) => Some(v),
+                    CellValue::Null => None,
+                },
+                None => None,
+            };
+            raw_row.insert(col.to_string(), cell.unwrap_or("").to_string());
+            if *col == "amount_wan" {
+                // 2021 fees are printed in 万元; a cell that names its unit is read in it.
+                let yuan_unit = cell.is_some_and(|t| t.ends_with('元') && !t.ends_with("万元"));
+                let explicit = cell.is_some_and(|t| t.ends_with("万元") || t.ends_with("亿元"));
+                let (wan, yuan) = match value {
+                    Some(v) if yuan_unit || explicit => (Some(v / 1e4), Some(v)),
+                    Some(v) => (Some(v), Some(cells::round_cents(v * 1e4))),
+                    None => (None, None),
+                };
+                row.insert("amount_wan".to_string(), wan);
+                row.insert("amount_yuan".to_string(), yuan);
+            } else {
+                row.insert(col.to_string(), value);
+            }
+        }
+        table.insert(a.key.to_string(), row);
+        raw.insert(a.key.to_string(), raw_row);
+    }
+    let mut missing = Vec::new();
+    for (key, cols) in &layout {
+        if !table.contains_key(*key) {
+            missing.push(*key);
+            let mut row: BTreeMap<String, Option<f64>> =
+                cols.iter().map(|c| (c.to_string(), None)).collect();
+            if cols.contains(&"amount_wan") {
+                row.insert("amount_yuan".to_string(), None);
+            }
+            table.insert(key.to_string(), row);
+        }
+    }
+    if !missing.is_empty() {
+        warnings.push(format!("table2 rows not found: {}", missing.join(", ")));
+    }
+    let span = anchors.first().map(|a| (a.start, end));
+    Read { table, raw, span }
+}
+
+/// Markers of the two templates (SPEC.md §2): words only one of them prints.
+pub fn detect_template(text: &str) -> Option<Template> {
+    static Y2021: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"本\s*年\s*制\s*发\s*件\s*数|现\s*行\s*有\s*效\s*件\s*数|本\s*年\s*废\s*止|本年处理决定数量|本\s*年\s*收\s*费\s*金\s*额|逾\s*期\s*不\s*补\s*正|逾期未按收费通知")
+            .expect("2021 markers")
+    });
+    static Y2019: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"本\s*年\s*新\s*制\s*作|对\s*外\s*公\s*开\s*总\s*数\s*量|上\s*一\s*年\s*项\s*目\s*数\s*量|本\s*年\s*增\s*/\s*减|政\s*府\s*集\s*中\s*采\s*购|采\s*购\s*总\s*金\s*额")
+            .expect("2019 markers")
+    });
+    let a = Y2021.find_iter(text).count();
+    let b = Y2019.find_iter(text).count();
+    match a.cmp(&b) {
+        std::cmp::Ordering::Greater => Some(Template::Y2021),
+        std::cmp::Ordering::Less => Some(Template::Y2019),
+        std::cmp::Ordering::Equal => None,
+    }
+}

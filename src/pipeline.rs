@@ -1,0 +1,86 @@
+//! One report through the stages: read the file, extract its text, parse it. Every failure
+//! becomes a status with a reason: the caller never loses a report to an error.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::extract;
+use crate::model::{Finding, Report};
+use crate::parse;
+
+/// What became of one input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Read and parsed; findings (if any) are in the outcome.
+    Parsed,
+    /// Not readable as an annual report; `error` says why.
+    Unparseable,
+}
+
+/// The result of reading one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes (empty when the file could not be read).
+    pub sha256: String,
+    pub status: Status,
+    pub error: Option<String>,
+    /// The character encoding the text was read in.
+    pub encoding: Option<String>,
+    pub report: Option<Report>,
+    pub findings: Vec<Finding>,
+}
+
+/// Hex SHA-256 of bytes: a report's identity is its content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads and parses one file.
+pub fn read_file(path: &Path) -> Outcome {
+    match std::fs::read(path) {
+        Ok(bytes) => read_bytes(path, &bytes),
+        Err(e) => Outcome {
+            path: path.to_path_buf(),
+            sha256: String::new(),
+            status: Status::Unparseable,
+            error: Some(format!("cannot read file: {e}")),
+            encoding: None,
+            report: None,
+            findings: Vec::new(),
+        },
+    }
+}
+
+/// Parses a report from the bytes of a file at `path`.
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
+    let mut outcome = Outcome {
+        path: path.to_path_buf(),
+        sha256: sha256_hex(bytes),
+        status: Status::Unparseable,
+        error: None,
+        encoding: None,
+        report: None,
+        findings: Vec::new(),
+    };
+    let extracted = match extract::extract_bytes(bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            outcome.error = Some(e.to_string());
+            return outcome;
+        }
+    };
+    outcome.encoding = Some(extracted.encoding.to_string());
+    match parse::parse(&extracted.text) {
+        Ok(report) => {
+            outcome.status = Status::Parsed;
+            outcome.report = Some(report);
+        }
+        Err(e) => outcome.error = Some(e.to_string()),
+    }
+    outcome
+}
