@@ -1,7 +1,7 @@
 //! The command line: argument definitions and the commands' implementations. `main.rs` only
 //! calls [`main`].
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::model::{Report, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
+use crate::model::{Report, Severity, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 use crate::pipeline::{self, Outcome, Status};
+use crate::rules::{self, Limits, RuleSet};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,10 +36,19 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// The rules directory.
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
+        /// Exit with 1 when a finding of this severity or above exists.
+        #[arg(long, default_value = "error", value_parser = parse_severity)]
+        fail_on: Severity,
         /// Report files or folders (searched recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Work with the rule pack: list the rules, run their test cases.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Measure parsing speed over report files (release builds give the real figures).
     ///
     /// Example:
@@ -54,6 +64,32 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print id, severity, title and file of every rule.
+    ///
+    /// Example:
+    ///   ogi-audit rules list rules/
+    #[command(verbatim_doc_comment)]
+    List {
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Run the test cases under <DIR>/tests/*.toml; exit 1 when a case fails.
+    ///
+    /// Example:
+    ///   ogi-audit rules test rules/
+    #[command(verbatim_doc_comment)]
+    Test {
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
@@ -65,7 +101,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Check { format, paths } => check(&paths, format),
+        Command::Check {
+            format,
+            rules,
+            fail_on,
+            paths,
+        } => check(&paths, &rules, format, fail_on),
+        Command::Rules(RulesCommand::List { dir }) => rules_list(&dir),
+        Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
         Command::Bench { iterations, paths } => bench(&paths, iterations),
     };
     match result {
@@ -119,9 +162,39 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn check(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
+/// Loads a rule set, reporting files that did not load on stderr.
+fn load_rules(dir: &Path) -> Result<RuleSet> {
+    let set = RuleSet::load(dir, Limits::default())?;
+    for e in &set.errors {
+        eprintln!("ogi-audit: rule not loaded: {e}");
+    }
+    Ok(set)
+}
+
+fn check(
+    paths: &[PathBuf],
+    rules_dir: &Path,
+    format: Format,
+    fail_on: Severity,
+) -> Result<ExitCode> {
     let files = collect_files(paths)?;
-    let outcomes: Vec<Outcome> = files.iter().map(|f| pipeline::read_file(f)).collect();
+    let set = if rules_dir.is_dir() {
+        Some(load_rules(rules_dir)?)
+    } else {
+        eprintln!(
+            "ogi-audit: no rules directory at {}; reports are parsed but not audited",
+            rules_dir.display()
+        );
+        None
+    };
+    let mut outcomes: Vec<Outcome> = files.iter().map(|f| pipeline::read_file(f)).collect();
+    if let Some(set) = &set {
+        for o in &mut outcomes {
+            if let Some(report) = &o.report {
+                o.findings = set.run(report);
+            }
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
@@ -137,10 +210,78 @@ fn check(paths: &[PathBuf], format: Format) -> Result<ExitCode> {
         }
     }
     let failed = outcomes.iter().any(|o| o.status != Status::Parsed);
+    let flagged = outcomes
+        .iter()
+        .flat_map(|o| &o.findings)
+        .any(|f| f.severity >= fail_on);
     Ok(if failed {
         ExitCode::from(2)
+    } else if flagged {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn rules_list(dir: &Path) -> Result<ExitCode> {
+    let set = load_rules(dir)?;
+    println!("{:<26} {:<8} {:<28} file", "id", "severity", "title");
+    for r in &set.rules {
+        println!(
+            "{:<26} {:<8} {:<28} {}",
+            r.id,
+            r.severity.as_str(),
+            r.title,
+            r.file.display()
+        );
+    }
+    println!("rule set version {}", set.version);
+    Ok(if set.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn rules_test(dir: &Path) -> Result<ExitCode> {
+    let set = load_rules(dir)?;
+    let suites = rules::testing::find_suites(dir);
+    if suites.is_empty() {
+        eprintln!(
+            "ogi-audit: no test suites under {}",
+            dir.join("tests").display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for suite in suites {
+        match rules::testing::run_suite(&set, &suite) {
+            Ok(results) => {
+                for r in results {
+                    if r.passed() {
+                        passed += 1;
+                        println!("ok    {} :: {}", suite.display(), r.name);
+                    } else {
+                        failed += 1;
+                        println!("FAIL  {} :: {}", suite.display(), r.name);
+                        for f in &r.failures {
+                            println!("      {f}");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL  {e}");
+            }
+        }
+    }
+    failed += set.errors.len();
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 
@@ -160,8 +301,16 @@ fn write_human(out: &mut impl Write, o: &Outcome) -> Result<()> {
         return Ok(());
     };
     write_report(out, r)?;
+    let colour = std::io::stdout().is_terminal();
     for f in &o.findings {
-        writeln!(out, "   [{}] {}: {}", f.severity.as_str(), f.rule, f.message)?;
+        let tag = f.severity.as_str();
+        let tag = match (colour, f.severity) {
+            (false, _) => format!("[{tag}]"),
+            (true, Severity::Error) => format!("\x1b[31m[{tag}]\x1b[0m"),
+            (true, Severity::Warning) => format!("\x1b[33m[{tag}]\x1b[0m"),
+            (true, Severity::Info) => format!("\x1b[36m[{tag}]\x1b[0m"),
+        };
+        writeln!(out, "   {tag} {}: {}", f.rule, f.message)?;
     }
     writeln!(out)?;
     Ok(())
@@ -229,7 +378,9 @@ fn bench(paths: &[PathBuf], iterations: usize) -> Result<ExitCode> {
         let secs = start.elapsed().as_secs_f64();
         total_time += secs;
         total_reports += iterations;
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         println!(
             "{:<40} {:>12.1} {:>12.0}",
             name,

@@ -82,7 +82,12 @@ fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     let sample = &bytes[..bytes.len().min(4096)];
     let pairs = sample.len() / 2;
     let even_nul = sample.iter().step_by(2).filter(|&&b| b == 0).count();
-    let odd_nul = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    let odd_nul = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|&&b| b == 0)
+        .count();
     // CJK text in UTF-16 has few NULs; ASCII-heavy text has many. Only claim UTF-16 when NULs sit
     // on one side only and decoding gives no errors.
     let candidate = if odd_nul * 3 > pairs && even_nul == 0 {

@@ -11,3 +11,4 @@ pub mod extract;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
+pub mod rules;

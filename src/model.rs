@@ -301,7 +301,9 @@ impl std::str::FromStr for Severity {
             "info" => Ok(Severity::Info),
             "warning" => Ok(Severity::Warning),
             "error" => Ok(Severity::Error),
-            other => Err(format!("unknown severity `{other}` (error, warning or info)")),
+            other => Err(format!(
+                "unknown severity `{other}` (error, warning or info)"
+            )),
         }
     }
 }

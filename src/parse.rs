@@ -32,7 +32,10 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let end = headings.get(i + 1).map_or(body_end, |n| n.start).max(h.body);
+            let end = headings
+                .get(i + 1)
+                .map_or(body_end, |n| n.start)
+                .max(h.body);
             (h.key, h.start, h.body, end, h.text.clone())
         })
         .collect();

@@ -34,7 +34,13 @@ fn golden(name: &str) -> Value {
 }
 
 /// Compares one table: every golden cell must equal the parsed cell (numbers within 0.005).
-fn compare_table(name: &str, table: &str, golden: &Value, parsed: &Value, errors: &mut Vec<String>) {
+fn compare_table(
+    name: &str,
+    table: &str,
+    golden: &Value,
+    parsed: &Value,
+    errors: &mut Vec<String>,
+) {
     let Some(rows) = golden.as_object() else {
         return;
     };
@@ -44,9 +50,13 @@ fn compare_table(name: &str, table: &str, golden: &Value, parsed: &Value, errors
             .find(|(n, t, r, _)| *n == name && *t == table && r == row)
         {
             let got = &parsed[row];
-            let all_null = got.as_object().is_some_and(|o| o.values().all(Value::is_null));
+            let all_null = got
+                .as_object()
+                .is_some_and(|o| o.values().all(Value::is_null));
             if !all_null {
-                errors.push(format!("{name} {table}.{row}: should be unread ({why}), got {got}"));
+                errors.push(format!(
+                    "{name} {table}.{row}: should be unread ({why}), got {got}"
+                ));
             }
             continue;
         }
@@ -57,7 +67,9 @@ fn compare_table(name: &str, table: &str, golden: &Value, parsed: &Value, errors
                 _ => want.is_null() && got.is_null(),
             };
             if !same {
-                errors.push(format!("{name} {table}.{row}.{col}: want {want}, got {got}"));
+                errors.push(format!(
+                    "{name} {table}.{row}.{col}: want {want}, got {got}"
+                ));
             }
         }
     }
@@ -74,7 +86,10 @@ fn check(rel: &str) {
     let mut errors = Vec::new();
     for key in ["organization", "year", "template"] {
         if want[key] != got[key] {
-            errors.push(format!("{name} {key}: want {}, got {}", want[key], got[key]));
+            errors.push(format!(
+                "{name} {key}: want {}, got {}",
+                want[key], got[key]
+            ));
         }
     }
     for table in ["table2", "table3", "table4"] {

@@ -107,7 +107,9 @@ fn tokenize_pipe_line<'a>(line: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>)
 }
 
 fn full_value(s: &str) -> bool {
-    VALUE.find(s).is_some_and(|m| m.start() == 0 && m.end() == s.len())
+    VALUE
+        .find(s)
+        .is_some_and(|m| m.start() == 0 && m.end() == s.len())
 }
 
 /// Splits a piece of text with no separators into text and value runs (`规章000行政规范性文件`).
@@ -216,7 +218,15 @@ pub fn split_glued(digits: &str, groups: usize, width: usize, limit: usize) -> V
     }
     let mut out = Vec::new();
     let mut current = Vec::with_capacity(groups * width);
-    split_rec(bytes, 0, groups * width, width, &mut current, &mut out, limit);
+    split_rec(
+        bytes,
+        0,
+        groups * width,
+        width,
+        &mut current,
+        &mut out,
+        limit,
+    );
     out
 }
 
@@ -269,7 +279,9 @@ fn split_rec(
         if len > 1 && part[0] == b'0' {
             break;
         }
-        let value = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        let value = part
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
         current.push(value);
         split_rec(bytes, pos + len, remaining - 1, width, current, out, limit);
         current.pop();
@@ -316,7 +328,9 @@ fn plain_rec(
         if len > 1 && part[0] == b'0' {
             break;
         }
-        let value = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+        let value = part
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
         current.push(value);
         plain_rec(bytes, pos + len, remaining - 1, current, out, limit);
         current.pop();
@@ -353,8 +367,14 @@ mod tests {
 
     #[test]
     fn values_parse_with_units() {
-        assert_eq!(parse_value("28289.2178万元"), CellValue::Number(282_892_178.0));
-        assert_eq!(parse_value("63.8495亿元"), CellValue::Number(6_384_950_000.0));
+        assert_eq!(
+            parse_value("28289.2178万元"),
+            CellValue::Number(282_892_178.0)
+        );
+        assert_eq!(
+            parse_value("63.8495亿元"),
+            CellValue::Number(6_384_950_000.0)
+        );
         assert_eq!(parse_value("增加21项"), CellValue::Number(21.0));
         assert_eq!(parse_value("-155"), CellValue::Number(-155.0));
         assert_eq!(parse_value("+57"), CellValue::Number(57.0));
@@ -363,8 +383,14 @@ mod tests {
 
     #[test]
     fn glued_rows_split_by_identity() {
-        assert_eq!(split_glued("713000074", 1, 7, 4), vec![vec![71, 3, 0, 0, 0, 0, 74]]);
-        assert_eq!(split_glued("370000037", 1, 7, 4), vec![vec![37, 0, 0, 0, 0, 0, 37]]);
+        assert_eq!(
+            split_glued("713000074", 1, 7, 4),
+            vec![vec![71, 3, 0, 0, 0, 0, 74]]
+        );
+        assert_eq!(
+            split_glued("370000037", 1, 7, 4),
+            vec![vec![37, 0, 0, 0, 0, 0, 37]]
+        );
         assert_eq!(split_glued("0000000", 1, 7, 4), vec![vec![0; 7]]);
         assert!(split_glued("12", 1, 7, 4).is_empty());
         assert_eq!(split_plain("000", 3, 4), vec![vec![0, 0, 0]]);

@@ -20,13 +20,21 @@ fn is_clause_end(c: char) -> bool {
 }
 
 /// Finds the claims in `text`, outside the byte spans in `skip` (the tables).
-pub fn find(text: &str, skip: &[(usize, usize)], sections: &[Section], to_char: &dyn Fn(usize) -> usize) -> Vec<Claim> {
+pub fn find(
+    text: &str,
+    skip: &[(usize, usize)],
+    sections: &[Section],
+    to_char: &dyn Fn(usize) -> usize,
+) -> Vec<Claim> {
     let mut out = Vec::new();
     for c in CLAIM.captures_iter(text) {
         let (Some(all), Some(num), Some(unit)) = (c.get(0), c.get(1), c.get(2)) else {
             continue;
         };
-        if skip.iter().any(|(s, e)| all.start() >= *s && all.start() < *e) {
+        if skip
+            .iter()
+            .any(|(s, e)| all.start() >= *s && all.start() < *e)
+        {
             continue;
         }
         // A digit right before means we are inside a longer token (a date, a phone number).
@@ -36,15 +44,24 @@ pub fn find(text: &str, skip: &[(usize, usize)], sections: &[Section], to_char: 
         let Ok(value) = num.as_str().parse::<f64>() else {
             continue;
         };
-        let sentence_start = text[..num.start()]
-            .rfind(is_sentence_end)
-            .map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
+        let sentence_start = text[..num.start()].rfind(is_sentence_end).map_or(0, |i| {
+            i + text[i..].chars().next().map_or(1, char::len_utf8)
+        });
         let sentence_end = text[all.end()..]
             .find(is_sentence_end)
-            .map_or(text.len(), |i| all.end() + i + text[all.end() + i..].chars().next().map_or(0, char::len_utf8));
+            .map_or(text.len(), |i| {
+                all.end()
+                    + i
+                    + text[all.end() + i..]
+                        .chars()
+                        .next()
+                        .map_or(0, char::len_utf8)
+            });
         let phrase_start = text[..num.start()]
             .rfind(is_clause_end)
-            .map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8))
+            .map_or(0, |i| {
+                i + text[i..].chars().next().map_or(1, char::len_utf8)
+            })
             .max(sentence_start);
         let start = to_char(num.start());
         let section = sections

@@ -13,8 +13,10 @@ use regex::Regex;
 use crate::model::{Contact, Period};
 
 static TITLE_ORG_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"([\p{Han}()]{2,40}?)(\d{4})年度?(?:政府信息公开|政务公开|信息公开)(?:工作)?年度?报告")
-        .expect("title pattern")
+    Regex::new(
+        r"([\p{Han}()]{2,40}?)(\d{4})年度?(?:政府信息公开|政务公开|信息公开)(?:工作)?年度?报告",
+    )
+    .expect("title pattern")
 });
 static TITLE_YEAR_ORG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d{4})年度?([\p{Han}()]{2,40}?)(?:政府信息公开|政务公开)(?:工作)?年度?报告")
@@ -160,7 +162,8 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+").expect("email pattern")
 });
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:地址|通讯地址|办公地址)\s*[:为是]\s*([^,;)\n。]{4,60})").expect("address pattern")
+    Regex::new(r"(?:地址|通讯地址|办公地址)\s*[:为是]\s*([^,;)\n。]{4,60})")
+        .expect("address pattern")
 });
 
 /// Contact details in the report body (the site footer is cut off before this is called).
@@ -216,9 +219,11 @@ mod tests {
 
     #[test]
     fn titles_in_both_word_orders() {
-        let (org, year, _) = title("淮南市人民政府办公室2019年政府\n\n信息公开工作年度报告\n本报告").expect("t");
+        let (org, year, _) =
+            title("淮南市人民政府办公室2019年政府\n\n信息公开工作年度报告\n本报告").expect("t");
         assert_eq!((org.as_str(), year), ("淮南市人民政府办公室", 2019));
-        let (org, year, _) = title("2019年上海市人民政府办公厅政府信息公开工作年度报告").expect("t");
+        let (org, year, _) =
+            title("2019年上海市人民政府办公厅政府信息公开工作年度报告").expect("t");
         assert_eq!((org.as_str(), year), ("上海市人民政府办公厅", 2019));
         let (org, year, _) =
             title("标题: 平潭综合实验区2022年度政府信息公开工作年度报告\n发布时间").expect("t");
@@ -229,7 +234,10 @@ mod tests {
     fn period_and_contact() {
         let t = "数据统计期限自2020年1月1日起至2020年12月31日止。请与办公室联系(地址:迎宾大道8号,电话:0517-83166232,电子邮箱:a@163.com)";
         let p = period(t).expect("period");
-        assert_eq!((p.start.as_str(), p.end.as_str()), ("2020-01-01", "2020-12-31"));
+        assert_eq!(
+            (p.start.as_str(), p.end.as_str()),
+            ("2020-01-01", "2020-12-31")
+        );
         let c = contact(t);
         assert_eq!(c.phones, ["0517-83166232"]);
         assert_eq!(c.emails, ["a@163.com"]);

@@ -99,7 +99,11 @@ fn find_one(text: &str, pattern: &HeadingPattern, from: usize) -> Option<Heading
             // A heading line is short: the words and perhaps a few more (`(单位:件)`).
             let rest = text[end..line_end].trim();
             if rest.chars().count() <= 30 || starts_table(rest) {
-                let body = if rest.chars().count() <= 30 { line_end } else { end };
+                let body = if rest.chars().count() <= 30 {
+                    line_end
+                } else {
+                    end
+                };
                 return Some(Heading {
                     key: pattern.key,
                     start: line_start,
@@ -206,6 +210,9 @@ mod tests {
 
     #[test]
     fn sentence_mentions_are_not_headings() {
-        assert!(keys("报告包括总体情况、存在的主要问题及改进情况和其他需要报告的事项等内容。").is_empty());
+        assert!(
+            keys("报告包括总体情况、存在的主要问题及改进情况和其他需要报告的事项等内容。")
+                .is_empty()
+        );
     }
 }

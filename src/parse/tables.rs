@@ -253,9 +253,7 @@ fn run_to_rows<'a>(
     if cells.len() == 1 && width > 1 {
         if let Some(digits) = cells[0] {
             if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "glued cells `{digits}` (split by the caller)"
-                ));
+                return Err(format!("glued cells `{digits}` (split by the caller)"));
             }
         }
     }
@@ -273,7 +271,13 @@ fn run_to_rows<'a>(
 }
 
 /// Whether the table is laid out one row per line (some label shares its line with its cells).
-fn is_line_rows(text: &str, anchors: &[Anchor], region_end: usize, width: usize, li: &LineIndex) -> bool {
+fn is_line_rows(
+    text: &str,
+    anchors: &[Anchor],
+    region_end: usize,
+    width: usize,
+    li: &LineIndex,
+) -> bool {
     anchors.iter().enumerate().any(|(i, a)| {
         let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
         if stop <= a.end {
@@ -507,7 +511,8 @@ pub fn read_table4(
     let owned = |run: &[Option<&str>]| -> Vec<Option<String>> {
         run.iter().map(|c| c.map(str::to_string)).collect()
     };
-    let cells: Option<Vec<Option<String>>> = if let Some(run) = runs.iter().find(|r| r.len() == 15) {
+    let cells: Option<Vec<Option<String>>> = if let Some(run) = runs.iter().find(|r| r.len() == 15)
+    {
         Some(owned(run))
     } else if total == 15 {
         Some(owned(&runs.concat()))
@@ -623,7 +628,10 @@ pub fn read_table2(
         }
         let mut row = BTreeMap::new();
         let mut raw_row = BTreeMap::new();
-        for (col, cell) in cols.iter().zip(cells_text.iter().chain(std::iter::repeat(&None))) {
+        for (col, cell) in cols
+            .iter()
+            .zip(cells_text.iter().chain(std::iter::repeat(&None)))
+        {
             let value = match cell {
                 Some(t) => match cells::parse_value(t) {
                     CellValue::Number(v) => Some(v),

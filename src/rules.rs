@@ -1,0 +1,410 @@
+//! Audit rules: Rhai scripts the office edits without recompiling.
+//!
+//! One rule per `.rhai` file (subfolders allowed). A rule declares its metadata as constants and
+//! a `check(report)` function that returns zero or more findings:
+//!
+//! ```rhai
+//! const ID = "t3-balance";
+//! const TITLE = "表三平衡关系";
+//! const SEVERITY = "error";
+//! const DESCRIPTION = "第一项加第二项之和等于第三项加第四项之和 (国办公开办函〔2021〕30号)";
+//!
+//! fn check(report) {
+//!     []
+//! }
+//! ```
+//!
+//! [`engine`] builds the one engine that the daemon, `check` and `rules test` all use, with
+//! the helpers of the script API and the sandbox limits. A [`RuleSet`] is compiled whole, is
+//! immutable, and is swapped in as one value; a file that does not compile is reported with
+//! file:line:column and left out while the other rules load. At run time a rule that throws or
+//! exceeds a limit becomes a `rule-error` finding, and the other rules still run.
+
+mod api;
+pub mod testing;
+
+pub use api::similarity;
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope, AST};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::model::{Finding, Report, Severity};
+
+/// Limits that keep a rule from taking the daemon down with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    /// Wall-clock time one rule may take on one report.
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 2_000_000,
+            max_call_levels: 48,
+            max_string_size: 4 * 1024 * 1024,
+            max_array_size: 100_000,
+            max_map_size: 20_000,
+            deadline: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A rule file that could not be loaded.
+#[derive(Debug, Clone, Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A rules directory that could not be read at all.
+#[derive(Debug, Error)]
+pub enum RulesError {
+    #[error("cannot read rules directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub description: String,
+    pub file: PathBuf,
+    ast: AST,
+}
+
+/// A compiled, immutable set of rules and the engine that runs them.
+pub struct RuleSet {
+    engine: Engine,
+    pub rules: Vec<Rule>,
+    /// Files that did not load, with file:line:column.
+    pub errors: Vec<LoadError>,
+    /// Content hash of the rule files: which rule set produced a finding.
+    pub version: String,
+    limits: Limits,
+}
+
+thread_local! {
+    /// When the rule running on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Builds the engine every caller uses: sandbox limits, the script API, and script output sent
+/// to `tracing`.
+pub fn engine(limits: &Limits) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(64, 64)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_variables(1_000)
+        .set_max_functions(200)
+        .set_strict_variables(true);
+    engine.disable_symbol("eval");
+    engine.on_progress(|_ops| {
+        let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
+        late.then(|| Dynamic::from("deadline exceeded"))
+    });
+    engine.on_print(|s| tracing::info!(target: "ogi_audit::rules::script", "{s}"));
+    engine.on_debug(|s, src, pos| {
+        tracing::debug!(target: "ogi_audit::rules::script", source = src.unwrap_or(""), %pos, "{s}")
+    });
+    api::register(&mut engine);
+    engine
+}
+
+fn position_of(err: &EvalAltResult) -> Position {
+    let pos = err.position();
+    if pos.is_none() {
+        // Errors raised inside a called function carry the position in their inner error.
+        if let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = err {
+            return position_of(inner);
+        }
+    }
+    pos
+}
+
+impl RuleSet {
+    /// Loads every `.rhai` file below `dir` (sorted by path). Files that fail to compile or lack
+    /// the required constants and `check` function are in [`RuleSet::errors`].
+    pub fn load(dir: &Path, limits: Limits) -> Result<RuleSet, RulesError> {
+        let mut files = Vec::new();
+        collect_rhai(dir, &mut files).map_err(|source| RulesError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        files.sort();
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(src) => sources.push((file, src)),
+                Err(e) => errors.push(LoadError {
+                    file,
+                    line: 0,
+                    column: 0,
+                    message: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        let mut set = RuleSet::from_sources(sources, limits);
+        errors.append(&mut set.errors);
+        set.errors = errors;
+        Ok(set)
+    }
+
+    /// Compiles rules from (file name, source) pairs.
+    pub fn from_sources(sources: Vec<(PathBuf, String)>, limits: Limits) -> RuleSet {
+        let engine = engine(&limits);
+        let mut hasher = Sha256::new();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut errors = Vec::new();
+        for (file, src) in sources {
+            hasher.update(file.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(src.as_bytes());
+            hasher.update([0]);
+            match compile_rule(&engine, &file, &src) {
+                Ok(rule) => {
+                    if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
+                        errors.push(LoadError {
+                            file: file.clone(),
+                            line: 1,
+                            column: 1,
+                            message: format!(
+                                "rule id `{}` is already used by {}",
+                                rule.id,
+                                dup.file.display()
+                            ),
+                        });
+                    } else {
+                        rules.push(rule);
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let digest = hasher.finalize();
+        let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        RuleSet {
+            engine,
+            rules,
+            errors,
+            version,
+            limits,
+        }
+    }
+
+    /// Runs every rule on a report. Never fails: a rule that breaks yields a `rule-error`
+    /// finding.
+    pub fn run(&self, report: &Report) -> Vec<Finding> {
+        let converted = match rhai::serde::to_dynamic(report) {
+            Ok(d) => d.into_read_only(),
+            Err(e) => {
+                return vec![Finding {
+                    rule: "rule-error".to_string(),
+                    severity: Severity::Error,
+                    message: format!("报告无法交给规则检查: {e}"),
+                    evidence: json!({}),
+                }]
+            }
+        };
+        let mut findings = Vec::new();
+        for rule in &self.rules {
+            findings.extend(self.run_rule(rule, &converted));
+        }
+        findings
+    }
+
+    /// Runs the named rules only.
+    pub fn run_only(&self, report: &Report, ids: &[String]) -> Vec<Finding> {
+        let Ok(converted) = rhai::serde::to_dynamic(report) else {
+            return Vec::new();
+        };
+        let converted = converted.into_read_only();
+        self.rules
+            .iter()
+            .filter(|r| ids.iter().any(|id| *id == r.id))
+            .flat_map(|r| self.run_rule(r, &converted))
+            .collect()
+    }
+
+    fn run_rule(&self, rule: &Rule, report: &Dynamic) -> Vec<Finding> {
+        let mut scope = Scope::new();
+        DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.deadline)));
+        let result =
+            self.engine
+                .call_fn::<Dynamic>(&mut scope, &rule.ast, "check", (report.clone(),));
+        DEADLINE.with(|d| d.set(None));
+        match result {
+            Ok(value) => match findings_from(rule, value) {
+                Ok(f) => f,
+                Err(message) => vec![rule_error(rule, 0, message)],
+            },
+            Err(err) => {
+                let pos = position_of(&err);
+                let line = pos.line().unwrap_or(0);
+                tracing::warn!(rule = %rule.id, file = %rule.file.display(), line, "rule failed: {err}");
+                vec![rule_error(rule, line, err.to_string())]
+            }
+        }
+    }
+
+    /// The rule with this id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+fn rule_error(rule: &Rule, line: usize, message: String) -> Finding {
+    Finding {
+        rule: "rule-error".to_string(),
+        severity: Severity::Error,
+        message: format!(
+            "规则 {} 运行出错 ({}:{line}): {message}",
+            rule.id,
+            rule.file.display()
+        ),
+        evidence: json!({ "rule": rule.id, "file": rule.file.display().to_string(), "line": line, "error": message }),
+    }
+}
+
+/// Turns what `check` returned into findings: `()`, one finding map, or an array of them. A map
+/// needs `message`; `severity` defaults to the rule's, `evidence` to `{}`.
+fn findings_from(rule: &Rule, value: Dynamic) -> Result<Vec<Finding>, String> {
+    if value.is_unit() {
+        return Ok(Vec::new());
+    }
+    let items: Vec<Dynamic> = if value.is_array() {
+        value
+            .into_array()
+            .map_err(|t| format!("check returned {t}"))?
+    } else {
+        vec![value]
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let json: serde_json::Value = rhai::serde::from_dynamic(&item)
+            .map_err(|e| format!("check returned something that is not a finding: {e}"))?;
+        let Some(obj) = json.as_object() else {
+            return Err(format!("check returned `{json}`, not a finding map"));
+        };
+        let message = obj
+            .get("message")
+            .and_then(|m| m.as_str())
+            .ok_or_else(|| "a finding has no `message`".to_string())?;
+        let severity = match obj.get("severity").and_then(|s| s.as_str()) {
+            Some(s) => s.parse::<Severity>()?,
+            None => rule.severity,
+        };
+        out.push(Finding {
+            rule: rule.id.clone(),
+            severity,
+            message: message.to_string(),
+            evidence: obj.get("evidence").cloned().unwrap_or_else(|| json!({})),
+        });
+    }
+    Ok(out)
+}
+
+fn load_error(file: &Path, pos: Position, message: String) -> LoadError {
+    LoadError {
+        file: file.to_path_buf(),
+        line: pos.line().unwrap_or(1),
+        column: pos.position().unwrap_or(1),
+        message,
+    }
+}
+
+fn compile_rule(engine: &Engine, file: &Path, src: &str) -> Result<Rule, LoadError> {
+    let ast = engine
+        .compile(src)
+        .map_err(|e| load_error(file, e.position(), e.0.to_string()))?;
+    if !ast
+        .iter_functions()
+        .any(|f| f.name == "check" && f.params.len() == 1)
+    {
+        return Err(load_error(
+            file,
+            Position::new(1, 1),
+            "no `fn check(report)` in the rule file".to_string(),
+        ));
+    }
+    // Run the top level once to read the constants.
+    let mut scope = Scope::new();
+    DEADLINE.with(|d| d.set(Some(Instant::now() + Duration::from_secs(1))));
+    let ran = engine.run_ast_with_scope(&mut scope, &ast);
+    DEADLINE.with(|d| d.set(None));
+    ran.map_err(|e| load_error(file, position_of(&e), e.to_string()))?;
+    let text = |name: &str| -> Result<String, LoadError> {
+        scope
+            .get_value::<rhai::ImmutableString>(name)
+            .map(|s| s.to_string())
+            .ok_or_else(|| {
+                load_error(
+                    file,
+                    Position::new(1, 1),
+                    format!("missing `const {name} = \"…\";`"),
+                )
+            })
+    };
+    let id = text("ID")?;
+    if id.is_empty() || id == "rule-error" {
+        return Err(load_error(
+            file,
+            Position::new(1, 1),
+            format!("invalid rule id `{id}`"),
+        ));
+    }
+    let severity = text("SEVERITY")?
+        .parse::<Severity>()
+        .map_err(|e| load_error(file, Position::new(1, 1), e))?;
+    Ok(Rule {
+        id,
+        title: text("TITLE")?,
+        severity,
+        description: text("DESCRIPTION").unwrap_or_default(),
+        file: file.to_path_buf(),
+        ast,
+    })
+}
+
+fn collect_rhai(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_rhai(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rhai") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The helpers scripts get, besides the report itself. Documented for rule writers in
+//! `rules/README.md`; every function here is listed there.
+//!
+//! All helpers are pure: they read the report in place (no copy) and cannot change it. Regular
+//! expressions are compiled once per pattern and cached, so rules pay for a pattern once per
+//! process, not once per report.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use regex::Regex;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
+
+use crate::model::{self, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Compiles (or fetches) a pattern; bad or oversized patterns are script errors.
+fn regex(pattern: &str) -> Res<Arc<Regex>> {
+    let mut cache = REGEX_CACHE
+        .lock()
+        .map_err(|_| "regex cache poisoned".to_string())?;
+    if let Some(re) = cache.get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
+    let re = Arc::new(re);
+    if cache.len() > 1024 {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
+fn template_of(report: &Map) -> Template {
+    match report
+        .get("template")
+        .and_then(|t| t.clone().into_string().ok())
+    {
+        Some(t) if t == "2019" => Template::Y2019,
+        _ => Template::Y2021,
+    }
+}
+
+fn strings(items: &[&str]) -> Array {
+    items.iter().map(|s| Dynamic::from(s.to_string())).collect()
+}
+
+fn cell(report: &Map, table: &str, row: &str, col: &str) -> Dynamic {
+    report
+        .get(table)
+        .and_then(|t| t.read_lock::<Map>().and_then(|t| t.get(row).cloned()))
+        .and_then(|r| r.read_lock::<Map>().and_then(|r| r.get(col).cloned()))
+        .unwrap_or(Dynamic::UNIT)
+}
+
+fn as_float(v: &Dynamic) -> Option<FLOAT> {
+    if let Ok(i) = v.as_int() {
+        return Some(i as FLOAT);
+    }
+    v.as_float().ok()
+}
+
+/// Sum of the values that are numbers; `()` when none is.
+fn sum(values: impl Iterator<Item = Dynamic>) -> Dynamic {
+    let mut total: INT = 0;
+    let mut any = false;
+    for v in values {
+        if let Ok(i) = v.as_int() {
+            total += i;
+            any = true;
+        }
+    }
+    if any {
+        Dynamic::from(total)
+    } else {
+        Dynamic::UNIT
+    }
+}
+
+fn finding(message: &str, evidence: Dynamic, severity: Option<&str>) -> Res<Map> {
+    let mut m = Map::new();
+    m.insert("message".into(), Dynamic::from(message.to_string()));
+    m.insert("evidence".into(), evidence);
+    if let Some(s) = severity {
+        s.parse::<model::Severity>()
+            .map_err(|e| Box::new(EvalAltResult::from(e)))?;
+        m.insert("severity".into(), Dynamic::from(s.to_string()));
+    }
+    Ok(m)
+}
+
+/// Character-bigram similarity (Dice coefficient) of two texts, 0.0 to 1.0.
+pub fn similarity(a: &str, b: &str) -> FLOAT {
+    fn bigrams(s: &str) -> HashMap<(char, char), usize> {
+        let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut m = HashMap::new();
+        for w in chars.windows(2) {
+            *m.entry((w[0], w[1])).or_insert(0) += 1;
+        }
+        m
+    }
+    let (x, y) = (bigrams(a), bigrams(b));
+    let total: usize = x.values().sum::<usize>() + y.values().sum::<usize>();
+    if total == 0 {
+        return 0.0;
+    }
+    let common: usize = x
+        .iter()
+        .map(|(k, n)| (*n).min(y.get(k).copied().unwrap_or(0)))
+        .sum();
+    2.0 * common as FLOAT / total as FLOAT
+}
+
+fn claims_matching(report: &Map, pattern: &str, unit: Option<&str>) -> Res<Array> {
+    let re = regex(pattern)?;
+    let Some(claims) = report
+        .get("claims")
+        .and_then(|c| c.read_lock::<Array>().map(|a| a.clone()))
+    else {
+        return Ok(Array::new());
+    };
+    let mut out = Array::new();
+    for c in claims {
+        let keep = {
+            let Some(m) = c.read_lock::<Map>() else {
+                continue;
+            };
+            let text = |k: &str| {
+                m.get(k)
+                    .and_then(|v| v.clone().into_string().ok())
+                    .unwrap_or_default()
+            };
+            let unit_ok = unit.is_none_or(|u| text("unit") == u);
+            unit_ok && re.is_match(&text("sentence"))
+        };
+        if keep {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+fn section_text(report: &Map, key: &str) -> String {
+    report
+        .get("section_text")
+        .and_then(|s| s.read_lock::<Array>().map(|a| a.clone()))
+        .into_iter()
+        .flatten()
+        .find_map(|s| {
+            let m = s.read_lock::<Map>()?;
+            let k = m.get("key")?.clone().into_string().ok()?;
+            (k == key).then(|| m.get("text")?.clone().into_string().ok())?
+        })
+        .unwrap_or_default()
+}
+
+/// Registers every helper on the engine.
+pub fn register(engine: &mut Engine) {
+    let pure = |name: &str| FuncRegistration::new(name).with_purity(true);
+
+    // Table layout.
+    pure("t3_rows").register_into_engine(engine, |r: &mut Map| {
+        strings(&model::t3_rows(template_of(r)))
+    });
+    FuncRegistration::new("t3_columns").register_into_engine(engine, || strings(&T3_COLUMNS));
+    FuncRegistration::new("applicant_columns")
+        .register_into_engine(engine, || strings(&T3_COLUMNS[..6]));
+    FuncRegistration::new("t4_groups").register_into_engine(engine, || strings(&T4_GROUPS));
+    FuncRegistration::new("t4_columns").register_into_engine(engine, || strings(&T4_COLUMNS));
+
+    // Cells and sums.
+    pure("t3").register_into_engine(engine, |r: &mut Map, row: &str, col: &str| {
+        cell(r, "table3", row, col)
+    });
+    pure("t4").register_into_engine(engine, |r: &mut Map, group: &str, col: &str| {
+        cell(r, "table4", group, col)
+    });
+    pure("t2").register_into_engine(engine, |r: &mut Map, row: &str, col: &str| {
+        cell(r, "table2", row, col)
+    });
+    pure("row_sum").register_into_engine(engine, |r: &mut Map, row: &str| {
+        sum(T3_COLUMNS[..6].iter().map(|c| cell(r, "table3", row, c)))
+    });
+    pure("column_sum").register_into_engine(engine, |r: &mut Map, col: &str, rows: Array| {
+        sum(rows.iter().filter_map(|row| {
+            let row = row.clone().into_string().ok()?;
+            Some(cell(r, "table3", &row, col))
+        }))
+    });
+    FuncRegistration::new("sum")
+        .register_into_engine(engine, |values: Array| sum(values.into_iter()));
+
+    // Narrative.
+    pure("claims").register_into_engine(engine, |r: &mut Map, pattern: &str| {
+        claims_matching(r, pattern, None)
+    });
+    pure("claims").register_into_engine(engine, |r: &mut Map, pattern: &str, unit: &str| {
+        claims_matching(r, pattern, Some(unit))
+    });
+    pure("section_text")
+        .register_into_engine(engine, |r: &mut Map, key: &str| section_text(r, key));
+    pure("has_section").register_into_engine(engine, |r: &mut Map, key: &str| {
+        r.get("sections")
+            .and_then(|s| s.read_lock::<Array>().map(|a| a.clone()))
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|k| k.clone().into_string().ok().as_deref() == Some(key))
+            })
+    });
+    FuncRegistration::new("matches").register_into_engine(engine, |text: &str, pattern: &str| {
+        Ok::<_, Box<EvalAltResult>>(regex(pattern)?.is_match(text))
+    });
+    FuncRegistration::new("find").register_into_engine(engine, |text: &str, pattern: &str| {
+        let re = regex(pattern)?;
+        let out: Array = match re.captures(text) {
+            Some(c) => c
+                .iter()
+                .map(|g| g.map_or(Dynamic::UNIT, |g| Dynamic::from(g.as_str().to_string())))
+                .collect(),
+            None => Array::new(),
+        };
+        Ok::<_, Box<EvalAltResult>>(out)
+    });
+    FuncRegistration::new("find_all").register_into_engine(engine, |text: &str, pattern: &str| {
+        let re = regex(pattern)?;
+        let out: Array = re
+            .captures_iter(text)
+            .take(10_000)
+            .map(|c| {
+                let groups: Array = c
+                    .iter()
+                    .map(|g| g.map_or(Dynamic::UNIT, |g| Dynamic::from(g.as_str().to_string())))
+                    .collect();
+                Dynamic::from_array(groups)
+            })
+            .collect();
+        Ok::<_, Box<EvalAltResult>>(out)
+    });
+    FuncRegistration::new("similarity")
+        .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
+
+    // Numbers.
+    FuncRegistration::new("approx").register_into_engine(
+        engine,
+        |a: Dynamic, b: Dynamic, tol: Dynamic| match (as_float(&a), as_float(&b), as_float(&tol)) {
+            (Some(a), Some(b), Some(t)) => (a - b).abs() <= t + 1e-9,
+            _ => false,
+        },
+    );
+    FuncRegistration::new("percent").register_into_engine(
+        engine,
+        |part: Dynamic, whole: Dynamic| match (as_float(&part), as_float(&whole)) {
+            (Some(p), Some(w)) if w != 0.0 => Dynamic::from(p * 100.0 / w),
+            _ => Dynamic::UNIT,
+        },
+    );
+    FuncRegistration::new("round_to").register_into_engine(engine, |x: Dynamic, digits: INT| {
+        match as_float(&x) {
+            Some(v) => {
+                let f = 10f64.powi(digits.clamp(0, 12) as i32);
+                Dynamic::from((v * f).round() / f)
+            }
+            None => Dynamic::UNIT,
+        }
+    });
+    FuncRegistration::new("is_number")
+        .register_into_engine(engine, |x: Dynamic| as_float(&x).is_some());
+
+    // Findings.
+    FuncRegistration::new("finding").register_into_engine(engine, |message: &str| {
+        finding(message, Dynamic::from_map(Map::new()), None)
+    });
+    FuncRegistration::new("finding")
+        .register_into_engine(engine, |message: &str, evidence: Dynamic| {
+            finding(message, evidence, None)
+        });
+    FuncRegistration::new("finding").register_into_engine(
+        engine,
+        |message: &str, evidence: Dynamic, severity: &str| {
+            finding(message, evidence, Some(severity))
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_bounds() {
+        assert!((similarity("存在的主要问题", "存在的主要问题") - 1.0).abs() < 1e-9);
+        assert_eq!(similarity("", ""), 0.0);
+        assert!(similarity("公开不够及时", "人员力量不足") < 0.2);
+    }
+}
