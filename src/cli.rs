@@ -9,9 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::{Config, LogFormat};
+use crate::daemon;
 use crate::model::{Report, Severity, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{self, Limits, RuleSet};
+use crate::store::Store;
+use crate::watch::Inbox;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,12 +24,58 @@ use crate::rules::{self, Limits, RuleSet};
     about = "Audits government information-disclosure annual reports (政府信息公开工作年度报告)"
 )]
 pub struct Cli {
+    /// Configuration file (default: ./ogi-audit.toml if present, else the embedded defaults).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: watch the inbox, audit every report dropped there, store the findings.
+    ///
+    /// Examples:
+    ///   ogi-audit run
+    ///   ogi-audit run --config /etc/ogi-audit/ogi-audit.toml
+    #[command(verbatim_doc_comment)]
+    Run,
+    /// Show what the store holds: reports by status, findings, last report, rule set, pending
+    /// files in the inbox.
+    ///
+    /// Example:
+    ///   ogi-audit status
+    #[command(verbatim_doc_comment)]
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Query stored findings.
+    ///
+    /// Examples:
+    ///   ogi-audit findings --org 淮南市
+    ///   ogi-audit findings --since 2026-03-01 --format csv > findings.csv
+    #[command(verbatim_doc_comment)]
+    Findings {
+        /// Only reports whose issuer contains this text.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only reports received on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = TableFormat::Human)]
+        format: TableFormat,
+    },
+    /// Re-run the current rules over stored reports.
+    ///
+    /// Example:
+    ///   ogi-audit reaudit --since 2026-03-01
+    #[command(verbatim_doc_comment)]
+    Reaudit {
+        /// Only reports received on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Parse reports and print what was read.
     ///
     /// Examples:
@@ -91,6 +141,13 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Human,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
@@ -99,14 +156,25 @@ pub enum Format {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let result = match cli.command {
+        Command::Run => run(cli.config.as_deref()),
+        Command::Status { format } => status(cli.config.as_deref(), format),
+        Command::Findings { org, since, format } => findings(
+            cli.config.as_deref(),
+            org.as_deref(),
+            since.as_deref(),
+            format,
+        ),
+        Command::Reaudit { since } => reaudit(cli.config.as_deref(), since.as_deref()),
         Command::Check {
             format,
             rules,
             fail_on,
             paths,
-        } => check(&paths, &rules, format, fail_on),
+        } => {
+            init_tracing("warn", LogFormat::Human);
+            check(&paths, &rules, format, fail_on)
+        }
         Command::Rules(RulesCommand::List { dir }) => rules_list(&dir),
         Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
         Command::Bench { iterations, paths } => bench(&paths, iterations),
@@ -120,13 +188,179 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs go to stderr; `OGI_AUDIT_LOG` overrides the configured level.
+fn init_tracing(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OGI_AUDIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+fn config(explicit: Option<&Path>) -> Result<Config> {
+    let config = Config::resolve(explicit)?;
+    init_tracing(&config.log_level, config.log_format);
+    Ok(config)
+}
+
+fn run(explicit: Option<&Path>) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(daemon::run(config, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("interrupted"),
+        () = term => tracing::info!("terminated"),
+    }
+}
+
+fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let store = Store::open(&config.database)?;
+    let summary = store.summary()?;
+    let mut inbox = Inbox::new(config.inbox.clone(), std::time::Duration::ZERO, vec![]);
+    inbox.scan();
+    let pending = inbox.pending();
+    match format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "database": config.database,
+                "inbox": config.inbox,
+                "summary": summary,
+                "pending_files": pending,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Human => {
+            println!("database:      {}", config.database.display());
+            println!(
+                "reports:       {} ({} parsed, {} unparseable, {} error)",
+                summary.reports, summary.parsed, summary.unparseable, summary.errors
+            );
+            println!("findings:      {}", summary.findings);
+            match &summary.last_report {
+                Some((path, at, org)) => println!(
+                    "last report:   {} ({}, {})",
+                    path,
+                    org.as_deref().unwrap_or("?"),
+                    at
+                ),
+                None => println!("last report:   none"),
+            }
+            println!(
+                "rule set:      {}",
+                summary.ruleset.as_deref().unwrap_or("none loaded yet")
+            );
+            println!("pending files: {} in {}", pending, config.inbox.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn findings(
+    explicit: Option<&Path>,
+    org: Option<&str>,
+    since: Option<&str>,
+    format: TableFormat,
+) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let store = Store::open(&config.database)?;
+    let rows = store.findings(org, since)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        TableFormat::Csv => {
+            writeln!(out, "report_id,organization,year,path,rule,severity,message,evidence,ruleset,created_at")?;
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{},{}",
+                    r.report_id,
+                    csv_field(r.organization.as_deref().unwrap_or("")),
+                    r.year.map_or(String::new(), |y| y.to_string()),
+                    csv_field(&r.path),
+                    csv_field(&r.rule),
+                    r.severity,
+                    csv_field(&r.message),
+                    csv_field(&r.evidence.to_string()),
+                    r.ruleset,
+                    r.created_at
+                )?;
+            }
+        }
+        TableFormat::Human => {
+            let mut last = None;
+            for r in &rows {
+                if last != Some(r.report_id) {
+                    writeln!(
+                        out,
+                        "== #{} {} {} ({})",
+                        r.report_id,
+                        r.organization.as_deref().unwrap_or("?"),
+                        r.year.map_or("?".to_string(), |y| y.to_string()),
+                        r.path
+                    )?;
+                    last = Some(r.report_id);
+                }
+                writeln!(out, "   [{}] {}: {}", r.severity, r.rule, r.message)?;
+            }
+            writeln!(out, "{} findings", rows.len())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reaudit(explicit: Option<&Path>, since: Option<&str>) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let (changed, total) = daemon::reaudit(&config, since)?;
+    println!("{changed} of {total} stored reports re-audited with the current rules");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Expands folders into the files below them (sorted, hidden files skipped).
@@ -191,7 +425,7 @@ fn check(
     if let Some(set) = &set {
         for o in &mut outcomes {
             if let Some(report) = &o.report {
-                o.findings = set.run(report);
+                o.findings = set.run(report, None);
             }
         }
     }

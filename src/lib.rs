@@ -3,12 +3,18 @@
 //!
 //! The pipeline, one module per stage: [`extract`] (bytes → normalised text) → [`parse`] (text →
 //! [`model::Report`]) → rules → store → mail, with watch and config around them. [`pipeline`] runs
-//! the stages for one file; [`cli`] is the command line.
+//! the stages for one file; [`daemon`] runs them for every file dropped into the [`watch`]ed
+//! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
+//! the command line.
 
 pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod extract;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod rules;
+pub mod store;
+pub mod watch;

@@ -218,11 +218,32 @@ impl RuleSet {
         }
     }
 
-    /// Runs every rule on a report. Never fails: a rule that breaks yields a `rule-error`
-    /// finding.
-    pub fn run(&self, report: &Report) -> Vec<Finding> {
-        let converted = match rhai::serde::to_dynamic(report) {
-            Ok(d) => d.into_read_only(),
+    /// Runs every rule on a report; `previous` is the same issuer's report of the year before,
+    /// which scripts see as `report.previous` (or `()`). Never fails: a rule that breaks yields a
+    /// `rule-error` finding.
+    pub fn run(&self, report: &Report, previous: Option<&Report>) -> Vec<Finding> {
+        self.run_filtered(report, previous, |_| true)
+    }
+
+    /// Runs the named rules only.
+    pub fn run_only(
+        &self,
+        report: &Report,
+        previous: Option<&Report>,
+        ids: &[String],
+    ) -> Vec<Finding> {
+        self.run_filtered(report, previous, |r| ids.iter().any(|id| *id == r.id))
+    }
+
+    fn run_filtered(
+        &self,
+        report: &Report,
+        previous: Option<&Report>,
+        keep: impl Fn(&Rule) -> bool,
+    ) -> Vec<Finding> {
+        // The report is converted once per report, not once per rule.
+        let converted = match to_script(report, previous) {
+            Ok(d) => d,
             Err(e) => {
                 return vec![Finding {
                     rule: "rule-error".to_string(),
@@ -232,22 +253,9 @@ impl RuleSet {
                 }]
             }
         };
-        let mut findings = Vec::new();
-        for rule in &self.rules {
-            findings.extend(self.run_rule(rule, &converted));
-        }
-        findings
-    }
-
-    /// Runs the named rules only.
-    pub fn run_only(&self, report: &Report, ids: &[String]) -> Vec<Finding> {
-        let Ok(converted) = rhai::serde::to_dynamic(report) else {
-            return Vec::new();
-        };
-        let converted = converted.into_read_only();
         self.rules
             .iter()
-            .filter(|r| ids.iter().any(|id| *id == r.id))
+            .filter(|r| keep(r))
             .flat_map(|r| self.run_rule(r, &converted))
             .collect()
     }
@@ -277,6 +285,19 @@ impl RuleSet {
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
     }
+}
+
+/// The report as scripts see it: a read-only map, with `previous` added.
+fn to_script(report: &Report, previous: Option<&Report>) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut value = rhai::serde::to_dynamic(report)?;
+    let previous = match previous {
+        Some(p) => rhai::serde::to_dynamic(p)?,
+        None => Dynamic::UNIT,
+    };
+    if let Some(mut map) = value.write_lock::<rhai::Map>() {
+        map.insert("previous".into(), previous);
+    }
+    Ok(value.into_read_only())
 }
 
 fn rule_error(rule: &Rule, line: usize, message: String) -> Finding {

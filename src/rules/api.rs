@@ -161,6 +161,198 @@ fn section_text(report: &Map, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The Chinese label of a key as the templates print it: `table` is `table2`, `table3`,
+/// `table4` or `section`. Unknown keys come back unchanged.
+fn label(table: &str, key: &str) -> String {
+    let found = match table {
+        "table2" => match key {
+            "rules" => "规章",
+            "normative_docs" => "规范性文件",
+            "licensing" => "行政许可",
+            "other_services" => "其他对外管理服务事项",
+            "penalty" => "行政处罚",
+            "enforcement" => "行政强制",
+            "fees" => "行政事业性收费",
+            "procurement" => "政府集中采购",
+            "new_made" => "本年新制作数量",
+            "new_published" => "本年新公开数量",
+            "total_published" => "对外公开总数量",
+            "issued" => "本年制发件数",
+            "repealed" => "本年废止件数",
+            "in_force" => "现行有效件数",
+            "prev_items" => "上一年项目数量",
+            "delta" => "本年增/减",
+            "decisions" => "处理决定数量",
+            "amount_wan" => "本年收费金额(万元)",
+            "items" => "采购项目数量",
+            "amount_yuan" => "采购总金额",
+            _ => "",
+        },
+        "table3" => match key {
+            "new_received" => "一、本年新收政府信息公开申请数量",
+            "carried_over" => "二、上年结转政府信息公开申请数量",
+            "granted" => "(一)予以公开",
+            "partial" => "(二)部分公开",
+            "denied_state_secret" => "(三)不予公开 1.属于国家秘密",
+            "denied_law_prohibited" => "(三)不予公开 2.其他法律行政法规禁止公开",
+            "denied_three_safety" => "(三)不予公开 3.危及“三安全一稳定”",
+            "denied_third_party" => "(三)不予公开 4.保护第三方合法权益",
+            "denied_internal" => "(三)不予公开 5.属于三类内部事务信息",
+            "denied_process" => "(三)不予公开 6.属于四类过程性信息",
+            "denied_enforcement_file" => "(三)不予公开 7.属于行政执法案卷",
+            "denied_admin_query" => "(三)不予公开 8.属于行政查询事项",
+            "unable_not_held" => "(四)无法提供 1.本机关不掌握相关政府信息",
+            "unable_needs_creation" => "(四)无法提供 2.没有现成信息需要另行制作",
+            "unable_unclear" => "(四)无法提供 3.补正后申请内容仍不明确",
+            "rejected_petition" => "(五)不予处理 1.信访举报投诉类申请",
+            "rejected_duplicate" => "(五)不予处理 2.重复申请",
+            "rejected_publication" => "(五)不予处理 3.要求提供公开出版物",
+            "rejected_excessive" => "(五)不予处理 4.无正当理由大量反复申请",
+            "rejected_confirmation" => "(五)不予处理 5.要求行政机关确认或重新出具已获取信息",
+            "other" => "(六)其他处理",
+            "other_no_correction" => "(六)其他处理 1.申请人无正当理由逾期不补正",
+            "other_no_fee" => "(六)其他处理 2.申请人逾期未按收费通知要求缴纳费用",
+            "other_misc" => "(六)其他处理 3.其他",
+            "total_processed" => "(七)总计",
+            "carried_forward" => "四、结转下年度继续办理",
+            "natural_person" => "自然人",
+            "commercial" => "商业企业",
+            "research" => "科研机构",
+            "social_welfare" => "社会公益组织",
+            "legal_service" => "法律服务机构",
+            "other_org" => "其他",
+            "total" => "总计",
+            _ => "",
+        },
+        "table4" => match key {
+            "review" => "行政复议",
+            "lawsuit_direct" => "行政诉讼(未经复议直接起诉)",
+            "lawsuit_after_review" => "行政诉讼(复议后起诉)",
+            "upheld" => "结果维持",
+            "corrected" => "结果纠正",
+            "other" => "其他结果",
+            "pending" => "尚未审结",
+            "total" => "总计",
+            _ => "",
+        },
+        "section" => model::SectionKey::ALL
+            .iter()
+            .find(|k| k.as_str() == key)
+            .map_or("", |k| k.title()),
+        _ => "",
+    };
+    if found.is_empty() {
+        key.to_string()
+    } else {
+        found.to_string()
+    }
+}
+
+/// Where a sentence ends (or a paragraph breaks) for [`before`] and [`after`].
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '。' | ';' | '；' | '!' | '！' | '?' | '？')
+}
+
+/// How far [`before`] and [`after`] look at most, in characters.
+const CONTEXT_CHARS: usize = 300;
+
+fn claim_offsets(claim: &Map) -> Option<(usize, usize)> {
+    let get = |k: &str| {
+        claim
+            .get(k)
+            .and_then(|v| v.as_int().ok())
+            .map(|v| v.max(0) as usize)
+    };
+    let start = get("start")?;
+    Some((start, get("end").unwrap_or(start)))
+}
+
+fn report_text(report: &Map) -> String {
+    report
+        .get("text")
+        .and_then(|t| t.clone().into_string().ok())
+        .unwrap_or_default()
+}
+
+/// The words of the sentence leading up to a claim's number, read from the report text (so a
+/// sentence broken across hard line breaks is read whole), whitespace removed.
+fn before(report: &Map, claim: &Map) -> String {
+    let Some((start, _)) = claim_offsets(claim) else {
+        return String::new();
+    };
+    let text = report_text(report);
+    let chars: Vec<char> = text.chars().take(start).collect();
+    let mut out: Vec<char> = Vec::new();
+    let mut newlines = 0;
+    for &c in chars.iter().rev().take(CONTEXT_CHARS) {
+        if ends_sentence(c) {
+            break;
+        }
+        if c == '\n' {
+            newlines += 1;
+            if newlines >= 2 {
+                break; // a blank line: a new paragraph
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        newlines = 0;
+        out.push(c);
+    }
+    out.iter().rev().collect()
+}
+
+/// The words of the sentence after a claim's number (and unit), up to the sentence end,
+/// whitespace removed.
+fn after(report: &Map, claim: &Map) -> String {
+    let Some((_, end)) = claim_offsets(claim) else {
+        return String::new();
+    };
+    let text = report_text(report);
+    let mut out = String::new();
+    let mut newlines = 0;
+    for c in text.chars().skip(end).take(CONTEXT_CHARS) {
+        if ends_sentence(c) {
+            break;
+        }
+        if c == '\n' {
+            newlines += 1;
+            if newlines >= 2 {
+                break;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        newlines = 0;
+        out.push(c);
+    }
+    out
+}
+
+/// How many Chinese characters (Han script) a text has.
+fn han_count(text: &str) -> INT {
+    text.chars()
+        .filter(|c| {
+            matches!(*c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+        })
+        .count() as INT
+}
+
+/// How many decimals a printed number has (`99.84%` → 2, `100%` → 0).
+fn decimals(text: &str) -> INT {
+    let Some(dot) = text.find('.') else {
+        return 0;
+    };
+    text[dot + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .count() as INT
+}
+
 /// Registers every helper on the engine.
 pub fn register(engine: &mut Engine) {
     let pure = |name: &str| FuncRegistration::new(name).with_purity(true);
@@ -245,6 +437,21 @@ pub fn register(engine: &mut Engine) {
     });
     FuncRegistration::new("similarity")
         .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
+
+    // Text around claims, labels.
+    pure("before").register_into_engine(engine, |r: &mut Map, claim: Map| before(r, &claim));
+    pure("after").register_into_engine(engine, |r: &mut Map, claim: Map| after(r, &claim));
+    FuncRegistration::new("label")
+        .register_into_engine(engine, |table: &str, key: &str| label(table, key));
+    FuncRegistration::new("han_count").register_into_engine(engine, |text: &str| han_count(text));
+    FuncRegistration::new("decimals").register_into_engine(engine, |text: &str| decimals(text));
+    FuncRegistration::new("join").register_into_engine(engine, |items: Array, sep: &str| {
+        items
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(sep)
+    });
 
     // Numbers.
     FuncRegistration::new("approx").register_into_engine(

@@ -140,9 +140,9 @@ fn run_case(set: &RuleSet, base: &Path, case: &Case) -> Result<Vec<String>, Stri
         report = apply_overrides(&report, &case.set)?;
     }
     let findings = if case.rules.is_empty() {
-        set.run(&report)
+        set.run(&report, None)
     } else {
-        set.run_only(&report, &case.rules)
+        set.run_only(&report, None, &case.rules)
     };
     Ok(compare(&case.expect, &findings))
 }

@@ -1,0 +1,316 @@
+//! Configuration: a TOML file whose every path is relative to the file's own folder, with
+//! embedded defaults so that `ogi-audit run` works in a fresh checkout with no file at all.
+//!
+//! The embedded defaults are the shipped `config/ogi-audit.toml`, so the documented file and the
+//! behaviour without a file can never drift apart.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The shipped, documented configuration; also the defaults.
+pub const DEFAULT_TOML: &str = include_str!("../config/ogi-audit.toml");
+
+/// A configuration that cannot be used. These stop the program: they are the operator's to fix.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    watch: RawWatch,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    rules: RawRules,
+    #[serde(default)]
+    files: RawFiles,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWatch {
+    inbox: String,
+    settle: String,
+    poll: String,
+    rescan: String,
+}
+
+impl Default for RawWatch {
+    fn default() -> Self {
+        RawWatch {
+            inbox: "inbox".into(),
+            settle: "500ms".into(),
+            poll: "100ms".into(),
+            rescan: "60s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStore {
+    database: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            database: "data/ogi-audit.sqlite".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRules {
+    dir: String,
+    deadline: String,
+}
+
+impl Default for RawRules {
+    fn default() -> Self {
+        RawRules {
+            dir: "rules".into(),
+            deadline: "500ms".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFiles {
+    archive: String,
+    quarantine: String,
+    after: String,
+}
+
+impl Default for RawFiles {
+    fn default() -> Self {
+        RawFiles {
+            archive: "archive".into(),
+            quarantine: "quarantine".into(),
+            after: "move".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            format: "human".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// What happens to a report file once it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Move it to the archive (or quarantine); the inbox only holds what is still to do.
+    Move,
+    /// Leave it where it is (the store remembers it by content).
+    Keep,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The configuration with every path resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (`None`: the embedded defaults).
+    pub source: Option<PathBuf>,
+    pub inbox: PathBuf,
+    /// How long a file must stay unchanged (size and mtime) before it is read.
+    pub settle: Duration,
+    /// How often pending files are looked at.
+    pub poll: Duration,
+    /// How often the whole inbox is scanned again, in case file events were lost.
+    pub rescan: Duration,
+    pub database: PathBuf,
+    pub rules_dir: PathBuf,
+    pub rule_deadline: Duration,
+    pub archive: PathBuf,
+    pub quarantine: PathBuf,
+    pub after: After,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim()).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("{key} = \"{value}\": {e} (write e.g. \"500ms\", \"30s\", \"5m\")"),
+    })
+}
+
+impl Config {
+    /// Reads a config file; relative paths are taken from the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut config = Config::parse(&text, base, path)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// The embedded defaults, with paths relative to `base` (the working directory).
+    pub fn defaults(base: &Path) -> Config {
+        // The embedded file is checked by a unit test; should it ever fail, the built-in values
+        // of the raw structs are the same.
+        Config::parse(DEFAULT_TOML, base, Path::new("(embedded defaults)")).unwrap_or_else(|_| {
+            Config::from_raw(
+                RawConfig {
+                    watch: RawWatch::default(),
+                    store: RawStore::default(),
+                    rules: RawRules::default(),
+                    files: RawFiles::default(),
+                    log: RawLog::default(),
+                },
+                base,
+                Path::new("(built-in)"),
+            )
+            .expect("built-in defaults are valid")
+        })
+    }
+
+    /// The config for a command: `--config FILE`, else `./ogi-audit.toml` if present, else the
+    /// embedded defaults relative to the working directory.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(p) = explicit {
+            return Config::load(p);
+        }
+        let local = Path::new("ogi-audit.toml");
+        if local.is_file() {
+            return Config::load(local);
+        }
+        Ok(Config::defaults(Path::new(".")))
+    }
+
+    fn parse(text: &str, base: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Config::from_raw(raw, base, path)
+    }
+
+    fn from_raw(raw: RawConfig, base: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let resolve = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let after = match raw.files.after.as_str() {
+            "move" => After::Move,
+            "keep" => After::Keep,
+            other => {
+                return Err(invalid(format!(
+                    "files.after = \"{other}\": use \"move\" or \"keep\""
+                )))
+            }
+        };
+        let log_format = match raw.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(format!(
+                    "log.format = \"{other}\": use \"human\" or \"json\""
+                )))
+            }
+        };
+        Ok(Config {
+            source: None,
+            inbox: resolve(&raw.watch.inbox),
+            settle: duration(path, "watch.settle", &raw.watch.settle)?,
+            poll: duration(path, "watch.poll", &raw.watch.poll)?.max(Duration::from_millis(10)),
+            rescan: duration(path, "watch.rescan", &raw.watch.rescan)?.max(Duration::from_secs(1)),
+            database: resolve(&raw.store.database),
+            rules_dir: resolve(&raw.rules.dir),
+            rule_deadline: duration(path, "rules.deadline", &raw.rules.deadline)?,
+            archive: resolve(&raw.files.archive),
+            quarantine: resolve(&raw.files.quarantine),
+            after,
+            log_format,
+            log_level: raw.log.level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let c = Config::parse(DEFAULT_TOML, Path::new("/srv/x"), Path::new("t")).expect("valid");
+        assert_eq!(c.inbox, Path::new("/srv/x/inbox"));
+        assert_eq!(c.database, Path::new("/srv/x/data/ogi-audit.sqlite"));
+        assert_eq!(c.rules_dir, Path::new("/srv/x/rules"));
+        assert_eq!(c.after, After::Move);
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[watch]\ninbox = \"in\"\nsettle = \"2s\"\n").expect("write");
+        let c = Config::load(&file).expect("load");
+        assert_eq!(c.inbox, dir.path().join("in"));
+        assert_eq!(c.settle, Duration::from_secs(2));
+        assert_eq!(c.database, dir.path().join("data/ogi-audit.sqlite"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::parse(
+            "[watch]\nsettle = \"soon\"\n",
+            Path::new("."),
+            Path::new("c.toml"),
+        )
+        .expect_err("invalid");
+        assert!(e.to_string().contains("watch.settle"), "{e}");
+        let e =
+            Config::parse("[wtach]\n", Path::new("."), Path::new("c.toml")).expect_err("unknown");
+        assert!(e.to_string().contains("wtach"), "{e}");
+    }
+}

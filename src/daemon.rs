@@ -1,0 +1,480 @@
+//! The daemon (`ogi-audit run`): watch the inbox, audit each settled report, store it with its
+//! findings, move the file out of the inbox; reload the rules when they change.
+//!
+//! Reliability first: a report's row and findings are committed in one transaction before its
+//! file is moved, and a file whose content is already stored is only moved, never audited again.
+//! So a crash at any moment leaves each report done or still in the inbox; never half, never
+//! twice, never lost. Unreadable files go to quarantine beside a `.reason.txt`; nothing is ever
+//! deleted. Reports are parsed on all cores; the store is written by one connection.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::config::{After, Config};
+use crate::model::Report;
+use crate::pipeline::{self, Outcome, Status};
+use crate::rules::{Limits, RuleSet};
+use crate::store::{self, Store, StoreError};
+use crate::watch::{self, Inbox};
+
+/// What the daemon shares between its loop and its workers.
+pub struct Context {
+    pub config: Config,
+    pub store: Mutex<Store>,
+    pub rules: RwLock<Arc<RuleSet>>,
+    /// Files handed to a worker and not finished yet (the inbox must not hand them on again).
+    in_flight: Mutex<HashSet<PathBuf>>,
+}
+
+/// What became of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Processed {
+    /// Audited and stored (report id, number of findings).
+    Stored { id: i64, findings: usize },
+    /// Not readable as a report; stored with the reason and quarantined.
+    Quarantined { id: i64, reason: String },
+    /// The same content was stored before (report id); the file was only moved.
+    Duplicate { id: i64 },
+    /// Not done now (store busy, file vanished …); the file stays and is tried again.
+    Later { reason: String },
+}
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        deadline: config.rule_deadline,
+        ..Limits::default()
+    }
+}
+
+/// Loads the rule set; a set with files that failed to load is still returned (with its errors).
+pub fn load_rules(config: &Config) -> Result<RuleSet> {
+    RuleSet::load(&config.rules_dir, limits(config))
+        .with_context(|| format!("loading rules from {}", config.rules_dir.display()))
+}
+
+fn rules_json(set: &RuleSet) -> serde_json::Value {
+    json!(set
+        .rules
+        .iter()
+        .map(|r| json!({"id": r.id, "severity": r.severity.as_str(), "file": r.file.display().to_string()}))
+        .collect::<Vec<_>>())
+}
+
+impl Context {
+    /// Opens the store and loads the rules. Errors here stop the daemon: they are the
+    /// operator's to fix (bad database path, unreadable rules folder).
+    pub fn open(config: Config) -> Result<Context> {
+        let store = Store::open(&config.database)?;
+        let set = load_rules(&config)?;
+        for e in &set.errors {
+            tracing::error!("rule not loaded: {e}");
+        }
+        let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+        store.record_ruleset(&set.version, &rules_json(&set), &errors)?;
+        tracing::info!(version = %set.version, rules = set.rules.len(), "rule set loaded");
+        Ok(Context {
+            config,
+            store: Mutex::new(store),
+            rules: RwLock::new(Arc::new(set)),
+            in_flight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn current_rules(&self) -> Arc<RuleSet> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = match self.store.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Reloads the rules; a set that does not compile whole keeps the current one active.
+    pub fn reload_rules(&self) {
+        match load_rules(&self.config) {
+            Ok(set) if set.errors.is_empty() => {
+                let current = self.current_rules();
+                if current.version == set.version {
+                    return;
+                }
+                let recorded =
+                    self.with_store(|s| s.record_ruleset(&set.version, &rules_json(&set), &[]));
+                if let Err(e) = recorded {
+                    tracing::warn!("rule set {} not recorded: {e}", set.version);
+                }
+                tracing::info!(version = %set.version, rules = set.rules.len(), "rule set reloaded");
+                match self.rules.write() {
+                    Ok(mut w) => *w = Arc::new(set),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(set),
+                }
+            }
+            Ok(set) => {
+                for e in &set.errors {
+                    tracing::error!("rule not loaded: {e}");
+                }
+                tracing::error!(
+                    version = %self.current_rules().version,
+                    "the changed rule set has errors; the previous rule set stays active"
+                );
+            }
+            Err(e) => tracing::error!("rules not reloaded: {e:#}"),
+        }
+    }
+
+    /// Audits one file: the whole life of a report, synchronously. Never panics on input.
+    pub fn process_file(&self, path: &Path) -> Processed {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                return Processed::Later {
+                    reason: format!("cannot stat: {e}"),
+                }
+            }
+        };
+        let bytes = if meta.file_type().is_symlink() {
+            Err("a symbolic link; links are not followed out of the inbox".to_string())
+        } else {
+            std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))
+        };
+        let outcome = match bytes {
+            Ok(bytes) => {
+                let sha = pipeline::sha256_hex(&bytes);
+                match self.with_store(|s| s.known(&sha)) {
+                    Ok(Some(id)) => {
+                        self.move_done(path, &sha, id, true);
+                        return Processed::Duplicate { id };
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Processed::Later {
+                            reason: e.to_string(),
+                        }
+                    }
+                }
+                pipeline::read_bytes(path, &bytes)
+            }
+            Err(reason) => {
+                if std::fs::symlink_metadata(path).is_err() {
+                    return Processed::Later {
+                        reason: "vanished".to_string(),
+                    };
+                }
+                Outcome {
+                    path: path.to_path_buf(),
+                    // Unreadable content has no hash; the path and time identify the record.
+                    sha256: format!("unreadable:{}:{}", path.display(), store::now()),
+                    status: Status::Unparseable,
+                    error: Some(reason),
+                    encoding: None,
+                    report: None,
+                    findings: Vec::new(),
+                }
+            }
+        };
+        self.audit_and_store(path, outcome)
+    }
+
+    fn audit_and_store(&self, path: &Path, mut outcome: Outcome) -> Processed {
+        let set = self.current_rules();
+        if let Some(report) = &outcome.report {
+            let previous = self.previous_of(report);
+            outcome.findings = set.run(report, previous.as_ref());
+        }
+        let received = store::now();
+        let mut delay = Duration::from_millis(100);
+        let id = loop {
+            match self.with_store(|s| s.record(&outcome, Some(&set.version), &received)) {
+                Ok(id) => break id,
+                Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
+                    tracing::warn!(path = %path.display(), "store busy, retrying: {e}");
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "report not stored, will retry: {e}");
+                    return Processed::Later {
+                        reason: e.to_string(),
+                    };
+                }
+            }
+        };
+        match outcome.status {
+            Status::Parsed => {
+                tracing::info!(
+                    path = %path.display(),
+                    id,
+                    organization = outcome.report.as_ref().and_then(|r| r.organization.as_deref()).unwrap_or("?"),
+                    findings = outcome.findings.len(),
+                    "report audited"
+                );
+                self.move_done(path, &outcome.sha256, id, false);
+                Processed::Stored {
+                    id,
+                    findings: outcome.findings.len(),
+                }
+            }
+            Status::Unparseable => {
+                let reason = outcome.error.clone().unwrap_or_default();
+                tracing::warn!(path = %path.display(), id, "report quarantined: {reason}");
+                self.quarantine(path, id, &reason);
+                Processed::Quarantined { id, reason }
+            }
+        }
+    }
+
+    /// The same issuer's report of the year before, from the store.
+    fn previous_of(&self, report: &Report) -> Option<Report> {
+        let (org, year) = (report.organization.as_deref()?, report.year?);
+        match self.with_store(|s| s.report_of(org, year - 1)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("previous year's report not read: {e}");
+                None
+            }
+        }
+    }
+
+    fn move_done(&self, path: &Path, sha: &str, id: i64, duplicate: bool) {
+        if self.config.after == After::Keep {
+            return;
+        }
+        let day = store::now().get(..10).unwrap_or("undated").to_string();
+        let dir = self.config.archive.join(day);
+        match move_into(path, &dir, sha) {
+            Ok(dest) => {
+                if duplicate {
+                    tracing::info!(path = %path.display(), id, "already stored; file archived");
+                } else if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
+                    tracing::warn!("archive path not recorded: {e}");
+                }
+            }
+            Err(e) => tracing::error!(path = %path.display(), "cannot move to the archive: {e}"),
+        }
+    }
+
+    fn quarantine(&self, path: &Path, id: i64, reason: &str) {
+        let dir = &self.config.quarantine;
+        match move_into(path, dir, &format!("{id}")) {
+            Ok(dest) => {
+                let mut note = dest.clone().into_os_string();
+                note.push(".reason.txt");
+                let text = format!("{reason}\n\nfile: {}\nreport id: {id}\n", path.display());
+                if let Err(e) = std::fs::write(&note, text) {
+                    tracing::error!("cannot write {}: {e}", PathBuf::from(note).display());
+                }
+                if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
+                    tracing::warn!("quarantine path not recorded: {e}");
+                }
+            }
+            Err(e) => tracing::error!(path = %path.display(), "cannot move to quarantine: {e}"),
+        }
+    }
+}
+
+/// Moves a file into `dir` under its own name, or with `-tag` added when that name is taken.
+/// Falls back to copy-and-remove across file systems.
+pub fn move_into(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_os_string());
+    let mut dest = dir.join(&name);
+    if dest.exists() {
+        let p = Path::new(&name);
+        let stem = p
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let ext = p.extension().map(|e| e.to_string_lossy().into_owned());
+        let short: String = tag
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        for n in 0.. {
+            let suffix = if n == 0 {
+                short.clone()
+            } else {
+                format!("{short}-{n}")
+            };
+            let candidate = match &ext {
+                Some(e) => format!("{stem}-{suffix}.{e}"),
+                None => format!("{stem}-{suffix}"),
+            };
+            dest = dir.join(candidate);
+            if !dest.exists() {
+                break;
+            }
+        }
+    }
+    match std::fs::rename(path, &dest) {
+        Ok(()) => Ok(dest),
+        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+            std::fs::copy(path, &dest)?;
+            std::fs::File::open(&dest)?.sync_all()?;
+            std::fs::remove_file(path)?;
+            Ok(dest)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the daemon until `shutdown` completes; the report in hand is finished first.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    std::fs::create_dir_all(&config.inbox)
+        .with_context(|| format!("cannot create inbox {}", config.inbox.display()))?;
+    let inbox_root = std::fs::canonicalize(&config.inbox).unwrap_or(config.inbox.clone());
+    let ctx = Arc::new(Context::open(config)?);
+    let exclude: Vec<PathBuf> = [&ctx.config.archive, &ctx.config.quarantine]
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok().or_else(|| Some((*p).clone())))
+        .collect();
+    let mut inbox = Inbox::new(inbox_root.clone(), ctx.config.settle, exclude);
+
+    // Events from the inbox and the rules folder.
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel::<PathBuf>();
+    let _inbox_watcher = watch::watch(&inbox_root, move |paths| {
+        for p in paths {
+            let _ = event_tx.send(p);
+        }
+    })
+    .with_context(|| format!("cannot watch {}", inbox_root.display()))?;
+    let (rules_tx, mut rules_rx) = mpsc::unbounded_channel::<()>();
+    let _rules_watcher = match watch::watch(&ctx.config.rules_dir, move |_| {
+        let _ = rules_tx.send(());
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("rules folder not watched ({e}); rules reload only on restart");
+            None
+        }
+    };
+
+    // Workers: one per core, each auditing files from the queue.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (job_tx, job_rx) = std_mpsc::channel::<PathBuf>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut handles = Vec::new();
+    for i in 0..workers {
+        let ctx = ctx.clone();
+        let rx = job_rx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("audit-{i}"))
+            .spawn(move || loop {
+                let next = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => break,
+                };
+                let Ok(path) = next else { break };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.process_file(&path)));
+                if let Err(panic) = result {
+                    // A bug, not an input problem: keep the daemon up and the file in place.
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    tracing::error!(path = %path.display(), "internal error while auditing: {what}");
+                }
+                if let Ok(mut f) = ctx.in_flight.lock() {
+                    f.remove(&path);
+                }
+            })
+            .context("cannot start worker thread")?;
+        handles.push(handle);
+    }
+
+    tracing::info!(
+        inbox = %inbox_root.display(),
+        database = %ctx.config.database.display(),
+        rules = %ctx.config.rules_dir.display(),
+        "ogi-audit running"
+    );
+    inbox.scan();
+    let mut poll = tokio::time::interval(ctx.config.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_scan = Instant::now();
+    let mut reload_at: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(path) = event_rx.recv() => inbox.touch(&path),
+            Some(()) = rules_rx.recv() => {
+                reload_at = Some(Instant::now() + Duration::from_millis(300));
+            }
+            _ = poll.tick() => {
+                if reload_at.is_some_and(|t| Instant::now() >= t) {
+                    reload_at = None;
+                    let ctx = ctx.clone();
+                    tokio::task::spawn_blocking(move || ctx.reload_rules()).await.ok();
+                }
+                if last_scan.elapsed() >= ctx.config.rescan {
+                    last_scan = Instant::now();
+                    inbox.scan();
+                }
+                for path in inbox.ready() {
+                    let fresh = ctx.in_flight.lock().map(|mut f| f.insert(path.clone())).unwrap_or(false);
+                    if fresh && job_tx.send(path).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down: finishing the reports in hand");
+    drop(job_tx);
+    // Workers finish the file in hand; files still queued stay in the inbox for the next start.
+    let queued = {
+        let rx = job_rx.lock();
+        let mut n = 0;
+        if let Ok(rx) = rx {
+            while rx.try_recv().is_ok() {
+                n += 1;
+            }
+        }
+        n
+    };
+    if queued > 0 {
+        tracing::info!(queued, "left in the inbox for the next start");
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-runs the current rules over stored reports (received since `since`); returns how many
+/// reports got findings of the new rule set.
+pub fn reaudit(config: &Config, since: Option<&str>) -> Result<(usize, usize)> {
+    let ctx = Context::open(config.clone())?;
+    let set = ctx.current_rules();
+    let reports = ctx.with_store(|s| s.parsed_reports(since))?;
+    let total = reports.len();
+    let mut changed = 0;
+    for (id, _path, report) in reports {
+        let previous = ctx.previous_of(&report);
+        let findings = set.run(&report, previous.as_ref());
+        if ctx.with_store(|s| s.record_reaudit(id, &findings, &set.version))? {
+            changed += 1;
+        }
+    }
+    Ok((changed, total))
+}

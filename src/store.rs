@@ -1,0 +1,455 @@
+//! The store: one SQLite file (bundled SQLite, WAL) holding every report ever received, by
+//! content, with its findings.
+//!
+//! A report's row and its findings are written in one transaction, and the row itself is the
+//! "done" mark: a crash at any moment leaves a report either stored with all its findings or not
+//! stored at all, and a file whose content is already stored is never audited again. Schema
+//! changes are migrations numbered by `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::model::{Finding, Report};
+use crate::pipeline::{Outcome, Status};
+
+/// A store that cannot be used. Opening errors stop the daemon; write errors are retried by it.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored report {id} cannot be read back: {message}")]
+    Corrupt { id: i64, message: String },
+    #[error("database {path} has schema version {found}, newer than this program knows ({known})")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+impl StoreError {
+    /// Whether waiting and trying again may help (locked database, full disk, I/O hiccup).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Migrations, in order; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: reports, findings, rule sets.
+    "CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        stored_path TEXT,
+        status TEXT NOT NULL CHECK (status IN ('parsed', 'unparseable', 'error')),
+        error TEXT,
+        organization TEXT,
+        year INTEGER,
+        template TEXT,
+        encoding TEXT,
+        report_json TEXT,
+        ruleset TEXT,
+        received_at TEXT NOT NULL,
+        audited_at TEXT
+    );
+    CREATE INDEX reports_org_year ON reports (organization, year);
+    CREATE INDEX reports_received ON reports (received_at);
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports (id),
+        rule TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        ruleset TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX findings_report ON findings (report_id, ruleset);
+    CREATE TABLE rulesets (
+        version TEXT PRIMARY KEY,
+        loaded_at TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        errors TEXT NOT NULL
+    );",
+];
+
+/// Now, as RFC 3339 UTC with seconds (sorts as text).
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// The store, one connection.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Counts for `ogi-audit status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub reports: i64,
+    pub parsed: i64,
+    pub unparseable: i64,
+    pub errors: i64,
+    pub findings: i64,
+    pub last_report: Option<(String, String, Option<String>)>,
+    pub ruleset: Option<String>,
+}
+
+/// A finding as stored, with its report, for `ogi-audit findings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub report_id: i64,
+    pub path: String,
+    pub organization: Option<String>,
+    pub year: Option<i64>,
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+    pub evidence: serde_json::Value,
+    pub ruleset: String,
+    pub created_at: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "database schema migrated");
+        }
+        Ok(())
+    }
+
+    /// The id of the report with this content, if stored.
+    pub fn known(&self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM reports WHERE sha256 = ?1", [sha256], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Records a rule set (once per version).
+    pub fn record_ruleset(
+        &self,
+        version: &str,
+        rules: &serde_json::Value,
+        errors: &[String],
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO rulesets (version, loaded_at, rules, errors) VALUES (?1, ?2, ?3, ?4)",
+            params![version, now(), rules.to_string(), serde_json::to_string(errors).unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a report and its findings in one transaction; returns its id. A report whose content
+    /// is already stored is left as it is (its id is returned).
+    pub fn record(
+        &mut self,
+        outcome: &Outcome,
+        ruleset: Option<&str>,
+        received_at: &str,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        if let Some(id) = tx
+            .query_row(
+                "SELECT id FROM reports WHERE sha256 = ?1",
+                [&outcome.sha256],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        {
+            return Ok(id);
+        }
+        let status = match outcome.status {
+            Status::Parsed => "parsed",
+            Status::Unparseable => "unparseable",
+        };
+        let report = outcome.report.as_ref();
+        let report_json =
+            report
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt {
+                    id: 0,
+                    message: e.to_string(),
+                })?;
+        let now = now();
+        tx.execute(
+            "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
+                                  report_json, ruleset, received_at, audited_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                outcome.sha256,
+                outcome.path.to_string_lossy(),
+                status,
+                outcome.error,
+                report.and_then(|r| r.organization.clone()),
+                report.and_then(|r| r.year),
+                report.and_then(|r| r.template).map(|t| t.as_str()),
+                outcome.encoding,
+                report_json,
+                ruleset,
+                received_at,
+                report.map(|_| now.clone()),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(version) = ruleset {
+            insert_findings(&tx, id, &outcome.findings, version, &now)?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Notes where the report file was moved to.
+    pub fn set_stored_path(&self, id: i64, path: &Path) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE reports SET stored_path = ?2 WHERE id = ?1",
+            params![id, path.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
+    /// The same issuer's report for `year`, if stored and parsed (the newest if several).
+    pub fn report_of(&self, organization: &str, year: i32) -> Result<Option<Report>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT id, report_json FROM reports
+                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND report_json IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                params![organization, year],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((id, json)) => {
+                serde_json::from_str(&json)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        id,
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Parsed reports received since `since` (RFC 3339 prefix, e.g. `2026-03-01`), oldest first.
+    pub fn parsed_reports(
+        &self,
+        since: Option<&str>,
+    ) -> Result<Vec<(i64, String, Report)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, path, report_json FROM reports
+             WHERE status = 'parsed' AND report_json IS NOT NULL AND received_at >= ?1
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map([since.unwrap_or("")], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, path, json) = row?;
+            let report: Report = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                id,
+                message: e.to_string(),
+            })?;
+            out.push((id, path, report));
+        }
+        Ok(out)
+    }
+
+    /// Stores a report's findings under another rule set version (re-audit); nothing happens when
+    /// the report already has findings of that version.
+    pub fn record_reaudit(
+        &mut self,
+        id: i64,
+        findings: &[Finding],
+        ruleset: &str,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let current: Option<String> =
+            tx.query_row("SELECT ruleset FROM reports WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        if current.as_deref() == Some(ruleset) {
+            return Ok(false);
+        }
+        let now = now();
+        insert_findings(&tx, id, findings, ruleset, &now)?;
+        tx.execute(
+            "UPDATE reports SET ruleset = ?2, audited_at = ?3 WHERE id = ?1",
+            params![id, ruleset, now],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Counts for `status`.
+    pub fn summary(&self) -> Result<Summary, StoreError> {
+        let count = |sql: &str| -> Result<i64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+        };
+        Ok(Summary {
+            reports: count("SELECT COUNT(*) FROM reports")?,
+            parsed: count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'")?,
+            unparseable: count("SELECT COUNT(*) FROM reports WHERE status = 'unparseable'")?,
+            errors: count("SELECT COUNT(*) FROM reports WHERE status = 'error'")?,
+            findings: count(
+                "SELECT COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id
+                 WHERE f.ruleset = r.ruleset",
+            )?,
+            last_report: self
+                .conn
+                .query_row(
+                    "SELECT path, received_at, organization FROM reports ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?,
+            ruleset: self
+                .conn
+                .query_row(
+                    "SELECT version FROM rulesets ORDER BY loaded_at DESC, rowid DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        })
+    }
+
+    /// The current findings (those of each report's latest audit), filtered.
+    pub fn findings(
+        &self,
+        organization: Option<&str>,
+        since: Option<&str>,
+    ) -> Result<Vec<FindingRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.path, r.organization, r.year, f.rule, f.severity, f.message, f.evidence,
+                    f.ruleset, f.created_at
+             FROM findings f JOIN reports r ON r.id = f.report_id
+             WHERE f.ruleset = r.ruleset
+               AND (?1 IS NULL OR r.organization LIKE '%' || ?1 || '%')
+               AND r.received_at >= ?2
+             ORDER BY r.id, f.id",
+        )?;
+        let rows = stmt.query_map(params![organization, since.unwrap_or("")], |r| {
+            let evidence: String = r.get(7)?;
+            Ok(FindingRow {
+                report_id: r.get(0)?,
+                path: r.get(1)?,
+                organization: r.get(2)?,
+                year: r.get(3)?,
+                rule: r.get(4)?,
+                severity: r.get(5)?,
+                message: r.get(6)?,
+                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+                ruleset: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn insert_findings(
+    tx: &rusqlite::Transaction<'_>,
+    report_id: i64,
+    findings: &[Finding],
+    ruleset: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO findings (report_id, rule, severity, message, evidence, ruleset, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for f in findings {
+        stmt.execute(params![
+            report_id,
+            f.rule,
+            f.severity.as_str(),
+            f.message,
+            f.evidence.to_string(),
+            ruleset,
+            now
+        ])?;
+    }
+    Ok(())
+}
