@@ -1,0 +1,374 @@
+//! The daemon end to end: the real binary, a real watched folder, a real SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn seed(name: &str) -> PathBuf {
+    let dir = repo().join("tests/fixtures/seeds");
+    std::fs::read_dir(&dir)
+        .expect("seeds")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(name))
+        })
+        .expect("seed file")
+}
+
+fn seeds() -> Vec<PathBuf> {
+    ["000", "001", "002", "003", "004"]
+        .iter()
+        .map(|s| seed(s))
+        .collect()
+}
+
+/// A daemon in a temporary folder with its own config.
+struct Daemon {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+const RULE_ALWAYS: &str = r#"
+const ID = "always";
+const TITLE = "总是提示";
+const SEVERITY = "info";
+fn check(report) { [finding(`已收到 ${report.organization}`)] }
+"#;
+
+impl Daemon {
+    /// Sets up the folder with the given rules (file name, source) and starts the daemon.
+    fn start(rules: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+        for (name, src) in rules {
+            std::fs::write(dir.path().join("rules").join(name), src).expect("rule");
+        }
+        std::fs::write(
+            dir.path().join("ogi-audit.toml"),
+            "[watch]\ninbox = \"inbox\"\nsettle = \"300ms\"\npoll = \"50ms\"\nrescan = \"2s\"\n\
+             [log]\nlevel = \"debug\"\n",
+        )
+        .expect("config");
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .expect("log");
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(self.path("ogi-audit.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start daemon");
+        self.child = Some(child);
+        // The inbox exists once the daemon runs.
+        wait_for(Duration::from_secs(20), || {
+            self.path("inbox").is_dir() && self.log().contains("ogi-audit running")
+        });
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    fn db(&self) -> Connection {
+        Connection::open(self.path("data/ogi-audit.sqlite")).expect("db")
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        if !self.path("data/ogi-audit.sqlite").exists() {
+            return 0;
+        }
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap_or(-1)
+    }
+
+    fn drop_file(&self, src: &Path, name: &str) {
+        // Copy next to the inbox, then move in: the file appears whole, as a `mv` would.
+        let staging = self.path("staging");
+        std::fs::create_dir_all(&staging).expect("staging");
+        let tmp = staging.join(name);
+        std::fs::copy(src, &tmp).expect("copy");
+        std::fs::rename(&tmp, self.path("inbox").join(name)).expect("move in");
+    }
+
+    fn inbox_files(&self) -> usize {
+        walk(&self.path("inbox")).len()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "daemon did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn seeds_are_audited_once_and_archived() {
+    let d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
+    for s in seeds() {
+        d.drop_file(&s, s.file_name().and_then(|n| n.to_str()).expect("name"));
+    }
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 5 && d.inbox_files() == 0
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'"),
+        5
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
+        5
+    );
+    let org: String = d
+        .db()
+        .query_row(
+            "SELECT organization FROM reports WHERE path LIKE '%001_%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(org, "淮南市人民政府办公室");
+    // The same reports again, under other names: nothing new is stored, the files are archived.
+    for (i, s) in seeds().iter().enumerate() {
+        d.drop_file(s, &format!("copy-{i}.txt"));
+    }
+    wait_for(Duration::from_secs(20), || d.inbox_files() == 0);
+    assert_eq!(d.count("SELECT COUNT(*) FROM reports"), 5);
+    assert_eq!(d.count("SELECT COUNT(*) FROM findings"), 5);
+    assert_eq!(walk(&d.path("archive")).len(), 10, "nothing is deleted");
+}
+
+#[test]
+fn slow_writes_are_read_only_when_settled() {
+    let d = Daemon::start(&[]);
+    let bytes = std::fs::read(seed("000")).expect("seed");
+    let target = d.path("inbox").join("slow.txt");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&target).expect("create");
+        for chunk in bytes.chunks(bytes.len() / 5 + 1) {
+            f.write_all(chunk).expect("write");
+            f.flush().expect("flush");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 1
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'"),
+        1,
+        "{}",
+        d.log()
+    );
+    let json: String = d
+        .db()
+        .query_row("SELECT report_json FROM reports", [], |r| r.get(0))
+        .expect("row");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(report["table3"]["carried_forward"]["total"], 5);
+}
+
+#[test]
+fn unparseable_files_are_quarantined_with_the_reason() {
+    let d = Daemon::start(&[]);
+    std::fs::write(d.path("inbox").join("notes.txt"), "今天天气很好。").expect("write");
+    std::fs::write(d.path("inbox").join("empty.txt"), "").expect("write");
+    std::fs::write(d.path("inbox").join("~$draft.docx"), "lock file").expect("write");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 2
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'unparseable' AND error != ''"),
+        2
+    );
+    wait_for(Duration::from_secs(5), || {
+        d.path("quarantine/notes.txt.reason.txt").exists()
+    });
+    let reason =
+        std::fs::read_to_string(d.path("quarantine/notes.txt.reason.txt")).expect("reason");
+    assert!(reason.contains("not an annual report"), "{reason}");
+    assert!(d.path("quarantine/empty.txt").exists());
+    // Temporary files are left alone.
+    assert!(d.path("inbox/~$draft.docx").exists());
+}
+
+#[test]
+fn rules_reload_without_restart_and_a_broken_set_keeps_the_last_good_one() {
+    let d = Daemon::start(&[]);
+    d.drop_file(&seed("000"), "a.txt");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 1
+    });
+    assert_eq!(d.count("SELECT COUNT(*) FROM findings"), 0);
+
+    std::fs::write(d.path("rules/always.rhai"), RULE_ALWAYS).expect("add rule");
+    wait_for(Duration::from_secs(10), || {
+        d.log().contains("rule set reloaded")
+    });
+    d.drop_file(&seed("001"), "b.txt");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 2
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
+        1
+    );
+
+    std::fs::write(
+        d.path("rules/broken.rhai"),
+        "const ID = \"broken\";\nfn check(report) { let x = ; }\n",
+    )
+    .expect("broken rule");
+    wait_for(Duration::from_secs(10), || {
+        d.log().contains("previous rule set stays active")
+    });
+    assert!(d.log().contains("broken.rhai:2:"), "{}", d.log());
+    d.drop_file(&seed("002"), "c.txt");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 3
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
+        2
+    );
+    // Each finding records the rule set that produced it.
+    assert_eq!(d.count("SELECT COUNT(DISTINCT ruleset) FROM findings"), 1);
+    assert_eq!(d.count("SELECT COUNT(*) FROM rulesets"), 2);
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let mut d = Daemon::start(&[]);
+    let status = d.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(d.log().contains("stopped"));
+}
+
+#[test]
+fn sigkill_during_a_burst_loses_nothing_and_stores_nothing_twice() {
+    let mut d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
+    let sources: Vec<Vec<u8>> = seeds()
+        .iter()
+        .map(|s| std::fs::read(s).expect("seed"))
+        .collect();
+    let staging = d.path("staging");
+    std::fs::create_dir_all(&staging).expect("staging");
+    let total = 500;
+    for i in 0..total {
+        // Distinct content: the seed with a line of its own at the end.
+        let mut bytes = sources[i % sources.len()].clone();
+        bytes.extend(format!("\n附:第{i}份\n").as_bytes());
+        let name = format!("r{i:04}.txt");
+        std::fs::write(staging.join(&name), &bytes).expect("write");
+    }
+    for i in 0..total {
+        let name = format!("r{i:04}.txt");
+        std::fs::rename(staging.join(&name), d.path("inbox").join(&name)).expect("move in");
+    }
+    // Kill it in the middle of the burst.
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports") >= 20
+    });
+    d.kill();
+    let stored_at_kill = d.count("SELECT COUNT(*) FROM reports");
+    assert!(
+        stored_at_kill < total as i64,
+        "the burst was over before the kill"
+    );
+    d.spawn();
+    wait_for(Duration::from_secs(60), || d.inbox_files() == 0);
+    assert_eq!(d.count("SELECT COUNT(*) FROM reports"), total as i64);
+    assert_eq!(
+        d.count("SELECT COUNT(DISTINCT sha256) FROM reports"),
+        total as i64
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'"),
+        total as i64
+    );
+    // Every report has exactly its one finding of the `always` rule.
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM (SELECT report_id FROM findings GROUP BY report_id HAVING COUNT(*) != 1)"),
+        0
+    );
+    assert_eq!(d.count("SELECT COUNT(*) FROM findings"), total as i64);
+    assert_eq!(
+        walk(&d.path("archive")).len(),
+        total,
+        "every file archived, none lost"
+    );
+}
