@@ -4,7 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -108,6 +107,9 @@ pub enum Command {
         /// How many times to parse each file.
         #[arg(long, default_value_t = 200)]
         iterations: usize,
+        /// The rules directory (rule time is measured when it exists).
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
         /// Report files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -177,7 +179,11 @@ pub fn main() -> ExitCode {
         }
         Command::Rules(RulesCommand::List { dir }) => rules_list(&dir),
         Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
-        Command::Bench { iterations, paths } => bench(&paths, iterations),
+        Command::Bench {
+            iterations,
+            rules,
+            paths,
+        } => bench(&paths, &rules, iterations),
     };
     match result {
         Ok(code) => code,
@@ -592,43 +598,14 @@ fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
     Ok(())
 }
 
-fn bench(paths: &[PathBuf], iterations: usize) -> Result<ExitCode> {
+fn bench(paths: &[PathBuf], rules_dir: &Path, iterations: usize) -> Result<ExitCode> {
     let files = collect_files(paths)?;
-    let mut inputs = Vec::new();
-    for f in &files {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        inputs.push((f.clone(), bytes));
-    }
-    let iterations = iterations.max(1);
-    println!("{:<40} {:>12} {:>12}", "file", "µs/report", "reports/s");
-    let mut total_time = 0.0;
-    let mut total_reports = 0usize;
-    for (path, bytes) in &inputs {
-        let start = Instant::now();
-        for _ in 0..iterations {
-            let o = pipeline::read_bytes(path, bytes);
-            std::hint::black_box(&o);
-        }
-        let secs = start.elapsed().as_secs_f64();
-        total_time += secs;
-        total_reports += iterations;
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        println!(
-            "{:<40} {:>12.1} {:>12.0}",
-            name,
-            secs * 1e6 / iterations as f64,
-            iterations as f64 / secs
-        );
-    }
-    if total_reports > 0 {
-        println!(
-            "{:<40} {:>12.1} {:>12.0}",
-            "all (one core)",
-            total_time * 1e6 / total_reports as f64,
-            total_reports as f64 / total_time
-        );
-    }
+    let set = if rules_dir.is_dir() {
+        Some(load_rules(rules_dir)?)
+    } else {
+        None
+    };
+    let rows = crate::bench::parse_and_rules(&files, set.as_ref(), iterations.max(1))?;
+    print!("{}", crate::bench::table(&rows));
     Ok(ExitCode::SUCCESS)
 }

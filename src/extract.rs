@@ -55,8 +55,10 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
         enc
     } else if let Some(enc) = sniff_utf16(bytes) {
         enc
-    } else if std::str::from_utf8(bytes).is_ok() {
-        UTF_8
+    } else if let Ok(text) = std::str::from_utf8(bytes) {
+        // The common case: no second validation, one copy.
+        check_text(text, false)?;
+        return Ok((text.to_string(), UTF_8.name()));
     } else {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
         detector.feed(bytes, true);
@@ -74,45 +76,48 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
     Ok((text, used.name()))
 }
 
-/// UTF-16 without a BOM shows as NUL bytes in every other position.
+/// UTF-16 without a BOM: NUL bytes on one side for ASCII, and for Chinese text a decoding that
+/// is almost all CJK, punctuation and ASCII. GBK or binary data decoded as UTF-16 gives
+/// surrogate errors and scattered code points, so it does not pass.
 fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
-    if bytes.len() < 4 || bytes.len() % 2 != 0 {
+    if bytes.len() < 4 || bytes.len() % 2 != 0 || !bytes.contains(&0) {
         return None;
     }
-    let sample = &bytes[..bytes.len().min(4096)];
-    let pairs = sample.len() / 2;
-    let even_nul = sample.iter().step_by(2).filter(|&&b| b == 0).count();
-    let odd_nul = sample
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .filter(|&&b| b == 0)
-        .count();
-    // CJK text in UTF-16 has few NULs; ASCII-heavy text has many. Only claim UTF-16 when NULs sit
-    // on one side only and decoding gives no errors.
-    let candidate = if odd_nul * 3 > pairs && even_nul == 0 {
-        UTF_16LE
-    } else if even_nul * 3 > pairs && odd_nul == 0 {
-        UTF_16BE
-    } else {
-        return None;
-    };
-    let (_, had_errors) = candidate.decode_without_bom_handling(bytes);
-    (!had_errors).then_some(candidate)
+    let sample = &bytes[..bytes.len().min(8192)];
+    [UTF_16LE, UTF_16BE].into_iter().find(|enc| {
+        let (text, had_errors) = enc.decode_without_bom_handling(sample);
+        if had_errors && bytes.len() <= 8192 {
+            return false;
+        }
+        let (mut total, mut plausible) = (0usize, 0usize);
+        for c in text.chars() {
+            total += 1;
+            if matches!(c, '\n' | '\r' | '\t' | ' '..='~' | '\u{3000}'..='\u{303F}' | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}' | '\u{2000}'..='\u{206F}' | '\u{00A0}'..='\u{00FF}')
+            {
+                plausible += 1;
+            }
+        }
+        total > 0 && plausible * 100 >= total * 95
+    })
 }
 
 /// Rejects decoded text that is really binary data.
 fn check_text(text: &str, had_errors: bool) -> Result<(), ExtractError> {
-    let total = text.chars().count().max(1);
-    let nul = text.chars().filter(|&c| c == '\0').count();
+    let (mut total, mut nul, mut control, mut replaced) = (0usize, 0usize, 0usize, 0usize);
+    for c in text.chars() {
+        total += 1;
+        match c {
+            '\0' => nul += 1,
+            '\n' | '\r' | '\t' | '\u{c}' => {}
+            '\u{FFFD}' => replaced += 1,
+            c if c.is_control() => control += 1,
+            _ => {}
+        }
+    }
+    let total = total.max(1);
     if nul > 0 {
         return Err(ExtractError::Binary(format!("{nul} NUL characters")));
     }
-    let control = text
-        .chars()
-        .filter(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
-        .count();
-    let replaced = text.chars().filter(|&c| c == '\u{FFFD}').count();
     if had_errors && replaced * 20 > total {
         return Err(ExtractError::Binary(format!(
             "{replaced} of {total} characters are not valid in any Chinese text encoding"
@@ -138,6 +143,7 @@ pub fn normalize(text: &str) -> String {
     let mut chars = simplified.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
+            '\n' | ' '..='~' | '\u{4E00}'..='\u{9FFF}' => out.push(c),
             '\r' => {
                 if chars.peek() != Some(&'\n') {
                     out.push('\n');
@@ -159,12 +165,45 @@ pub fn normalize(text: &str) -> String {
 /// dictionary-driven and costs far more than this scan, and most copies are simplified.
 fn has_traditional(text: &str) -> bool {
     // Characters that are frequent in these reports and never occur in simplified text.
-    const MARKERS: &[char] = &[
-        '開', '資', '訊', '請', '們', '於', '報', '與', '為', '國', '會', '處', '務', '據', '數',
-        '關', '規', '範', '當', '應', '辦', '區', '縣', '鎮', '門', '時', '條', '項', '總', '況',
-        '體', '機', '構', '復',
-    ];
-    text.chars().filter(|c| MARKERS.contains(c)).take(3).count() >= 3
+    fn is_marker(c: char) -> bool {
+        matches!(
+            c,
+            '開' | '資'
+                | '訊'
+                | '請'
+                | '們'
+                | '於'
+                | '報'
+                | '與'
+                | '為'
+                | '國'
+                | '會'
+                | '處'
+                | '務'
+                | '據'
+                | '數'
+                | '關'
+                | '規'
+                | '範'
+                | '當'
+                | '應'
+                | '辦'
+                | '區'
+                | '縣'
+                | '鎮'
+                | '門'
+                | '時'
+                | '條'
+                | '項'
+                | '總'
+                | '況'
+                | '體'
+                | '機'
+                | '構'
+                | '復'
+        )
+    }
+    text.chars().filter(|&c| is_marker(c)).take(3).count() >= 3
 }
 
 #[cfg(test)]

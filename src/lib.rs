@@ -7,6 +7,7 @@
 //! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
 //! the command line.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod daemon;

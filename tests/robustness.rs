@@ -334,6 +334,20 @@ fn utf8_with_bom_copies_read_like_utf8() {
     }
 }
 
+#[test]
+fn utf16_without_bom_copies_read_like_utf8() {
+    for name in SEEDS {
+        let original = parse_original(name);
+        let text = seed_text(name);
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let altered = pipeline::read_bytes(Path::new(&format!("{name}.utf16le-nobom.txt")), &le);
+        assert_same_report(name, "UTF-16LE without BOM", &original, &altered);
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let altered = pipeline::read_bytes(Path::new(&format!("{name}.utf16be-nobom.txt")), &be);
+        assert_same_report(name, "UTF-16BE without BOM", &original, &altered);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Other cell separators.
 
@@ -417,6 +431,160 @@ fn slash_cell_is_null_not_zero() {
     }
 }
 
+/// Table-3 rows to alter, with their label words (simplified and traditional).
+const T3_ROW_LABELS: [(&str, [&str; 2]); 3] = [
+    (
+        "carried_over",
+        [
+            "上年结转政府信息公开申请数量",
+            "上年結轉政府信息公開申請數量",
+        ],
+    ),
+    ("granted", ["予以公开", "予以公開"]),
+    (
+        "carried_forward",
+        ["结转下年度继续办理", "結轉下年度繼續辦理"],
+    ),
+];
+
+/// Whether a line is the table-3 label of a row (not narrative that mentions the words).
+fn is_label_line(line: &str, label: &str) -> bool {
+    line.contains(label)
+        && (line.matches('|').count() > 3
+            || line
+                .trim_matches(|c: char| c.is_whitespace() || c == '|')
+                .ends_with(label))
+}
+
+/// Replaces the `col`-th cell (0 = natural_person … 6 = total) of a table-3 row by `cell`,
+/// whatever the seed's layout: a row per line with ` | `, or one cell per line (TAB-led,
+/// blank-line-separated or ending in ` |`).
+fn replace_t3_cell(text: &str, labels: &[&str], col: usize, cell: &str) -> String {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let (at, label) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| {
+            labels
+                .iter()
+                .find(|lab| is_label_line(l, lab))
+                .map(|lab| (i, *lab))
+        })
+        .expect("the row's label line");
+    if lines[at].matches('|').count() > 3 {
+        let mut cells: Vec<String> = lines[at].split('|').map(str::to_string).collect();
+        let target = cells
+            .iter()
+            .position(|c| c.contains(label))
+            .expect("label cell")
+            + 1
+            + col;
+        assert!(
+            cells[target].trim().bytes().all(|b| b.is_ascii_digit()),
+            "not a number cell: {:?}",
+            cells[target]
+        );
+        cells[target] = format!(" {cell} ");
+        lines[at] = cells.join("|");
+    } else {
+        let mut i = at + 1;
+        let mut k = 0;
+        loop {
+            let content = lines[i].trim_matches(|c: char| c.is_whitespace() || c == '|');
+            if !content.is_empty() {
+                if k == col {
+                    assert!(
+                        content.bytes().all(|b| b.is_ascii_digit()),
+                        "not a number cell: {content:?}"
+                    );
+                    break;
+                }
+                k += 1;
+            }
+            i += 1;
+        }
+        let line = &lines[i];
+        let start = line.find(|c: char| c.is_ascii_digit()).expect("digits");
+        let end = line[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(line.len(), |p| start + p);
+        lines[i] = format!("{}{cell}{}", &line[..start], &line[end..]);
+    }
+    lines.join("\n")
+}
+
+/// Puts `marker` into every cell of a few table-3 rows of every seed, one cell at a time, and
+/// lists where the result is not: that cell `null` with `marker` as its raw text, every other
+/// table-3 cell as in the original.
+fn null_marker_errors(seeds: &[&str], marker: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    for name in seeds {
+        let text = seed_text(name);
+        let original = essentials(name, &parse_original(name));
+        for (row, labels) in T3_ROW_LABELS {
+            for (col_index, col) in SPEC_T3_COLUMNS.iter().enumerate() {
+                let altered = replace_t3_cell(&text, &labels, col_index, marker);
+                let label = format!("{name} {row}.{col} = {marker:?}");
+                let outcome = pipeline::read_bytes(Path::new("cell.txt"), altered.as_bytes());
+                let Some(report) = &outcome.report else {
+                    errors.push(format!("{label}: unparseable: {:?}", outcome.error));
+                    continue;
+                };
+                let table3 = serde_json::to_value(&report.table3).expect("serialise");
+                let raw = serde_json::to_value(&report.raw_cells).expect("serialise");
+                for (r, cols) in original["table3"].as_object().expect("table3") {
+                    for (c, want) in cols.as_object().expect("columns") {
+                        let got = &table3[r][c];
+                        if r == row && c == col {
+                            if !got.is_null() {
+                                errors.push(format!("{label}: {r}.{c} = {got}, want null"));
+                            }
+                        } else if got != want {
+                            errors.push(format!("{label}: {r}.{c} = {got}, want {want}"));
+                        }
+                    }
+                }
+                let raw_cell = &raw["table3"][row][col];
+                if raw_cell != marker {
+                    errors.push(format!("{label}: raw text {raw_cell}, want {marker:?}"));
+                }
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn null_markers_are_null_in_every_layout() {
+    for marker in ["/", "-", "无"] {
+        let errors = null_marker_errors(&SEEDS, marker);
+        assert!(
+            errors.is_empty(),
+            "{} errors:\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+}
+
+#[test]
+fn em_dash_is_null_in_row_per_line_and_cell_per_line_layouts() {
+    let errors = null_marker_errors(&SEEDS[..3], "—");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn em_dash_is_null_in_pipe_terminated_cell_layouts() {
+    let errors = null_marker_errors(&SEEDS[3..], "—");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn blank_cells_in_pipe_rows_are_null_not_shifted() {
+    let errors = null_marker_errors(&SEEDS[..1], "");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Inputs that are not a report.
 
@@ -489,14 +657,24 @@ fn read_file_reports_unreadable_and_empty_files() {
 // ---------------------------------------------------------------------------------------------
 // 6. The `check` command.
 
+/// Runs `ogi-audit check` from the package root (where the project's `rules/` folder is).
 fn run_check(args: &[&str], paths: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ogi-audit"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("check")
         .args(args)
         .args(paths)
         .env("OGI_AUDIT_LOG", "error")
         .output()
         .expect("run ogi-audit")
+}
+
+/// `--rules` pointing at an empty folder: reports are parsed and audited by no rule, so the exit
+/// code only says whether every file parsed.
+fn no_rules() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_str().expect("UTF-8 temp path").to_string();
+    (dir, path)
 }
 
 fn json_stdout(output: &Output) -> Value {
@@ -532,7 +710,8 @@ fn is_sha256_hex(s: &str) -> bool {
 
 #[test]
 fn cli_check_json_on_the_seeds() {
-    let output = run_check(&["--format", "json"], &[&seeds_dir()]);
+    let (_rules, rules) = no_rules();
+    let output = run_check(&["--format", "json", "--rules", &rules], &[&seeds_dir()]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -554,7 +733,11 @@ fn cli_check_json_on_the_seeds() {
         assert_eq!(sha, pipeline::sha256_hex(&seed_bytes(name)), "{name}");
         assert_eq!(entry["status"], "parsed", "{name}");
         assert!(entry["error"].is_null(), "{name}: error {}", entry["error"]);
-        assert!(entry["findings"].is_array(), "{name}: findings");
+        assert_eq!(
+            entry["findings"],
+            Value::Array(Vec::new()),
+            "{name}: no rules, no findings"
+        );
 
         let report = &entry["report"];
         let mut rows: Vec<&str> = SPEC_T3_ROWS_HEAD.to_vec();
@@ -592,6 +775,50 @@ fn cli_check_json_on_the_seeds() {
         for key in ESSENTIAL {
             assert_eq!(report[key], direct[key], "{name}: {key}");
         }
+    }
+}
+
+/// With the project's rule pack the seeds get findings (they hold real inconsistencies, see
+/// seeds/README.md); the exit code must follow them: 1 when a finding reaches `--fail-on`
+/// (default `error`), 0 otherwise, never 2 (every seed parses).
+#[test]
+fn cli_check_exit_code_follows_findings() {
+    for (args, threshold) in [
+        (vec!["--format", "json"], 2),
+        (vec!["--format", "json", "--fail-on", "warning"], 1),
+        (vec!["--format", "json", "--fail-on", "info"], 0),
+    ] {
+        let output = run_check(&args, &[&seeds_dir()]);
+        let doc = json_stdout(&output);
+        let reports = doc["reports"].as_array().expect("a reports array");
+        assert_eq!(reports.len(), SEEDS.len());
+        let mut worst = None;
+        for entry in reports {
+            assert_eq!(entry["status"], "parsed", "{}", entry["path"]);
+            for f in entry["findings"].as_array().expect("findings array") {
+                assert!(f["rule"].as_str().is_some_and(|r| !r.is_empty()), "{f}");
+                assert!(f["message"].as_str().is_some_and(|m| !m.is_empty()), "{f}");
+                assert!(f.get("evidence").is_some(), "{f}");
+                let rank = match f["severity"].as_str() {
+                    Some("info") => 0,
+                    Some("warning") => 1,
+                    Some("error") => 2,
+                    other => panic!("severity {other:?} in {f}"),
+                };
+                worst = worst.max(Some(rank));
+            }
+        }
+        let want = if worst.is_some_and(|w| w >= threshold) {
+            1
+        } else {
+            0
+        };
+        assert_eq!(
+            output.status.code(),
+            Some(want),
+            "{args:?}: worst finding {worst:?}; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -636,7 +863,8 @@ fn cli_check_json_with_an_empty_file_exits_2() {
 
 #[test]
 fn cli_check_human_names_the_issuer() {
-    let output = run_check(&[], &[&seed_path(SEEDS[1])]);
+    let (_rules, rules) = no_rules();
+    let output = run_check(&["--rules", &rules], &[&seed_path(SEEDS[1])]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -711,9 +939,14 @@ fn encoded_seed(seed: usize, encoding: u8) -> Vec<u8> {
     }
 }
 
+/// 64 cases, or `PROPTEST_CASES` for a longer run.
 fn quick() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64);
     ProptestConfig {
-        cases: 64,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }

@@ -46,11 +46,15 @@ pub fn is_null_marker(s: &str) -> bool {
     )
 }
 
+/// A markdown separator row (`|---|:---:|`): ASCII dashes only, so that a `—` cell (a null
+/// marker) is never taken for one.
 fn is_separator_row(cells: &[&str]) -> bool {
     cells.iter().all(|c| {
         let c = c.trim();
-        !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | '—'))
-    }) && cells.iter().any(|c| c.trim().len() >= 3)
+        !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':'))
+    }) && cells
+        .iter()
+        .any(|c| c.trim().chars().filter(|&ch| ch == '-').count() >= 3)
 }
 
 /// Tokenises `text[start..end]`; `first_line` is the line number of `start`.
@@ -60,7 +64,9 @@ pub fn tokenize(text: &str, start: usize, end: usize, first_line: usize) -> Vec<
     for (i, line) in slice.split('\n').enumerate() {
         let line_no = first_line + i;
         if line.contains('|') {
-            tokenize_pipe_line(line, line_no, &mut out);
+            // On the slice's first line, the text before the first pipe is the rest of the
+            // label's own cell, not a cell of the row.
+            tokenize_pipe_line(line, i == 0, line_no, &mut out);
         } else {
             for piece in line.split(['\t', ' ']) {
                 tokenize_piece(piece, line_no, &mut out);
@@ -70,13 +76,20 @@ pub fn tokenize(text: &str, start: usize, end: usize, first_line: usize) -> Vec<
     out
 }
 
-fn tokenize_pipe_line<'a>(line: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>) {
+fn tokenize_pipe_line<'a>(
+    line: &'a str,
+    after_label: bool,
+    line_no: usize,
+    out: &mut Vec<Tok<'a>>,
+) {
     let mut cells: Vec<&str> = line.split('|').collect();
-    // The piece after the last pipe is never a cell; nor is the piece before a leading pipe.
+    // The piece after the last pipe is never a cell; nor is the piece before a leading pipe,
+    // nor the end of a label's cell.
     if cells.last().is_some_and(|c| c.trim().is_empty()) {
         cells.pop();
     }
-    if line.trim_start().starts_with('|') && cells.first().is_some_and(|c| c.trim().is_empty()) {
+    let leading = line.trim_start().starts_with('|') || after_label;
+    if leading && cells.first().is_some_and(|c| c.trim().is_empty()) {
         cells.remove(0);
     }
     if cells.is_empty() || is_separator_row(&cells) {
@@ -90,16 +103,14 @@ fn tokenize_pipe_line<'a>(line: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>)
     // Blanks only mean something in a row that has several cells and some values; in a layout of
     // one cell per line (`0 |`) or in spanned header rows (`| |||`) they are layout noise.
     let keep_blanks = filled >= 2 && has_value;
-    let mut seen_filled = false;
     for cell in cells {
         let c = cell.trim();
         if c.is_empty() {
-            if keep_blanks && seen_filled {
+            if keep_blanks {
                 out.push(Tok::Blank { line: line_no });
             }
             continue;
         }
-        seen_filled = true;
         for piece in c.split(['\t', ' ']) {
             tokenize_piece(piece, line_no, out);
         }
@@ -353,9 +364,13 @@ mod tests {
 
     #[test]
     fn pipe_rows_keep_inner_blanks_only() {
-        let s = "| 四、结转下年度继续办理 | 1 | 0 | 0 |  |\n第二十条 | |||\n0 |\n|||\n";
+        let s = "| 四、结转下年度继续办理 | 1 | 0 | 0 |  |\n第二十条 | |||\n0 |\n|||\n— |\n";
         let toks = tokenize(s, 0, s.len(), 0);
-        assert_eq!(values(&toks), ["T", "1", "0", "0", "_", "T", "0"]);
+        assert_eq!(values(&toks), ["T", "1", "0", "0", "_", "T", "0", "—"]);
+        // Right after a label that fills its cell: the first blank is a cell.
+        let s = " |  | 0 | 17 | |";
+        let toks = tokenize(s, 0, s.len(), 0);
+        assert_eq!(values(&toks), ["_", "0", "17", "_"]);
     }
 
     #[test]

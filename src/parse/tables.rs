@@ -40,19 +40,34 @@ fn loose(words: &str) -> String {
     chars.join(r"\s*")
 }
 
-/// Optional numbering before a label: `1.`, `(三)`, `三、`.
-const NUMBERING: &str = r"(?:(?:[1-9]\s*[.、]|\(\s*[一二三四五六七八]\s*\)|[一二三四]\s*、)\s*)?";
+/// Numbering right before a label: `1.`, `(三)`, `三、` (glued copies: `00000002.其他…`).
+static NUMBERING_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:[1-9]\s*[.、]|\(\s*[一二三四五六七八]\s*\)|[一二三四]\s*、)\s*$")
+        .expect("numbering pattern")
+});
 
-fn compile(rows: &[(&'static str, &str)]) -> Vec<(&'static str, Regex)> {
-    rows.iter()
-        .map(|(key, words)| {
-            let re = Regex::new(&format!("{NUMBERING}{words}")).expect("row label pattern");
-            (*key, re)
-        })
-        .collect()
+/// Row labels of one table: one alternation to find them all in one pass, and each label on its
+/// own (anchored) to tell which one matched.
+struct Labels {
+    any: Regex,
+    each: Vec<(&'static str, Regex)>,
 }
 
-static T3_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+fn compile(rows: &[(&'static str, &str)]) -> Labels {
+    let alternation: Vec<String> = rows.iter().map(|(_, w)| format!("(?:{w})")).collect();
+    Labels {
+        any: Regex::new(&alternation.join("|")).expect("row labels pattern"),
+        each: rows
+            .iter()
+            .map(|(key, words)| {
+                let re = Regex::new(&format!("^(?:{words})")).expect("row label pattern");
+                (*key, re)
+            })
+            .collect(),
+    }
+}
+
+static T3_LABELS: LazyLock<Labels> = LazyLock::new(|| {
     let l = loose;
     compile(&[
         ("new_received", &l("本年新收")),
@@ -87,7 +102,7 @@ static T3_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     ])
 });
 
-static T2_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+static T2_LABELS: LazyLock<Labels> = LazyLock::new(|| {
     let l = loose;
     compile(&[
         ("rules", &l("规章")),
@@ -101,37 +116,50 @@ static T2_LABELS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     ])
 });
 
-/// Finds every row label in `text[start..end]`, in order, without overlaps.
+/// Finds every row label in `text[start..end]`, in order, without overlaps; a label's start
+/// includes its numbering.
 fn find_anchors(
     text: &str,
     start: usize,
     end: usize,
-    labels: &[(&'static str, Regex)],
+    labels: &Labels,
     line_index: &LineIndex,
 ) -> Vec<Anchor> {
     let region = &text[start..end];
-    let mut found: Vec<Anchor> = Vec::new();
-    for (key, re) in labels {
-        for m in re.find_iter(region) {
-            let s = start + m.start();
-            let e = start + m.end();
-            found.push(Anchor {
-                key,
-                start: s,
-                end: e,
-                line: line_index.line_of(e.saturating_sub(1)),
-            });
-        }
-    }
-    found.sort_by_key(|a| (a.start, std::cmp::Reverse(a.end)));
     let mut out: Vec<Anchor> = Vec::new();
-    for a in found {
-        if out.last().is_some_and(|prev| a.start < prev.end) {
+    for m in labels.any.find_iter(region) {
+        let rest = &region[m.start()..];
+        // The longest label that matches here names the row.
+        let best = labels
+            .each
+            .iter()
+            .filter_map(|(key, re)| re.find(rest).map(|x| (*key, x.end())))
+            .max_by_key(|(_, len)| *len);
+        let Some((key, len)) = best else { continue };
+        let mut s = start + m.start();
+        let e = s + len;
+        let window = floor_char_boundary(text, s.saturating_sub(24));
+        if let Some(n) = NUMBERING_BEFORE.find(&text[window.max(start)..s]) {
+            s = window.max(start) + n.start();
+        }
+        if out.last().is_some_and(|prev| s < prev.end) {
             continue;
         }
-        out.push(a);
+        out.push(Anchor {
+            key,
+            start: s,
+            end: e,
+            line: line_index.line_of(e.saturating_sub(1)),
+        });
     }
     out
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Line numbers for byte offsets.
@@ -174,26 +202,19 @@ pub struct Read<T> {
 
 /// Splits the tokens after each anchor into row candidates.
 fn candidates<'a>(
-    text: &'a str,
     anchors: &[Anchor],
-    region_end: usize,
+    slices: &[Vec<Tok<'a>>],
     width: usize,
-    line_index: &LineIndex,
     line_rows: bool,
     failures: &mut Vec<(&'static str, String)>,
 ) -> Vec<Candidate<'a>> {
     let mut out = Vec::new();
-    for (i, anchor) in anchors.iter().enumerate() {
-        let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
-        if stop <= anchor.end {
-            continue;
-        }
-        let toks = cells::tokenize(text, anchor.end, stop, line_index.line_of(anchor.end));
+    for (anchor, toks) in anchors.iter().zip(slices) {
         let mut runs: Vec<Vec<&Tok>> = Vec::new();
         let mut current: Vec<&Tok> = Vec::new();
         let mut last_line = None;
         let mut first_run_line = None;
-        for t in &toks {
+        for t in toks {
             let new_line = line_rows && last_line.is_some_and(|l| l != t.line());
             if !t.is_cell() || new_line {
                 if !current.is_empty() {
@@ -270,24 +291,37 @@ fn run_to_rows<'a>(
     Ok(rows)
 }
 
-/// Whether the table is laid out one row per line (some label shares its line with its cells).
-fn is_line_rows(
-    text: &str,
+/// The tokens after each anchor, up to the next one.
+fn slices<'a>(
+    text: &'a str,
     anchors: &[Anchor],
     region_end: usize,
-    width: usize,
     li: &LineIndex,
-) -> bool {
-    anchors.iter().enumerate().any(|(i, a)| {
-        let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
-        if stop <= a.end {
-            return false;
-        }
-        let line_end = text[a.end..stop].find('\n').map_or(stop, |p| a.end + p);
-        let toks = cells::tokenize(text, a.end, line_end, li.line_of(a.end));
-        let count = toks.iter().filter(|t| t.is_cell()).count();
-        count >= width.saturating_sub(1).max(1) && width > 1
-    })
+) -> Vec<Vec<Tok<'a>>> {
+    anchors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let stop = anchors.get(i + 1).map_or(region_end, |n| n.start);
+            if stop <= a.end {
+                Vec::new()
+            } else {
+                cells::tokenize(text, a.end, stop, li.line_of(a.end))
+            }
+        })
+        .collect()
+}
+
+/// Whether the table is laid out one row per line (some label shares its line with its cells).
+fn is_line_rows(anchors: &[Anchor], slices: &[Vec<Tok<'_>>], width: usize) -> bool {
+    width > 1
+        && anchors.iter().zip(slices).any(|(a, toks)| {
+            let same_line = toks
+                .iter()
+                .filter(|t| t.line() == a.line && t.is_cell())
+                .count();
+            same_line >= width - 1
+        })
 }
 
 /// Reads table 3 from `text[start..end]`.
@@ -303,15 +337,14 @@ pub fn read_table3(
     let width = T3_COLUMNS.len();
     let anchors = find_anchors(text, start, end, &T3_LABELS, li);
     let columns = column_order(text, start, anchors.first().map_or(end, |a| a.start));
-    let line_rows = is_line_rows(text, &anchors, end, width, li);
+    let slices = slices(text, &anchors, end, li);
+    let line_rows = is_line_rows(&anchors, &slices, width);
     // Glued rows: a label followed by one long run of digits.
     let mut glued: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
-    for (i, a) in anchors.iter().enumerate() {
-        let stop = anchors.get(i + 1).map_or(end, |n| n.start);
-        if stop <= a.end || !rows.contains(&a.key) {
+    for (a, toks) in anchors.iter().zip(&slices) {
+        if !rows.contains(&a.key) {
             continue;
         }
-        let toks = cells::tokenize(text, a.end, stop, li.line_of(a.end));
         let values: Vec<&str> = toks
             .iter()
             .filter_map(|t| match t {
@@ -339,7 +372,7 @@ pub fn read_table3(
         }
     }
     let mut local = Vec::new();
-    let cands = candidates(text, &anchors, end, width, li, line_rows, &mut local);
+    let cands = candidates(&anchors, &slices, width, line_rows, &mut local);
     for (key, why) in local {
         if rows.contains(&key) && !glued.contains_key(key) {
             warnings.push(format!("table3 row {key}: {why}"));

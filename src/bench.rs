@@ -1,0 +1,112 @@
+//! Measurements: how long the stages take per report, so performance claims are figures anyone
+//! can reproduce (`ogi-audit bench`), never assumptions.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::pipeline;
+use crate::rules::RuleSet;
+use crate::{extract, parse};
+
+/// Figures for one file.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    /// Extraction and parsing, µs per report.
+    pub parse_us: f64,
+    /// All rules of the set on the parsed report, µs per report (`None` without rules).
+    pub rules_us: Option<f64>,
+    /// Reading the bytes as the daemon does: hash, extract, parse, µs per report.
+    pub pipeline_us: f64,
+}
+
+/// Times parsing (and the rules, when given) over each file, `iterations` times each.
+pub fn parse_and_rules(
+    files: &[PathBuf],
+    rules: Option<&RuleSet>,
+    iterations: usize,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for path in files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+
+        let start = Instant::now();
+        let mut parsed = None;
+        for _ in 0..iterations {
+            let report = extract::extract_bytes(&bytes)
+                .ok()
+                .and_then(|x| parse::parse(&x.text).ok());
+            parsed = std::hint::black_box(report);
+        }
+        let parse_us = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
+
+        let rules_us = match (rules, &parsed) {
+            (Some(set), Some(report)) => {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    std::hint::black_box(set.run(report, None));
+                }
+                Some(start.elapsed().as_secs_f64() * 1e6 / iterations as f64)
+            }
+            _ => None,
+        };
+
+        let start = Instant::now();
+        for _ in 0..iterations {
+            std::hint::black_box(pipeline::read_bytes(path, &bytes));
+        }
+        let pipeline_us = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
+        rows.push(Row {
+            name,
+            parse_us,
+            rules_us,
+            pipeline_us,
+        });
+    }
+    Ok(rows)
+}
+
+/// The figures as a table, with a total line (one core).
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<34} {:>10} {:>10} {:>13} {:>16}",
+        "file", "parse µs", "rules µs", "hash+parse µs", "parse+rules /s"
+    );
+    let mut sum = (0.0, 0.0, 0.0);
+    for r in rows {
+        let rules = r
+            .rules_us
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+        let per_sec = 1e6 / (r.parse_us + r.rules_us.unwrap_or(0.0));
+        let _ = writeln!(
+            out,
+            "{:<34} {:>10.1} {:>10} {:>13.1} {:>16.0}",
+            r.name, r.parse_us, rules, r.pipeline_us, per_sec
+        );
+        sum.0 += r.parse_us;
+        sum.1 += r.rules_us.unwrap_or(0.0);
+        sum.2 += r.pipeline_us;
+    }
+    if !rows.is_empty() {
+        let n = rows.len() as f64;
+        let _ = writeln!(
+            out,
+            "{:<34} {:>10.1} {:>10.1} {:>13.1} {:>16.0}",
+            "mean (one core)",
+            sum.0 / n,
+            sum.1 / n,
+            sum.2 / n,
+            1e6 / ((sum.0 + sum.1) / n)
+        );
+    }
+    out
+}
