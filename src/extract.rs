@@ -56,8 +56,8 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
     } else if let Some(enc) = sniff_utf16(bytes) {
         enc
     } else if let Ok(text) = std::str::from_utf8(bytes) {
-        // The common case: no second validation, one copy.
-        check_text(text, false)?;
+        // The common case: no second validation, one copy, a byte-level check.
+        check_utf8_bytes(bytes)?;
         return Ok((text.to_string(), UTF_8.name()));
     } else {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -101,6 +101,25 @@ fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     })
 }
 
+/// `check_text` for valid UTF-8, on bytes: NULs and C0 control characters.
+fn check_utf8_bytes(bytes: &[u8]) -> Result<(), ExtractError> {
+    let nul = bytes.iter().filter(|&&b| b == 0).count();
+    if nul > 0 {
+        return Err(ExtractError::Binary(format!("{nul} NUL characters")));
+    }
+    let control = bytes
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0C))
+        .count();
+    if control * 20 > bytes.len() / 2 {
+        return Err(ExtractError::Binary(format!(
+            "{control} control characters in {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Rejects decoded text that is really binary data.
 fn check_text(text: &str, had_errors: bool) -> Result<(), ExtractError> {
     let (mut total, mut nul, mut control, mut replaced) = (0usize, 0usize, 0usize, 0usize);
@@ -134,30 +153,50 @@ fn check_text(text: &str, had_errors: bool) -> Result<(), ExtractError> {
 /// The normal form every matcher reads: `\n` line endings, traditional → simplified, full-width
 /// ASCII → half-width, no-break and ideographic spaces → space, zero-width characters dropped.
 pub fn normalize(text: &str) -> String {
-    let simplified = if has_traditional(text) {
-        hanconv::t2s(text)
+    let simplified;
+    let text = if has_traditional(text) {
+        simplified = hanconv::t2s(text);
+        simplified.as_str()
     } else {
-        text.to_string()
+        text
     };
-    let mut out = String::with_capacity(simplified.len());
-    let mut chars = simplified.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' | ' '..='~' | '\u{4E00}'..='\u{9FFF}' => out.push(c),
-            '\r' => {
-                if chars.peek() != Some(&'\n') {
-                    out.push('\n');
-                }
-            }
-            '\u{FF01}'..='\u{FF5E}' => {
-                // Full-width ASCII block maps one to one onto ASCII.
-                out.push(char::from_u32(c as u32 - 0xFEE0).unwrap_or(c));
-            }
-            '\u{3000}' | '\u{00A0}' | '\u{2002}'..='\u{200A}' | '\u{202F}' => out.push(' '),
-            '\u{200B}'..='\u{200D}' | '\u{FEFF}' | '\u{2060}' => {}
-            _ => out.push(c),
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Only these lead bytes can start a character that changes; everything else is copied
+        // in runs.
+        if !matches!(bytes[i], b'\r' | 0xC2 | 0xE2 | 0xE3 | 0xEF) {
+            i += 1;
+            continue;
         }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let len = c.len_utf8();
+        let replacement: Option<Option<char>> = match c {
+            '\r' => Some(if bytes.get(i + 1) == Some(&b'\n') {
+                None
+            } else {
+                Some('\n')
+            }),
+            // The full-width ASCII block maps one to one onto ASCII.
+            '\u{FF01}'..='\u{FF5E}' => Some(char::from_u32(c as u32 - 0xFEE0)),
+            '\u{3000}' | '\u{00A0}' | '\u{2002}'..='\u{200A}' | '\u{202F}' => Some(Some(' ')),
+            '\u{200B}'..='\u{200D}' | '\u{FEFF}' | '\u{2060}' => Some(None),
+            _ => None,
+        };
+        if let Some(r) = replacement {
+            out.push_str(&text[copied..i]);
+            if let Some(r) = r {
+                out.push(r);
+            }
+            copied = i + len;
+        }
+        i += len;
     }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -203,7 +242,13 @@ fn has_traditional(text: &str) -> bool {
                 | '復'
         )
     }
-    text.chars().filter(|&c| is_marker(c)).take(3).count() >= 3
+    // A traditional copy shows itself within its first few thousand characters.
+    text.chars()
+        .take(4000)
+        .filter(|&c| is_marker(c))
+        .take(3)
+        .count()
+        >= 3
 }
 
 #[cfg(test)]

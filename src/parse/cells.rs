@@ -6,10 +6,6 @@
 //! blank and text tokens with their line numbers, so that the table readers can find rows by
 //! their labels whatever the flattening.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// One token of flattened table text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok<'a> {
@@ -32,11 +28,6 @@ impl Tok<'_> {
         !matches!(self, Tok::Text { .. })
     }
 }
-
-static VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:增加|减少|新增|增|减)?\s*[+\-]?\d+(?:\.\d+)?\s*(?:万元|亿元|元|项|个|件|条)?")
-        .expect("value pattern")
-});
 
 /// A cell's text that stands for "no value": `/`, `-`, `—`, `无` and the like.
 pub fn is_null_marker(s: &str) -> bool {
@@ -118,9 +109,7 @@ fn tokenize_pipe_line<'a>(
 }
 
 fn full_value(s: &str) -> bool {
-    VALUE
-        .find(s)
-        .is_some_and(|m| m.start() == 0 && m.end() == s.len())
+    !s.is_empty() && value_at(s, 0) == Some(s.len())
 }
 
 /// Splits a piece of text with no separators into text and value runs (`规章000行政规范性文件`).
@@ -137,19 +126,68 @@ fn tokenize_piece<'a>(piece: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>) {
         return;
     }
     let mut last = 0;
-    for m in VALUE.find_iter(piece) {
-        if !is_noise(&piece[last..m.start()]) {
-            out.push(Tok::Text { line: line_no });
+    let mut i = 0;
+    while i < piece.len() {
+        match value_at(piece, i) {
+            Some(end) => {
+                if !is_noise(&piece[last..i]) {
+                    out.push(Tok::Text { line: line_no });
+                }
+                out.push(Tok::Value {
+                    text: &piece[i..end],
+                    line: line_no,
+                });
+                last = end;
+                i = end;
+            }
+            None => i += piece[i..].chars().next().map_or(1, char::len_utf8),
         }
-        out.push(Tok::Value {
-            text: m.as_str(),
-            line: line_no,
-        });
-        last = m.end();
     }
     if !is_noise(&piece[last..]) {
         out.push(Tok::Text { line: line_no });
     }
+}
+
+/// The end of a value starting at byte `i` of `s`, if one starts there: an optional 增加/减少
+/// prefix, an optional sign, digits with an optional decimal part, an optional unit.
+fn value_at(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut j = i;
+    for prefix in ["增加", "减少", "新增", "增", "减"] {
+        if s[j..].starts_with(prefix) {
+            j += prefix.len();
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            break;
+        }
+    }
+    if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+        j += 1;
+    }
+    let digits = j;
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    if j == digits {
+        return None;
+    }
+    if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+        j += 1;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+    }
+    let mut k = j;
+    while k < b.len() && b[k] == b' ' {
+        k += 1;
+    }
+    for unit in ["万元", "亿元", "元", "项", "个", "件", "条"] {
+        if s[k..].starts_with(unit) {
+            return Some(k + unit.len());
+        }
+    }
+    Some(j)
 }
 
 /// Punctuation between cells that carries no meaning.

@@ -96,10 +96,7 @@ pub fn organization_from_body(text: &str, page: &str) -> Option<String> {
         .max_by_key(|(w, n)| (*n, w.chars().count()))?;
     let mut org = best.to_string();
     // The same name with the city or county in front, where the page gives it (an address).
-    let qualified = Regex::new(&format!(r"\p{{Han}}{{1,6}}[市县区]{}", regex::escape(&org)))
-        .ok()
-        .and_then(|re| re.find(page).map(|m| m.as_str().to_string()));
-    if let Some(q) = qualified {
+    if let Some(q) = qualified(&org, page) {
         org = q;
     }
     // A sub-district's body is its 办事处, which reports call itself 我办.
@@ -107,6 +104,23 @@ pub fn organization_from_body(text: &str, page: &str) -> Option<String> {
         org.push_str("办事处");
     }
     Some(org)
+}
+
+/// `org` with the city or county written before it somewhere in `page` (`宁国市` + `西津街道`).
+fn qualified(org: &str, page: &str) -> Option<String> {
+    let is_han = |c: char| ('\u{4E00}'..='\u{9FFF}').contains(&c);
+    for (pos, _) in page.match_indices(org) {
+        let before: Vec<char> = page[..pos].chars().rev().take(8).collect();
+        if !matches!(before.first(), Some('市' | '县' | '区')) {
+            continue;
+        }
+        let run: usize = before.iter().take_while(|c| is_han(**c)).count().min(7);
+        if run >= 2 {
+            let prefix: String = before[..run].iter().rev().collect();
+            return Some(format!("{prefix}{org}"));
+        }
+    }
+    None
 }
 
 /// Writes a short form (`井陉矿区政府`) in full when the text names the full form (`…人民政府`).
