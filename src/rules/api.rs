@@ -276,11 +276,10 @@ fn report_text(report: &Map) -> String {
 
 /// The words of the sentence leading up to a claim's number, read from the report text (so a
 /// sentence broken across hard line breaks is read whole), whitespace removed.
-fn before(report: &Map, claim: &Map) -> String {
+fn before(text: &str, claim: &Map) -> String {
     let Some((start, _)) = claim_offsets(claim) else {
         return String::new();
     };
-    let text = report_text(report);
     let chars: Vec<char> = text.chars().take(start).collect();
     let mut out: Vec<char> = Vec::new();
     let mut newlines = 0;
@@ -306,11 +305,10 @@ fn before(report: &Map, claim: &Map) -> String {
 
 /// The words of the sentence after a claim's number (and unit), up to the sentence end,
 /// whitespace removed.
-fn after(report: &Map, claim: &Map) -> String {
+fn after(text: &str, claim: &Map) -> String {
     let Some((_, end)) = claim_offsets(claim) else {
         return String::new();
     };
-    let text = report_text(report);
     let mut out = String::new();
     let mut newlines = 0;
     for c in text.chars().skip(end).take(CONTEXT_CHARS) {
@@ -439,8 +437,17 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
 
     // Text around claims, labels.
-    pure("before").register_into_engine(engine, |r: &mut Map, claim: Map| before(r, &claim));
-    pure("after").register_into_engine(engine, |r: &mut Map, claim: Map| after(r, &claim));
+    pure("before").register_into_engine(engine, |r: &mut Map, claim: Map| {
+        before(&report_text(r), &claim)
+    });
+    pure("after").register_into_engine(engine, |r: &mut Map, claim: Map| {
+        after(&report_text(r), &claim)
+    });
+    // The same on `report.text` (cheaper in a loop: no copy of the report per call).
+    FuncRegistration::new("before")
+        .register_into_engine(engine, |text: &str, claim: Map| before(text, &claim));
+    FuncRegistration::new("after")
+        .register_into_engine(engine, |text: &str, claim: Map| after(text, &claim));
     FuncRegistration::new("label")
         .register_into_engine(engine, |table: &str, key: &str| label(table, key));
     FuncRegistration::new("han_count").register_into_engine(engine, |text: &str| han_count(text));
@@ -499,6 +506,33 @@ pub fn register(engine: &mut Engine) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_decimals_han() {
+        assert_eq!(label("table3", "granted"), "(一)予以公开");
+        assert_eq!(label("table4", "other"), "其他结果");
+        assert_eq!(label("section", "problems"), "五、存在的主要问题及改进情况");
+        assert_eq!(label("table3", "nope"), "nope");
+        assert_eq!(decimals("99.84%"), 2);
+        assert_eq!(decimals("100%"), 0);
+        assert_eq!(han_count("无。abc 存在问题"), 5);
+    }
+
+    #[test]
+    fn before_and_after_read_across_hard_line_breaks() {
+        let text = "上一句。全年收到政府信息公开\n申请 34 件，上年结转 2 件。下一句";
+        let start = text.chars().position(|c| c == '3').unwrap() as INT;
+        let mut report = Map::new();
+        report.insert("text".into(), Dynamic::from(text.to_string()));
+        let mut claim = Map::new();
+        claim.insert("start".into(), Dynamic::from(start));
+        claim.insert("end".into(), Dynamic::from(start + 4));
+        assert_eq!(
+            before(&report_text(&report), &claim),
+            "全年收到政府信息公开申请"
+        );
+        assert_eq!(after(text, &claim), "，上年结转2件");
+    }
 
     #[test]
     fn similarity_bounds() {
