@@ -73,6 +73,35 @@ pub fn parse_and_rules(
     Ok(rows)
 }
 
+/// Mean µs per report of each rule alone, over the parsed files, slowest first.
+pub fn per_rule(files: &[PathBuf], set: &RuleSet, iterations: usize) -> Result<Vec<(String, f64)>> {
+    let mut reports = Vec::new();
+    for path in files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if let Some(r) = extract::extract_bytes(&bytes)
+            .ok()
+            .and_then(|x| parse::parse(&x.text).ok())
+        {
+            reports.push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for rule in &set.rules {
+        let ids = [rule.id.clone()];
+        let start = Instant::now();
+        for _ in 0..iterations {
+            for r in &reports {
+                std::hint::black_box(set.run_only(r, None, &ids));
+            }
+        }
+        let n = (iterations * reports.len()).max(1) as f64;
+        out.push((rule.id.clone(), start.elapsed().as_secs_f64() * 1e6 / n));
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(out)
+}
+
 /// The figures as a table, with a total line (one core).
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();

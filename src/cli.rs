@@ -110,6 +110,9 @@ pub enum Command {
         /// The rules directory (rule time is measured when it exists).
         #[arg(long, default_value = "rules")]
         rules: PathBuf,
+        /// Also time each rule on its own.
+        #[arg(long)]
+        per_rule: bool,
         /// Report files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -182,8 +185,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             iterations,
             rules,
+            per_rule,
             paths,
-        } => bench(&paths, &rules, iterations),
+        } => bench(&paths, &rules, iterations, per_rule),
     };
     match result {
         Ok(code) => code,
@@ -598,7 +602,12 @@ fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
     Ok(())
 }
 
-fn bench(paths: &[PathBuf], rules_dir: &Path, iterations: usize) -> Result<ExitCode> {
+fn bench(
+    paths: &[PathBuf],
+    rules_dir: &Path,
+    iterations: usize,
+    per_rule: bool,
+) -> Result<ExitCode> {
     let files = collect_files(paths)?;
     let set = if rules_dir.is_dir() {
         Some(load_rules(rules_dir)?)
@@ -607,5 +616,11 @@ fn bench(paths: &[PathBuf], rules_dir: &Path, iterations: usize) -> Result<ExitC
     };
     let rows = crate::bench::parse_and_rules(&files, set.as_ref(), iterations.max(1))?;
     print!("{}", crate::bench::table(&rows));
+    if let (true, Some(set)) = (per_rule, &set) {
+        println!("\n{:<28} {:>10}", "rule", "µs/report");
+        for (id, us) in crate::bench::per_rule(&files, set, iterations.max(1))? {
+            println!("{id:<28} {us:>10.1}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -130,10 +130,18 @@ pub struct Claim {
     pub unit: String,
     /// The number and unit as printed (`58件`).
     pub text: String,
-    /// The clause that leads up to the number (from the previous comma or sentence end).
+    /// The clause that leads up to the number (from the previous comma or sentence end),
+    /// whitespace removed.
     pub phrase: String,
-    /// The whole sentence around the number.
+    /// The whole sentence around the number, across hard line breaks, whitespace removed.
     pub sentence: String,
+    /// The words of the sentence before the number, across hard line breaks, whitespace removed
+    /// (`全年共收到依申请公开申请`).
+    #[serde(default)]
+    pub before: String,
+    /// The words of the sentence after the number and unit, likewise.
+    #[serde(default)]
+    pub after: String,
     /// The section the sentence is in, if any.
     pub section: Option<SectionKey>,
     /// Character offset of the number in [`Report::text`].

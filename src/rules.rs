@@ -22,6 +22,7 @@
 
 mod api;
 pub mod testing;
+mod view;
 
 pub use api::similarity;
 
@@ -124,10 +125,15 @@ pub fn engine(limits: &Limits) -> Engine {
         .set_max_functions(200)
         .set_strict_variables(true);
     engine.disable_symbol("eval");
-    engine.on_progress(|_ops| {
+    engine.on_progress(|ops| {
+        // Reading the clock costs more than an operation: look every 256 operations.
+        if ops % 256 != 0 {
+            return None;
+        }
         let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
         late.then(|| Dynamic::from("deadline exceeded"))
     });
+    engine.set_optimization_level(rhai::OptimizationLevel::Full);
     engine.on_print(|s| tracing::info!(target: "ogi_audit::rules::script", "{s}"));
     engine.on_debug(|s, src, pos| {
         tracing::debug!(target: "ogi_audit::rules::script", source = src.unwrap_or(""), %pos, "{s}")
@@ -232,7 +238,7 @@ impl RuleSet {
         previous: Option<&Report>,
         ids: &[String],
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, |r| ids.iter().any(|id| *id == r.id))
+        self.run_filtered(report, previous, |r| ids.contains(&r.id))
     }
 
     fn run_filtered(
@@ -263,9 +269,17 @@ impl RuleSet {
     fn run_rule(&self, rule: &Rule, report: &Dynamic) -> Vec<Finding> {
         let mut scope = Scope::new();
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.deadline)));
-        let result =
-            self.engine
-                .call_fn::<Dynamic>(&mut scope, &rule.ast, "check", (report.clone(),));
+        // The top level (the constants) ran once at load time; only `check` runs per report.
+        let options = rhai::CallFnOptions::new()
+            .eval_ast(false)
+            .rewind_scope(true);
+        let result = self.engine.call_fn_with_options::<Dynamic>(
+            options,
+            &mut scope,
+            &rule.ast,
+            "check",
+            (report.clone(),),
+        );
         DEADLINE.with(|d| d.set(None));
         match result {
             Ok(value) => match findings_from(rule, value) {
@@ -275,8 +289,19 @@ impl RuleSet {
             Err(err) => {
                 let pos = position_of(&err);
                 let line = pos.line().unwrap_or(0);
+                let err: String = match *err {
+                    EvalAltResult::ErrorTerminated(..) => format!(
+                        "deadline exceeded: the rule ran longer than {:?} (超过时限)",
+                        self.limits.deadline
+                    ),
+                    EvalAltResult::ErrorTooManyOperations(..) => format!(
+                        "too many operations: more than {} (超过运算次数上限，可能是死循环)",
+                        self.limits.max_operations
+                    ),
+                    ref other => other.to_string(),
+                };
                 tracing::warn!(rule = %rule.id, file = %rule.file.display(), line, "rule failed: {err}");
-                vec![rule_error(rule, line, err.to_string())]
+                vec![rule_error(rule, line, err)]
             }
         }
     }
@@ -287,28 +312,28 @@ impl RuleSet {
     }
 }
 
-/// The report as scripts see it: a read-only map, with `previous` added.
+/// The report as scripts see it: a shared read-only `Report` object, with `previous`.
 fn to_script(report: &Report, previous: Option<&Report>) -> Result<Dynamic, Box<EvalAltResult>> {
-    let mut value = rhai::serde::to_dynamic(report)?;
-    let previous = match previous {
-        Some(p) => rhai::serde::to_dynamic(p)?,
-        None => Dynamic::UNIT,
-    };
-    if let Some(mut map) = value.write_lock::<rhai::Map>() {
-        map.insert("previous".into(), previous);
-    }
-    Ok(value.into_read_only())
+    Ok(Dynamic::from(view::ScriptReport::new(report, previous)))
 }
 
 fn rule_error(rule: &Rule, line: usize, message: String) -> Finding {
     Finding {
         rule: "rule-error".to_string(),
         severity: Severity::Error,
-        message: format!(
-            "规则 {} 运行出错 ({}:{line}): {message}",
-            rule.id,
-            rule.file.display()
-        ),
+        message: if line > 0 {
+            format!(
+                "规则 {} 运行出错 ({}:{line}): {message}",
+                rule.id,
+                rule.file.display()
+            )
+        } else {
+            format!(
+                "规则 {} 运行出错 ({}): {message}",
+                rule.id,
+                rule.file.display()
+            )
+        },
         evidence: json!({ "rule": rule.id, "file": rule.file.display().to_string(), "line": line, "error": message }),
     }
 }

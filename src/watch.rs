@@ -107,19 +107,21 @@ impl Inbox {
                 );
             }
             // Gone, or a link or special file: the daemon's file handling decides about links.
-            Ok(m) if m.file_type().is_symlink() => {
-                if !is_ignored(path) && !self.pending.contains_key(path) {
-                    self.pending.insert(
-                        path.to_path_buf(),
-                        Pending {
-                            seen: Seen {
-                                size: 0,
-                                mtime: None,
-                            },
-                            changed_at: Instant::now(),
+            Ok(m)
+                if m.file_type().is_symlink()
+                    && !is_ignored(path)
+                    && !self.pending.contains_key(path) =>
+            {
+                self.pending.insert(
+                    path.to_path_buf(),
+                    Pending {
+                        seen: Seen {
+                            size: 0,
+                            mtime: None,
                         },
-                    );
-                }
+                        changed_at: Instant::now(),
+                    },
+                );
             }
             _ => {}
         }

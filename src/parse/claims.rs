@@ -11,12 +11,59 @@ static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d+(?:\.\d+)?)\s*(%|件|条|起|个|项|次|篇|家|人次)").expect("claim pattern")
 });
 
-fn is_sentence_end(c: char) -> bool {
-    matches!(c, '。' | ';' | '!' | '?' | '\n')
+/// Where a sentence ends for the words around a claim (a line break does not end it: copies
+/// from PDFs break lines mid-sentence; a blank line does).
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '。' | ';' | '!' | '?')
 }
 
-fn is_clause_end(c: char) -> bool {
-    is_sentence_end(c) || matches!(c, ',' | '，' | ':')
+/// How many characters of context are kept at most.
+const CONTEXT_CHARS: usize = 200;
+
+fn context_before(text: &str) -> String {
+    let mut out: Vec<char> = Vec::new();
+    let mut newlines = 0;
+    for c in text.chars().rev().take(CONTEXT_CHARS) {
+        if ends_sentence(c) {
+            break;
+        }
+        if c == '\n' {
+            newlines += 1;
+            if newlines >= 2 {
+                break;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        newlines = 0;
+        out.push(c);
+    }
+    out.iter().rev().collect()
+}
+
+fn context_after(text: &str) -> String {
+    let mut out = String::new();
+    let mut newlines = 0;
+    for c in text.chars().take(CONTEXT_CHARS) {
+        if ends_sentence(c) {
+            break;
+        }
+        if c == '\n' {
+            newlines += 1;
+            if newlines >= 2 {
+                break;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        newlines = 0;
+        out.push(c);
+    }
+    out
 }
 
 /// Finds the claims in `text`, outside the byte spans in `skip` (the tables).
@@ -44,25 +91,11 @@ pub fn find(
         let Ok(value) = num.as_str().parse::<f64>() else {
             continue;
         };
-        let sentence_start = text[..num.start()].rfind(is_sentence_end).map_or(0, |i| {
-            i + text[i..].chars().next().map_or(1, char::len_utf8)
-        });
-        let sentence_end = text[all.end()..]
-            .find(is_sentence_end)
-            .map_or(text.len(), |i| {
-                all.end()
-                    + i
-                    + text[all.end() + i..]
-                        .chars()
-                        .next()
-                        .map_or(0, char::len_utf8)
-            });
-        let phrase_start = text[..num.start()]
-            .rfind(is_clause_end)
-            .map_or(0, |i| {
-                i + text[i..].chars().next().map_or(1, char::len_utf8)
-            })
-            .max(sentence_start);
+        let before = context_before(&text[..num.start()]);
+        let after = context_after(&text[all.end()..]);
+        let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
+        let phrase = format!("{}{}", &before[phrase_start..], all.as_str());
+        let sentence = format!("{before}{}{after}", all.as_str());
         let start = to_char(num.start());
         let section = sections
             .iter()
@@ -72,8 +105,10 @@ pub fn find(
             value,
             unit: unit.as_str().to_string(),
             text: all.as_str().to_string(),
-            phrase: text[phrase_start..all.end()].trim().to_string(),
-            sentence: text[sentence_start..sentence_end].trim().to_string(),
+            before,
+            after,
+            phrase,
+            sentence,
             section,
             start,
             end: to_char(all.end()),

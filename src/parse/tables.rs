@@ -216,10 +216,8 @@ fn candidates<'a>(
         let mut first_run_line = None;
         for t in toks {
             let new_line = line_rows && last_line.is_some_and(|l| l != t.line());
-            if !t.is_cell() || new_line {
-                if !current.is_empty() {
-                    runs.push(std::mem::take(&mut current));
-                }
+            if (!t.is_cell() || new_line) && !current.is_empty() {
+                runs.push(std::mem::take(&mut current));
             }
             if t.is_cell() {
                 if runs.is_empty() && current.is_empty() {

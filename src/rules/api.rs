@@ -11,7 +11,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
 
-use crate::model::{self, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
+use super::view::{self, ScriptReport};
+use crate::model::{self, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -38,26 +39,29 @@ fn regex(pattern: &str) -> Res<Arc<Regex>> {
     Ok(re)
 }
 
-fn template_of(report: &Map) -> Template {
-    match report
-        .get("template")
-        .and_then(|t| t.clone().into_string().ok())
-    {
-        Some(t) if t == "2019" => Template::Y2019,
-        _ => Template::Y2021,
-    }
+fn template_of(report: &Report) -> Template {
+    report.template.unwrap_or(Template::Y2021)
 }
 
 fn strings(items: &[&str]) -> Array {
     items.iter().map(|s| Dynamic::from(s.to_string())).collect()
 }
 
-fn cell(report: &Map, table: &str, row: &str, col: &str) -> Dynamic {
-    report
-        .get(table)
-        .and_then(|t| t.read_lock::<Map>().and_then(|t| t.get(row).cloned()))
-        .and_then(|r| r.read_lock::<Map>().and_then(|r| r.get(col).cloned()))
-        .unwrap_or(Dynamic::UNIT)
+/// A cell of table 2, 3 or 4 read straight from the report: a number, or `()`.
+fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
+    let count = |t: &crate::model::Table| t.get(row).and_then(|r| r.get(col)).copied().flatten();
+    match table {
+        "table3" => count(&report.table3).map_or(Dynamic::UNIT, Dynamic::from),
+        "table4" => count(&report.table4).map_or(Dynamic::UNIT, Dynamic::from),
+        "table2" => report
+            .table2
+            .get(row)
+            .and_then(|r| r.get(col))
+            .copied()
+            .flatten()
+            .map_or(Dynamic::UNIT, Dynamic::from),
+        _ => Dynamic::UNIT,
+    }
 }
 
 fn as_float(v: &Dynamic) -> Option<FLOAT> {
@@ -65,6 +69,35 @@ fn as_float(v: &Dynamic) -> Option<FLOAT> {
         return Some(i as FLOAT);
     }
     v.as_float().ok()
+}
+
+/// The cells of table 3 or 4 that are not whole numbers ≥ 0 (blank, `/`, text, negative), in
+/// template order, as `#{row, col, value}`: rules look only at these instead of every cell.
+fn suspect_cells(report: &Report, table: &str) -> Array {
+    let (t, rows, cols): (&crate::model::Table, Vec<&str>, &[&str]) = match table {
+        "table3" => (
+            &report.table3,
+            model::t3_rows(template_of(report)),
+            &T3_COLUMNS,
+        ),
+        "table4" => (&report.table4, T4_GROUPS.to_vec(), &T4_COLUMNS),
+        _ => return Array::new(),
+    };
+    let mut out = Array::new();
+    for row in rows {
+        for col in cols {
+            let v = t.get(row).and_then(|r| r.get(*col)).copied().flatten();
+            if v.is_some_and(|v| v >= 0) {
+                continue;
+            }
+            let mut m = Map::new();
+            m.insert("row".into(), Dynamic::from(row.to_string()));
+            m.insert("col".into(), Dynamic::from(col.to_string()));
+            m.insert("value".into(), v.map_or(Dynamic::UNIT, Dynamic::from));
+            out.push(Dynamic::from_map(m));
+        }
+    }
+    out
 }
 
 /// Sum of the values that are numbers; `()` when none is.
@@ -118,46 +151,23 @@ pub fn similarity(a: &str, b: &str) -> FLOAT {
     2.0 * common as FLOAT / total as FLOAT
 }
 
-fn claims_matching(report: &Map, pattern: &str, unit: Option<&str>) -> Res<Array> {
+fn claims_matching(report: &Report, pattern: &str, unit: Option<&str>) -> Res<Array> {
     let re = regex(pattern)?;
-    let Some(claims) = report
-        .get("claims")
-        .and_then(|c| c.read_lock::<Array>().map(|a| a.clone()))
-    else {
-        return Ok(Array::new());
-    };
     let mut out = Array::new();
-    for c in claims {
-        let keep = {
-            let Some(m) = c.read_lock::<Map>() else {
-                continue;
-            };
-            let text = |k: &str| {
-                m.get(k)
-                    .and_then(|v| v.clone().into_string().ok())
-                    .unwrap_or_default()
-            };
-            let unit_ok = unit.is_none_or(|u| text("unit") == u);
-            unit_ok && re.is_match(&text("sentence"))
-        };
-        if keep {
-            out.push(c);
+    for c in &report.claims {
+        if unit.is_none_or(|u| c.unit == u) && re.is_match(&c.sentence) {
+            out.push(rhai::serde::to_dynamic(c)?);
         }
     }
     Ok(out)
 }
 
-fn section_text(report: &Map, key: &str) -> String {
+fn section_text(report: &Report, key: &str) -> String {
     report
-        .get("section_text")
-        .and_then(|s| s.read_lock::<Array>().map(|a| a.clone()))
-        .into_iter()
-        .flatten()
-        .find_map(|s| {
-            let m = s.read_lock::<Map>()?;
-            let k = m.get("key")?.clone().into_string().ok()?;
-            (k == key).then(|| m.get("text")?.clone().into_string().ok())?
-        })
+        .section_text
+        .iter()
+        .find(|s| s.key.as_str() == key)
+        .map(|s| s.text.clone())
         .unwrap_or_default()
 }
 
@@ -267,16 +277,15 @@ fn claim_offsets(claim: &Map) -> Option<(usize, usize)> {
     Some((start, get("end").unwrap_or(start)))
 }
 
-fn report_text(report: &Map) -> String {
-    report
-        .get("text")
-        .and_then(|t| t.clone().into_string().ok())
-        .unwrap_or_default()
-}
-
 /// The words of the sentence leading up to a claim's number, read from the report text (so a
 /// sentence broken across hard line breaks is read whole), whitespace removed.
 fn before(text: &str, claim: &Map) -> String {
+    if let Some(b) = claim
+        .get("before")
+        .and_then(|v| v.clone().into_string().ok())
+    {
+        return b;
+    }
     let Some((start, _)) = claim_offsets(claim) else {
         return String::new();
     };
@@ -306,6 +315,12 @@ fn before(text: &str, claim: &Map) -> String {
 /// The words of the sentence after a claim's number (and unit), up to the sentence end,
 /// whitespace removed.
 fn after(text: &str, claim: &Map) -> String {
+    if let Some(a) = claim
+        .get("after")
+        .and_then(|v| v.clone().into_string().ok())
+    {
+        return a;
+    }
     let Some((_, end)) = claim_offsets(claim) else {
         return String::new();
     };
@@ -353,11 +368,12 @@ fn decimals(text: &str) -> INT {
 
 /// Registers every helper on the engine.
 pub fn register(engine: &mut Engine) {
+    view::register(engine);
     let pure = |name: &str| FuncRegistration::new(name).with_purity(true);
 
     // Table layout.
-    pure("t3_rows").register_into_engine(engine, |r: &mut Map| {
-        strings(&model::t3_rows(template_of(r)))
+    pure("t3_rows").register_into_engine(engine, |r: &mut ScriptReport| {
+        strings(&model::t3_rows(template_of(r.report())))
     });
     FuncRegistration::new("t3_columns").register_into_engine(engine, || strings(&T3_COLUMNS));
     FuncRegistration::new("applicant_columns")
@@ -366,43 +382,50 @@ pub fn register(engine: &mut Engine) {
     FuncRegistration::new("t4_columns").register_into_engine(engine, || strings(&T4_COLUMNS));
 
     // Cells and sums.
-    pure("t3").register_into_engine(engine, |r: &mut Map, row: &str, col: &str| {
-        cell(r, "table3", row, col)
+    pure("t3").register_into_engine(engine, |r: &mut ScriptReport, row: &str, col: &str| {
+        cell(r.report(), "table3", row, col)
     });
-    pure("t4").register_into_engine(engine, |r: &mut Map, group: &str, col: &str| {
-        cell(r, "table4", group, col)
+    pure("t4").register_into_engine(engine, |r: &mut ScriptReport, group: &str, col: &str| {
+        cell(r.report(), "table4", group, col)
     });
-    pure("t2").register_into_engine(engine, |r: &mut Map, row: &str, col: &str| {
-        cell(r, "table2", row, col)
+    pure("t2").register_into_engine(engine, |r: &mut ScriptReport, row: &str, col: &str| {
+        cell(r.report(), "table2", row, col)
     });
-    pure("row_sum").register_into_engine(engine, |r: &mut Map, row: &str| {
-        sum(T3_COLUMNS[..6].iter().map(|c| cell(r, "table3", row, c)))
+    pure("suspect_cells").register_into_engine(engine, |r: &mut ScriptReport, table: &str| {
+        suspect_cells(r.report(), table)
     });
-    pure("column_sum").register_into_engine(engine, |r: &mut Map, col: &str, rows: Array| {
-        sum(rows.iter().filter_map(|row| {
-            let row = row.clone().into_string().ok()?;
-            Some(cell(r, "table3", &row, col))
-        }))
+    pure("row_sum").register_into_engine(engine, |r: &mut ScriptReport, row: &str| {
+        sum(T3_COLUMNS[..6]
+            .iter()
+            .map(|c| cell(r.report(), "table3", row, c)))
     });
+    pure("column_sum").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, col: &str, rows: Array| {
+            sum(rows.iter().filter_map(|row| {
+                let row = row.clone().into_string().ok()?;
+                Some(cell(r.report(), "table3", &row, col))
+            }))
+        },
+    );
     FuncRegistration::new("sum")
         .register_into_engine(engine, |values: Array| sum(values.into_iter()));
 
     // Narrative.
-    pure("claims").register_into_engine(engine, |r: &mut Map, pattern: &str| {
-        claims_matching(r, pattern, None)
+    pure("claims").register_into_engine(engine, |r: &mut ScriptReport, pattern: &str| {
+        claims_matching(r.report(), pattern, None)
     });
-    pure("claims").register_into_engine(engine, |r: &mut Map, pattern: &str, unit: &str| {
-        claims_matching(r, pattern, Some(unit))
+    pure("claims").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, pattern: &str, unit: &str| {
+            claims_matching(r.report(), pattern, Some(unit))
+        },
+    );
+    pure("section_text").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
+        section_text(r.report(), key)
     });
-    pure("section_text")
-        .register_into_engine(engine, |r: &mut Map, key: &str| section_text(r, key));
-    pure("has_section").register_into_engine(engine, |r: &mut Map, key: &str| {
-        r.get("sections")
-            .and_then(|s| s.read_lock::<Array>().map(|a| a.clone()))
-            .is_some_and(|a| {
-                a.iter()
-                    .any(|k| k.clone().into_string().ok().as_deref() == Some(key))
-            })
+    pure("has_section").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
+        r.report().sections.iter().any(|k| k.as_str() == key)
     });
     FuncRegistration::new("matches").register_into_engine(engine, |text: &str, pattern: &str| {
         Ok::<_, Box<EvalAltResult>>(regex(pattern)?.is_match(text))
@@ -437,11 +460,11 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
 
     // Text around claims, labels.
-    pure("before").register_into_engine(engine, |r: &mut Map, claim: Map| {
-        before(&report_text(r), &claim)
+    pure("before").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
+        before(&r.report().text, &claim)
     });
-    pure("after").register_into_engine(engine, |r: &mut Map, claim: Map| {
-        after(&report_text(r), &claim)
+    pure("after").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
+        after(&r.report().text, &claim)
     });
     // The same on `report.text` (cheaper in a loop: no copy of the report per call).
     FuncRegistration::new("before")
@@ -521,16 +544,11 @@ mod tests {
     #[test]
     fn before_and_after_read_across_hard_line_breaks() {
         let text = "上一句。全年收到政府信息公开\n申请 34 件，上年结转 2 件。下一句";
-        let start = text.chars().position(|c| c == '3').unwrap() as INT;
-        let mut report = Map::new();
-        report.insert("text".into(), Dynamic::from(text.to_string()));
+        let start = text.chars().position(|c| c == '3').expect("a 3") as INT;
         let mut claim = Map::new();
         claim.insert("start".into(), Dynamic::from(start));
         claim.insert("end".into(), Dynamic::from(start + 4));
-        assert_eq!(
-            before(&report_text(&report), &claim),
-            "全年收到政府信息公开申请"
-        );
+        assert_eq!(before(text, &claim), "全年收到政府信息公开申请");
         assert_eq!(after(text, &claim), "，上年结转2件");
     }
 

@@ -1,0 +1,124 @@
+//! The report as scripts see it: a read-only object of type `Report`.
+//!
+//! Scripts pass the report around freely (to their own functions too), and Rhai passes values by
+//! copy. A map of a whole report costs far more to copy than a rule takes to run, so the report
+//! is a shared handle instead: copying it copies a pointer. Its fields (`report.table3`,
+//! `report.claims` …) are converted to Rhai values the first time a script asks for them, once
+//! per report, and handed out as copies, so no rule can change what the next rule sees. There are
+//! no setters: `report.year = 2020` is an error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rhai::{Dynamic, Engine, EvalAltResult};
+
+use crate::model::Report;
+
+/// The names scripts can read, as `report.NAME` or `report["NAME"]`.
+pub const FIELDS: [&str; 17] = [
+    "organization",
+    "year",
+    "template",
+    "title",
+    "period",
+    "contact",
+    "published",
+    "sections",
+    "section_text",
+    "table2",
+    "table3",
+    "table4",
+    "raw_cells",
+    "claims",
+    "warnings",
+    "text",
+    "previous",
+];
+
+struct View {
+    report: Report,
+    previous: Option<ScriptReport>,
+    converted: Mutex<HashMap<&'static str, Dynamic>>,
+}
+
+/// A shared, read-only report handle for scripts.
+#[derive(Clone)]
+pub struct ScriptReport(Arc<View>);
+
+impl ScriptReport {
+    pub fn new(report: &Report, previous: Option<&Report>) -> ScriptReport {
+        ScriptReport(Arc::new(View {
+            report: report.clone(),
+            previous: previous.map(|p| ScriptReport::new(p, None)),
+            converted: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The report itself, for helpers written in Rust.
+    pub fn report(&self) -> &Report {
+        &self.0.report
+    }
+
+    /// A field as a Rhai value (converted once, then copied).
+    pub fn field(&self, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let Some(&name) = FIELDS.iter().find(|f| **f == name) else {
+            return Err(format!(
+                "a report has no field `{name}` (fields: {})",
+                FIELDS.join(", ")
+            )
+            .into());
+        };
+        if name == "previous" {
+            return Ok(self.0.previous.clone().map_or(Dynamic::UNIT, Dynamic::from));
+        }
+        let mut cache = self
+            .0
+            .converted
+            .lock()
+            .map_err(|_| "report view poisoned".to_string())?;
+        if let Some(v) = cache.get(name) {
+            return Ok(v.clone());
+        }
+        let r = &self.0.report;
+        let value = match name {
+            "organization" => rhai::serde::to_dynamic(&r.organization),
+            "year" => rhai::serde::to_dynamic(r.year),
+            "template" => rhai::serde::to_dynamic(r.template),
+            "title" => rhai::serde::to_dynamic(&r.title),
+            "period" => rhai::serde::to_dynamic(&r.period),
+            "contact" => rhai::serde::to_dynamic(&r.contact),
+            "published" => rhai::serde::to_dynamic(&r.published),
+            "sections" => rhai::serde::to_dynamic(&r.sections),
+            "section_text" => rhai::serde::to_dynamic(&r.section_text),
+            "table2" => rhai::serde::to_dynamic(&r.table2),
+            "table3" => rhai::serde::to_dynamic(&r.table3),
+            "table4" => rhai::serde::to_dynamic(&r.table4),
+            "raw_cells" => rhai::serde::to_dynamic(&r.raw_cells),
+            "claims" => rhai::serde::to_dynamic(&r.claims),
+            "warnings" => rhai::serde::to_dynamic(&r.warnings),
+            _ => Ok(Dynamic::from(r.text.clone())),
+        }?;
+        cache.insert(name, value.clone());
+        Ok(value)
+    }
+}
+
+/// Registers the `Report` type with its getters.
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<ScriptReport>("Report");
+    for name in FIELDS {
+        engine.register_get(name, move |r: &mut ScriptReport| r.field(name));
+    }
+    engine.register_indexer_get(|r: &mut ScriptReport, name: &str| r.field(name));
+    engine.register_fn("to_string", |r: &mut ScriptReport| summary(r.report()));
+    engine.register_fn("to_debug", |r: &mut ScriptReport| summary(r.report()));
+}
+
+fn summary(r: &Report) -> String {
+    format!(
+        "Report({} {} template {})",
+        r.organization.as_deref().unwrap_or("?"),
+        r.year.map_or("?".to_string(), |y| y.to_string()),
+        r.template.map_or("?", |t| t.as_str())
+    )
+}
