@@ -372,3 +372,76 @@ fn sigkill_during_a_burst_loses_nothing_and_stores_nothing_twice() {
         "every file archived, none lost"
     );
 }
+
+#[test]
+fn last_years_report_from_the_store_reaches_the_rules_and_reaudit_refreshes() {
+    let carryover =
+        std::fs::read_to_string(repo().join("rules/cross-year-carryover.rhai")).expect("rule");
+    let d = Daemon::start(&[("cross-year-carryover.rhai", &carryover)]);
+    // Seed 000 is the 2020 report (结转下年度 5); the same office's "2021" report carries over 0.
+    d.drop_file(&seed("000"), "2020.txt");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 1
+    });
+    let next = std::fs::read_to_string(seed("000"))
+        .expect("seed")
+        .replace("2020年", "2021年");
+    let staging = d.path("next.txt");
+    std::fs::write(&staging, next).expect("write");
+    std::fs::rename(&staging, d.path("inbox/2021.txt")).expect("move in");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 2
+    });
+    assert_eq!(d.count("SELECT COUNT(*) FROM reports WHERE year = 2021"), 1);
+    assert!(
+        d.count("SELECT COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id WHERE r.year = 2021 AND f.rule = 'cross-year-carryover'") >= 1,
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.count("SELECT COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id WHERE r.year = 2020"), 0);
+
+    // reaudit with a changed rule set: each report gets findings of the new version, once.
+    std::fs::write(d.path("rules/always.rhai"), RULE_ALWAYS).expect("rule");
+    let out = Command::new(BIN)
+        .args(["reaudit", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("reaudit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 of 2"));
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
+        2
+    );
+    let again = Command::new(BIN)
+        .args(["reaudit", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("reaudit");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 of 2"));
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
+        2
+    );
+
+    // findings and status read the store.
+    let out = Command::new(BIN)
+        .args(["findings", "--format", "csv", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("findings");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.starts_with("report_id,organization,year"), "{csv}");
+    assert!(csv.contains("cross-year-carryover"), "{csv}");
+    let out = Command::new(BIN)
+        .args(["status", "--format", "json", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("status");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["summary"]["reports"], 2);
+}

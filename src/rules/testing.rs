@@ -9,6 +9,8 @@
 //! report = "reports/000_32590e3cc98cb08c.txt"   # relative to this file
 //! rules = ["t3-balance"]                         # rules under test (default: all)
 //! set = { "table3.new_received.total" = 59 }     # optional changes to the parsed report
+//! previous = "reports/…"                         # optional: last year's report (report.previous)
+//! previous_set = { "year" = 2019 }               # optional changes to it
 //! [[case.expect]]                                # each must match a finding; none = no findings
 //! rule = "t3-balance"
 //! severity = "error"                             # optional
@@ -41,6 +43,11 @@ struct Case {
     rules: Vec<String>,
     #[serde(default)]
     set: BTreeMap<String, toml::Value>,
+    /// Last year's report of the same issuer (`report.previous`), relative to this file.
+    previous: Option<PathBuf>,
+    /// Changes to last year's report.
+    #[serde(default)]
+    previous_set: BTreeMap<String, toml::Value>,
     #[serde(default)]
     expect: Vec<Expect>,
 }
@@ -126,25 +133,39 @@ fn run_case(set: &RuleSet, base: &Path, case: &Case) -> Result<Vec<String>, Stri
             return Err(format!("rule `{id}` is not in the rule set"));
         }
     }
-    let report_path = base.join(&case.report);
-    let outcome = pipeline::read_file(&report_path);
+    let report = load_report(base, &case.report, &case.set)?;
+    let previous = match &case.previous {
+        Some(p) => Some(load_report(base, p, &case.previous_set)?),
+        None => None,
+    };
+    let findings = if case.rules.is_empty() {
+        set.run(&report, previous.as_ref())
+    } else {
+        set.run_only(&report, previous.as_ref(), &case.rules)
+    };
+    Ok(compare(&case.expect, &findings))
+}
+
+fn load_report(
+    base: &Path,
+    rel: &Path,
+    set: &BTreeMap<String, toml::Value>,
+) -> Result<Report, String> {
+    let path = base.join(rel);
+    let outcome = pipeline::read_file(&path);
     if outcome.status != Status::Parsed {
         return Err(format!(
             "{}: {}",
-            report_path.display(),
+            path.display(),
             outcome.error.unwrap_or_default()
         ));
     }
-    let mut report = outcome.report.ok_or("no report")?;
-    if !case.set.is_empty() {
-        report = apply_overrides(&report, &case.set)?;
-    }
-    let findings = if case.rules.is_empty() {
-        set.run(&report, None)
+    let report = outcome.report.ok_or("no report")?;
+    if set.is_empty() {
+        Ok(report)
     } else {
-        set.run_only(&report, None, &case.rules)
-    };
-    Ok(compare(&case.expect, &findings))
+        apply_overrides(&report, set)
+    }
 }
 
 /// Applies `"a.b.c" = value` changes to a report through its JSON form.
