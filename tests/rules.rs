@@ -1,0 +1,362 @@
+//! The rule engine and the shipped rule pack, on the real reports.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ogi_audit::model::{Finding, Severity};
+use ogi_audit::pipeline;
+use ogi_audit::rules::{Limits, RuleSet};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn seed(prefix: &str) -> PathBuf {
+    let dir = repo().join("tests/fixtures/seeds");
+    std::fs::read_dir(&dir)
+        .expect("seeds")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .expect("seed")
+}
+
+fn pack() -> RuleSet {
+    let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    set
+}
+
+fn findings_for_bytes(set: &RuleSet, bytes: &[u8]) -> Vec<Finding> {
+    let outcome = pipeline::read_bytes(Path::new("x.txt"), bytes);
+    let report = outcome.report.expect("parsed");
+    set.run(&report, None)
+}
+
+fn findings(set: &RuleSet, path: &Path) -> Vec<Finding> {
+    findings_for_bytes(set, &std::fs::read(path).expect("read"))
+}
+
+fn has(f: &[Finding], rule: &str, text: &str) -> bool {
+    f.iter().any(|x| x.rule == rule && x.message.contains(text))
+}
+
+const IDENTITIES: [&str; 4] = [
+    "t3-balance",
+    "t3-processed-total",
+    "t3-column-total",
+    "t4-totals",
+];
+
+#[test]
+fn the_pack_loads_with_all_shipped_ids() {
+    let set = pack();
+    for id in [
+        "t3-balance",
+        "t3-processed-total",
+        "t3-column-total",
+        "t4-totals",
+        "counts-valid",
+        "sections-present",
+        "period-stated",
+        "contact-stated",
+        "template-year",
+        "reply-rate-stated",
+        "reply-rate-consistent",
+        "percentages-consistent",
+        "narrative-vs-tables",
+        "fee-reported",
+        "problems-concrete",
+        "cross-year-carryover",
+    ] {
+        assert!(set.get(id).is_some(), "rule {id} missing");
+    }
+}
+
+#[test]
+fn seeds_get_their_real_findings_and_no_identity_finding() {
+    let set = pack();
+    let all: Vec<(String, Vec<Finding>)> = ["000", "001", "002", "003", "004"]
+        .iter()
+        .map(|s| (s.to_string(), findings(&set, &seed(s))))
+        .collect();
+    for (name, f) in &all {
+        for id in IDENTITIES {
+            assert!(
+                !f.iter().any(|x| x.rule == id),
+                "{name}: {id} fired: {f:#?}"
+            );
+        }
+        assert!(!f.iter().any(|x| x.rule == "rule-error"), "{name}: {f:#?}");
+    }
+    let get = |n: &str| &all.iter().find(|(k, _)| k == n).expect("seed").1;
+    // 002: 被纠正10起 (table: 11) and 行政诉讼31起 (table: 16 + 6 = 22); its 99.84% is right.
+    assert!(
+        has(get("002"), "narrative-vs-tables", "10"),
+        "{:#?}",
+        get("002")
+    );
+    assert!(
+        has(get("002"), "narrative-vs-tables", "31"),
+        "{:#?}",
+        get("002")
+    );
+    assert!(!get("002").iter().any(|x| x.rule == "reply-rate-consistent"));
+    // 004: 办理…64件 against 73 in table 3.
+    assert!(
+        has(get("004"), "narrative-vs-tables", "64"),
+        "{:#?}",
+        get("004")
+    );
+    // 003: the cut page has no 一、总体情况.
+    assert!(
+        has(get("003"), "sections-present", "总体情况"),
+        "{:#?}",
+        get("003")
+    );
+    // 001 and 003 state no reply rate.
+    for s in ["001", "003"] {
+        assert!(get(s).iter().any(|x| x.rule == "reply-rate-stated"), "{s}");
+    }
+    assert!(!get("002").iter().any(|x| x.rule == "reply-rate-stated"));
+}
+
+#[test]
+fn altered_seeds_make_the_matching_rule_fire() {
+    let set = pack();
+    let text = std::fs::read_to_string(seed("000")).expect("seed");
+    // The 本年新收 row's 总计 cell 58 → 59: the row total and the balance break.
+    let row = "一、本年新收政府信息公开申请数量 | 58 | 0 | 0 | 0 | 0 | 0 | 58 |";
+    assert!(text.contains(row));
+    let altered = text.replace(
+        row,
+        &row.replace("| 58 |\u{20}", "| 58 | ")
+            .replacen("0 | 58 |", "0 | 59 |", 1),
+    );
+    let f = findings_for_bytes(&set, altered.as_bytes());
+    assert!(f.iter().any(|x| x.rule == "t3-column-total"), "{f:#?}");
+    assert!(f
+        .iter()
+        .any(|x| x.rule == "t3-balance" && x.severity == Severity::Error));
+
+    // (七)总计 53 → 54: the processed total breaks (and the balance).
+    let row = "(七)总计 | 53 | 0 | 0 | 0 | 0 | 0 | 53 |";
+    assert!(text.contains(row));
+    let altered = text.replace(row, "(七)总计 | 54 | 0 | 0 | 0 | 0 | 0 | 54 |");
+    let f = findings_for_bytes(&set, altered.as_bytes());
+    assert!(f.iter().any(|x| x.rule == "t3-processed-total"), "{f:#?}");
+
+    // Table 4: review total 6 → 7.
+    let row = "4 | 2 | 0 | 0 | 6 | 3 | 0 | 1 | 0 | 4 |";
+    assert!(text.contains(row));
+    let altered = text.replace(row, "4 | 2 | 0 | 0 | 7 | 3 | 0 | 1 | 0 | 4 |");
+    let f = findings_for_bytes(&set, altered.as_bytes());
+    assert!(f.iter().any(|x| x.rule == "t4-totals"), "{f:#?}");
+
+    // The year moved past 2020 with the 2019 template kept.
+    let altered = text.replace("2020年", "2022年");
+    let f = findings_for_bytes(&set, altered.as_bytes());
+    assert!(f.iter().any(|x| x.rule == "template-year"), "{f:#?}");
+
+    // Seed 002's 99.84% changed so that it no longer matches 16149/16175.
+    let text = std::fs::read_to_string(seed("002")).expect("seed");
+    assert!(text.contains("99.84%"));
+    let f = findings_for_bytes(&set, text.replace("99.84%", "98.84%").as_bytes());
+    assert!(
+        f.iter().any(|x| x.rule == "reply-rate-consistent"),
+        "{f:#?}"
+    );
+}
+
+fn rule_src(id: &str, body: &str) -> String {
+    format!(
+        "const ID = \"{id}\";\nconst TITLE = \"测试\";\nconst SEVERITY = \"warning\";\n\
+         const DESCRIPTION = \"\";\n\nfn check(report) {{\n{body}\n}}\n"
+    )
+}
+
+#[test]
+fn a_broken_rule_is_reported_and_the_others_still_run() {
+    let set = RuleSet::from_sources(
+        vec![
+            (
+                PathBuf::from("ok.rhai"),
+                rule_src("ok", "    [finding(`年度 ${report.year}`)]"),
+            ),
+            (PathBuf::from("loop.rhai"), rule_src("loop", "    loop { }")),
+            (
+                PathBuf::from("throw.rhai"),
+                rule_src("throw", "    let x = 1;\n    throw \"坏了\";"),
+            ),
+            (
+                PathBuf::from("mutate.rhai"),
+                rule_src("mutate", "    report.year = 1999;\n    []"),
+            ),
+            (
+                PathBuf::from("syntax.rhai"),
+                rule_src("syntax", "    let x = ;"),
+            ),
+            (
+                PathBuf::from("after.rhai"),
+                rule_src("after", "    [finding(`仍是 ${report.year}`)]"),
+            ),
+        ],
+        Limits::default(),
+    );
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    let e = set.errors[0].to_string();
+    assert!(e.starts_with("syntax.rhai:7:"), "{e}");
+    let f = findings(&set, &seed("000"));
+    assert!(has(&f, "ok", "2020"), "{f:#?}");
+    assert!(
+        has(&f, "after", "仍是 2020"),
+        "a rule cannot change the report for the next: {f:#?}"
+    );
+    let errors: Vec<&Finding> = f.iter().filter(|x| x.rule == "rule-error").collect();
+    assert_eq!(errors.len(), 3, "{f:#?}");
+    assert!(errors.iter().any(|x| x.message.contains("loop")));
+    assert!(
+        errors.iter().any(|x| x.message.contains("throw.rhai:8")),
+        "{errors:#?}"
+    );
+    assert!(errors.iter().any(|x| x.message.contains("mutate")));
+}
+
+#[test]
+fn the_deadline_stops_a_slow_rule() {
+    let limits = Limits {
+        max_operations: u64::MAX / 2,
+        deadline: std::time::Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let set = RuleSet::from_sources(
+        vec![(
+            PathBuf::from("slow.rhai"),
+            rule_src("slow", "    let n = 0;\n    loop { n += 1; }"),
+        )],
+        limits,
+    );
+    let start = std::time::Instant::now();
+    let f = findings(&set, &seed("000"));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        f.iter()
+            .any(|x| x.rule == "rule-error" && x.message.contains("deadline")),
+        "{f:#?}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn rules_test_passes_on_the_pack_and_fails_when_a_rule_is_broken() {
+    let out = Command::new(BIN)
+        .args(["rules", "test"])
+        .arg(repo().join("rules"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&repo().join("rules"), dir.path());
+    // Break the balance rule: it no longer reports anything.
+    let path = dir.path().join("t3-balance.rhai");
+    let src = std::fs::read_to_string(&path).expect("rule");
+    let broken = src.replace("if a + b != c + d {", "if false {");
+    assert_ne!(src, broken);
+    std::fs::write(&path, broken).expect("write");
+    let out = Command::new(BIN)
+        .args(["rules", "test"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+}
+
+#[test]
+fn a_new_rule_file_changes_check_without_a_rebuild() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&repo().join("rules"), dir.path());
+    let run = || {
+        let out = Command::new(BIN)
+            .args(["check", "--format", "json", "--rules"])
+            .arg(dir.path())
+            .arg(seed("000"))
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        (out.status.code(), doc["reports"][0]["findings"].clone())
+    };
+    let (code, before) = run();
+    assert_eq!(code, Some(0), "{before}");
+    assert!(!before.to_string().contains("office-extra"));
+    std::fs::write(
+        dir.path().join("office-extra.rhai"),
+        "const ID = \"office-extra\";\nconst TITLE = \"本办补充\";\nconst SEVERITY = \"error\";\n\
+         fn check(report) { if report.year < 2021 { [finding(\"早于2021年\")] } else { [] } }\n",
+    )
+    .expect("write");
+    let (code, after) = run();
+    assert_eq!(code, Some(1), "an error finding makes check exit 1");
+    assert!(after.to_string().contains("office-extra"), "{after}");
+
+    // --fail-on raises the bar; the list shows the new rule.
+    let out = Command::new(BIN)
+        .args(["check", "--fail-on", "error", "--rules"])
+        .arg(dir.path())
+        .arg(seed("003"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let out = Command::new(BIN)
+        .args(["rules", "list"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("office-extra"));
+}
+
+#[test]
+fn the_pack_is_fast_enough_to_measure_not_to_assert() {
+    // Timing belongs in `ogi-audit bench`; here only that every rule finishes on every fixture
+    // without hitting a limit.
+    let set = pack();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/fixtures/samples"))
+        .expect("samples")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.extend(["000", "001", "002", "003", "004"].iter().map(|s| seed(s)));
+    for f in files {
+        let found = findings(&set, &f);
+        assert!(
+            !found.iter().any(|x| x.rule == "rule-error"),
+            "{}: {found:#?}",
+            f.display()
+        );
+    }
+}
