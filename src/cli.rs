@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, LogFormat};
 use crate::daemon;
+use crate::mail::Mailer;
 use crate::model::{Report, Severity, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{self, Limits, RuleSet};
@@ -95,6 +96,9 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Mail: send a test message, preview a report's summary.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Work with the rule pack: list the rules, run their test cases.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -141,6 +145,30 @@ pub enum RulesCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a test message with the configured transport.
+    ///
+    /// Example:
+    ///   ogi-audit mail test --to zwgk@example.org
+    #[command(verbatim_doc_comment)]
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+    /// Print the summary a report would produce (recipients, subject, text; --html for HTML).
+    ///
+    /// Example:
+    ///   ogi-audit mail preview inbox/report.txt
+    #[command(verbatim_doc_comment)]
+    Preview {
+        report: PathBuf,
+        /// Print the HTML part instead of the text part.
+        #[arg(long)]
+        html: bool,
+    },
+}
+
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
@@ -181,6 +209,10 @@ pub fn main() -> ExitCode {
             check(&paths, &rules, format, fail_on)
         }
         Command::Rules(RulesCommand::List { dir }) => rules_list(&dir),
+        Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
+        Command::Mail(MailCommand::Preview { report, html }) => {
+            mail_preview(cli.config.as_deref(), &report, html)
+        }
         Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
         Command::Bench {
             iterations,
@@ -262,6 +294,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
     let config = config(explicit)?;
     let store = Store::open(&config.database)?;
     let summary = store.summary()?;
+    let notices = store.notice_counts()?;
     let mut inbox = Inbox::new(config.inbox.clone(), std::time::Duration::ZERO, vec![]);
     inbox.scan();
     let pending = inbox.pending();
@@ -272,6 +305,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                 "inbox": config.inbox,
                 "summary": summary,
                 "pending_files": pending,
+                "mail_notices": notices,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
@@ -296,6 +330,15 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                 summary.ruleset.as_deref().unwrap_or("none loaded yet")
             );
             println!("pending files: {} in {}", pending, config.inbox.display());
+            let notices: Vec<String> = notices.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            println!(
+                "mail notices:  {}",
+                if notices.is_empty() {
+                    "none".to_string()
+                } else {
+                    notices.join(", ")
+                }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -363,6 +406,52 @@ fn findings(
             writeln!(out, "{} findings", rows.len())?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mail_test(explicit: Option<&Path>, to: &str) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let mailer = Mailer::new(&config.mail)?;
+    let id = mailer.send_test(to)?;
+    println!("test message {id} accepted for {to}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let mailer = Mailer::new(&config.mail)?;
+    let outcome = pipeline::read_file(path);
+    let Some(report) = &outcome.report else {
+        println!(
+            "{}: not readable as a report: {}",
+            path.display(),
+            outcome.error.unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let set = load_rules(&config.rules_dir)?;
+    let findings = set.run(report, None);
+    let to = crate::mail::recipients(&config.mail, report);
+    let rendered = crate::mail::preview(&mailer, report, &path.to_string_lossy(), &findings)?;
+    let mailed = findings
+        .iter()
+        .any(|f| f.severity >= config.mail.min_severity);
+    println!(
+        "To: {}",
+        if to.is_empty() {
+            "(no route, no fallback: kept unsent)".to_string()
+        } else {
+            to.join(", ")
+        }
+    );
+    if !mailed {
+        println!(
+            "(no finding at or above {}: no mail would be sent)",
+            config.mail.min_severity.as_str()
+        );
+    }
+    println!("Subject: {}\n", rendered.subject);
+    println!("{}", if html { rendered.html } else { rendered.text });
     Ok(ExitCode::SUCCESS)
 }
 

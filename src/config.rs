@@ -39,6 +39,147 @@ struct RawConfig {
     files: RawFiles,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    mail: RawMail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMail {
+    transport: String,
+    outbox: String,
+    from: String,
+    group_wait: String,
+    group_interval: String,
+    min_severity: String,
+    fallback: Vec<String>,
+    use_report_contact: bool,
+    templates: Option<String>,
+    smtp: RawSmtp,
+    routes: Vec<RawRoute>,
+}
+
+impl Default for RawMail {
+    fn default() -> Self {
+        RawMail {
+            transport: "file".into(),
+            outbox: "outbox".into(),
+            from: "ogi-audit@localhost".into(),
+            group_wait: "30s".into(),
+            group_interval: "5m".into(),
+            min_severity: "warning".into(),
+            fallback: vec!["audit@localhost".into()],
+            use_report_contact: false,
+            templates: None,
+            smtp: RawSmtp::default(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSmtp {
+    host: String,
+    port: u16,
+    security: String,
+    username: Option<String>,
+    password_env: Option<String>,
+    timeout: String,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        RawSmtp {
+            host: "127.0.0.1".into(),
+            port: 25,
+            security: "none".into(),
+            username: None,
+            password_env: None,
+            timeout: "30s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    organization: Option<String>,
+    organization_regex: Option<String>,
+    #[serde(default)]
+    region: Vec<String>,
+    to: Vec<String>,
+}
+
+/// How mail leaves the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `.eml` files in the outbox folder (no mail server needed).
+    File,
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    None,
+    StartTls,
+    Tls,
+}
+
+/// The SMTP server.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    /// The name of the environment variable that holds the password (never the password).
+    pub password_env: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Which reports go to whom: a report matches when every condition given matches.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Glob on the issuer (`淮南市*`), compiled.
+    pub organization: Option<regex::Regex>,
+    pub organization_regex: Option<regex::Regex>,
+    /// Words of which the issuer must contain at least one.
+    pub region: Vec<String>,
+    pub to: Vec<String>,
+    /// The route as written, for logs.
+    pub describe: String,
+}
+
+/// Mail settings.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub transport: Transport,
+    pub outbox: PathBuf,
+    pub from: String,
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub min_severity: crate::model::Severity,
+    pub fallback: Vec<String>,
+    pub use_report_contact: bool,
+    pub templates: Option<PathBuf>,
+    pub smtp: Smtp,
+    pub routes: Vec<Route>,
+}
+
+/// A glob (`*` any run, `?` one character) as an anchored regex.
+fn glob(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let mut re = String::from("^");
+    for c in pattern.chars() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +302,7 @@ pub struct Config {
     pub after: After,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub mail: Mail,
 }
 
 fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -198,6 +340,7 @@ impl Config {
                     rules: RawRules::default(),
                     files: RawFiles::default(),
                     log: RawLog::default(),
+                    mail: RawMail::default(),
                 },
                 base,
                 Path::new("(built-in)"),
@@ -258,7 +401,9 @@ impl Config {
                 )))
             }
         };
+        let mail = mail_from_raw(&raw.mail, &resolve, &invalid, path)?;
         Ok(Config {
+            mail,
             source: None,
             inbox: resolve(&raw.watch.inbox),
             settle: duration(path, "watch.settle", &raw.watch.settle)?,
@@ -274,6 +419,117 @@ impl Config {
             log_level: raw.log.level,
         })
     }
+}
+
+fn mail_from_raw(
+    raw: &RawMail,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    invalid: &dyn Fn(String) -> ConfigError,
+    path: &Path,
+) -> Result<Mail, ConfigError> {
+    let transport = match raw.transport.as_str() {
+        "file" => Transport::File,
+        "smtp" => Transport::Smtp,
+        other => {
+            return Err(invalid(format!(
+                "mail.transport = \"{other}\": use \"file\" or \"smtp\""
+            )))
+        }
+    };
+    let security = match raw.smtp.security.as_str() {
+        "none" => Security::None,
+        "starttls" => Security::StartTls,
+        "tls" => Security::Tls,
+        other => {
+            return Err(invalid(format!(
+                "mail.smtp.security = \"{other}\": use \"starttls\", \"tls\" or \"none\""
+            )))
+        }
+    };
+    let min_severity = raw
+        .min_severity
+        .parse()
+        .map_err(|e: String| invalid(format!("mail.min_severity: {e}")))?;
+    let check_address = |a: &str, key: &str| -> Result<(), ConfigError> {
+        a.parse::<lettre::Address>()
+            .map(|_| ())
+            .map_err(|e| invalid(format!("{key}: `{a}` is not an e-mail address ({e})")))
+    };
+    check_address(&raw.from, "mail.from")?;
+    for a in &raw.fallback {
+        check_address(a, "mail.fallback")?;
+    }
+    let mut routes = Vec::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let key = format!("mail.routes[{i}]");
+        if r.to.is_empty() {
+            return Err(invalid(format!("{key}: `to` is empty")));
+        }
+        for a in &r.to {
+            check_address(a, &format!("{key}.to"))?;
+        }
+        if r.organization.is_none() && r.organization_regex.is_none() && r.region.is_empty() {
+            return Err(invalid(format!(
+                "{key}: give `organization`, `organization_regex` or `region`"
+            )));
+        }
+        let organization = r
+            .organization
+            .as_deref()
+            .map(|g| glob(&crate::extract::normalize_short(g)))
+            .transpose()
+            .map_err(|e| invalid(format!("{key}.organization: {e}")))?;
+        let organization_regex = r
+            .organization_regex
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .map_err(|e| invalid(format!("{key}.organization_regex: {e}")))?;
+        let describe = [
+            r.organization
+                .as_ref()
+                .map(|o| format!("organization = {o}")),
+            r.organization_regex
+                .as_ref()
+                .map(|o| format!("organization_regex = {o}")),
+            (!r.region.is_empty()).then(|| format!("region = {:?}", r.region)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        routes.push(Route {
+            organization,
+            organization_regex,
+            region: r
+                .region
+                .iter()
+                .map(|w| crate::extract::normalize(w))
+                .collect(),
+            to: r.to.clone(),
+            describe,
+        });
+    }
+    Ok(Mail {
+        transport,
+        outbox: resolve(&raw.outbox),
+        from: raw.from.clone(),
+        group_wait: duration(path, "mail.group_wait", &raw.group_wait)?,
+        group_interval: duration(path, "mail.group_interval", &raw.group_interval)?,
+        min_severity,
+        fallback: raw.fallback.clone(),
+        use_report_contact: raw.use_report_contact,
+        templates: raw.templates.as_deref().map(resolve),
+        smtp: Smtp {
+            host: raw.smtp.host.clone(),
+            port: raw.smtp.port,
+            security,
+            username: raw.smtp.username.clone(),
+            password_env: raw.smtp.password_env.clone(),
+            timeout: duration(path, "mail.smtp.timeout", &raw.smtp.timeout)?,
+        },
+        routes,
+    })
 }
 
 #[cfg(test)]

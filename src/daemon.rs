@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::config::{After, Config};
+use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{Limits, RuleSet};
@@ -193,14 +194,33 @@ impl Context {
 
     fn audit_and_store(&self, path: &Path, mut outcome: Outcome) -> Processed {
         let set = self.current_rules();
+        let mut notify = None;
         if let Some(report) = &outcome.report {
             let previous = self.previous_of(report);
             outcome.findings = set.run(report, previous.as_ref());
+            let mail = &self.config.mail;
+            if outcome
+                .findings
+                .iter()
+                .any(|f| f.severity >= mail.min_severity)
+            {
+                let to = mail::recipients(mail, report);
+                if to.is_empty() {
+                    tracing::warn!(
+                        path = %path.display(),
+                        organization = report.organization.as_deref().unwrap_or("?"),
+                        "no mail route and no fallback: the summary stays unsent (unrouted)"
+                    );
+                }
+                notify = Some(to);
+            }
         }
         let received = store::now();
         let mut delay = Duration::from_millis(100);
         let id = loop {
-            match self.with_store(|s| s.record(&outcome, Some(&set.version), &received)) {
+            match self.with_store(|s| {
+                s.record(&outcome, Some(&set.version), &received, notify.as_deref())
+            }) {
                 Ok(id) => break id,
                 Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
                     tracing::warn!(path = %path.display(), "store busy, retrying: {e}");
@@ -340,6 +360,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     std::fs::create_dir_all(&config.inbox)
         .with_context(|| format!("cannot create inbox {}", config.inbox.display()))?;
     let inbox_root = std::fs::canonicalize(&config.inbox).unwrap_or(config.inbox.clone());
+    // Templates and transport are checked before anything is audited.
+    let mailer = Mailer::new(&config.mail).context("mail set-up")?;
     let ctx = Arc::new(Context::open(config)?);
     let exclude: Vec<PathBuf> = [&ctx.config.archive, &ctx.config.quarantine]
         .iter()
@@ -400,6 +422,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         handles.push(handle);
     }
 
+    // The mailer: sends due summaries until shutdown.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mail_thread = {
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        let tick = ctx.config.poll.max(Duration::from_millis(200));
+        std::thread::Builder::new()
+            .name("mailer".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Err(e) = mailer.tick(&ctx.store) {
+                        tracing::error!("mailer: {e}");
+                    }
+                    std::thread::sleep(tick);
+                }
+            })
+            .context("cannot start the mailer")?
+    };
+
     tracing::info!(
         inbox = %inbox_root.display(),
         database = %ctx.config.database.display(),
@@ -457,6 +498,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     for h in handles {
         let _ = h.join();
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = mail_thread.join();
     tracing::info!("stopped");
     Ok(())
 }

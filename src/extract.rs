@@ -200,6 +200,11 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// Short text written by people (config values): always converted, then normalised.
+pub fn normalize_short(text: &str) -> String {
+    normalize(&hanconv::t2s(text))
+}
+
 /// Whether the text holds characters that only traditional script uses. Conversion is
 /// dictionary-driven and costs far more than this scan, and most copies are simplified.
 fn has_traditional(text: &str) -> bool {

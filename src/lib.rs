@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::model::{Finding, Report};
+
 use crate::pipeline::{Outcome, Status};
 
 /// A store that cannot be used. Opening errors stop the daemon; write errors are retried by it.
@@ -97,7 +98,55 @@ const MIGRATIONS: &[&str] = &[
         rules TEXT NOT NULL,
         errors TEXT NOT NULL
     );",
+    // 2: mail notices (written with their report) and the log of mails the server accepted.
+    "CREATE TABLE mails (
+        id INTEGER PRIMARY KEY,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sent_ms INTEGER NOT NULL,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX mails_recipients ON mails (recipients, sent_ms);
+    CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports (id),
+        ruleset TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'unrouted')),
+        created_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        mail_id INTEGER REFERENCES mails (id),
+        UNIQUE (report_id, ruleset)
+    );
+    CREATE INDEX notices_pending ON notices (status, recipients);",
 ];
+
+/// Pending notices for one set of recipients.
+#[derive(Debug, Clone)]
+pub struct PendingGroup {
+    /// JSON array of addresses, sorted.
+    pub recipients: String,
+    pub first_created_ms: i64,
+    pub next_attempt_ms: i64,
+}
+
+/// A notice waiting to be mailed.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub id: i64,
+    pub report_id: i64,
+    pub ruleset: String,
+    pub attempts: i64,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Now, as RFC 3339 UTC with seconds (sorts as text).
 pub fn now() -> String {
@@ -215,11 +264,15 @@ impl Store {
 
     /// Stores a report and its findings in one transaction; returns its id. A report whose content
     /// is already stored is left as it is (its id is returned).
+    ///
+    /// `notify`: the recipients of the report's summary (`Some(empty)`: no route, kept as
+    /// `unrouted`), written in the same transaction so that no notice is ever lost.
     pub fn record(
         &mut self,
         outcome: &Outcome,
         ruleset: Option<&str>,
         received_at: &str,
+        notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
         if let Some(id) = tx
@@ -268,9 +321,158 @@ impl Store {
         let id = tx.last_insert_rowid();
         if let Some(version) = ruleset {
             insert_findings(&tx, id, &outcome.findings, version, &now)?;
+            if let Some(to) = notify {
+                let recipients = serde_json::to_string(to).unwrap_or_else(|_| "[]".into());
+                let status = if to.is_empty() { "unrouted" } else { "pending" };
+                tx.execute(
+                    "INSERT INTO notices (report_id, ruleset, recipients, status, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, version, recipients, status, unix_ms()],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(id)
+    }
+
+    /// Sets of recipients with pending notices.
+    pub fn pending_groups(&self) -> Result<Vec<PendingGroup>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT recipients, MIN(created_ms), MAX(next_attempt_ms) FROM notices
+             WHERE status = 'pending' GROUP BY recipients ORDER BY MIN(created_ms)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingGroup {
+                recipients: r.get(0)?,
+                first_created_ms: r.get(1)?,
+                next_attempt_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When these recipients were last mailed.
+    pub fn last_mail_ms(&self, recipients: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT MAX(sent_ms) FROM mails WHERE recipients = ?1",
+                [recipients],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The pending notices of one set of recipients, oldest first.
+    pub fn pending_notices(&self, recipients: &str) -> Result<Vec<Notice>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, report_id, ruleset, attempts FROM notices
+             WHERE status = 'pending' AND recipients = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([recipients], |r| {
+            Ok(Notice {
+                id: r.get(0)?,
+                report_id: r.get(1)?,
+                ruleset: r.get(2)?,
+                attempts: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A report, its path and its findings of one rule-set version.
+    pub fn report_for_mail(
+        &self,
+        id: i64,
+        ruleset: &str,
+    ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
+        let (path, json): (String, Option<String>) = self.conn.query_row(
+            "SELECT path, report_json FROM reports WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let report = json.and_then(|j| serde_json::from_str(&j).ok());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rule, severity, message, evidence FROM findings
+             WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![id, ruleset], |r| {
+            let severity: String = r.get(1)?;
+            let evidence: String = r.get(3)?;
+            Ok(Finding {
+                rule: r.get(0)?,
+                severity: severity.parse().unwrap_or(crate::model::Severity::Info),
+                message: r.get(2)?,
+                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok((report, path, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// Logs a mail the server accepted and marks its notices sent, in one transaction.
+    pub fn mark_sent(
+        &mut self,
+        notices: &[i64],
+        recipients: &str,
+        subject: &str,
+        message_id: &str,
+        sent_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO mails (recipients, subject, message_id, sent_ms, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![recipients, subject, message_id, sent_ms, now()],
+        )?;
+        let mail_id = tx.last_insert_rowid();
+        for id in notices {
+            tx.execute(
+                "UPDATE notices SET status = 'sent', mail_id = ?2, attempts = attempts + 1 WHERE id = ?1",
+                params![id, mail_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notes a failed attempt; the notices are tried again at `next_attempt_ms`.
+    pub fn mark_retry(
+        &mut self,
+        notices: &[i64],
+        error: &str,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in notices {
+            tx.execute(
+                "UPDATE notices SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+                params![id, error, next_attempt_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notes a permanent rejection; the notices are not tried again.
+    pub fn mark_failed(&mut self, notices: &[i64], error: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in notices {
+            tx.execute(
+                "UPDATE notices SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notices by status (`pending`, `sent`, `failed`, `unrouted`).
+    pub fn notice_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM notices GROUP BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Notes where the report file was moved to.

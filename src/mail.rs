@@ -1,0 +1,575 @@
+//! Mail: summaries of findings to the office responsible for each report.
+//!
+//! Modelled on alerting systems: a report's notice is written to the store in the same
+//! transaction as the report (so no notice is lost); notices wait `group_wait`, are grouped per
+//! set of recipients into one summary, and later notices for the same recipients go out at most
+//! every `group_interval`. A notice is marked sent only after the server accepted the message;
+//! transient failures are retried with backoff, permanent ones recorded with the reason. Without
+//! an SMTP server the same messages are written as `.eml` files to the outbox.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
+use minijinja::Environment;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::config::{Mail, Security, Transport};
+use crate::model::{Finding, Report, Severity};
+use crate::store::{self, Store, StoreError};
+
+/// Mail that cannot be set up (stops the daemon at start-up) or sent.
+#[derive(Debug, Error)]
+pub enum MailError {
+    #[error("mail template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("mail: the environment variable {0} (mail.smtp.password_env) is not set")]
+    Password(String),
+    #[error("mail: {0}")]
+    Setup(String),
+    #[error("mail not accepted (permanent): {0}")]
+    Permanent(String),
+    #[error("mail not sent (will retry): {0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const SUBJECT: &str = include_str!("mail/subject.txt");
+const BODY_TEXT: &str = include_str!("mail/body.txt");
+const BODY_HTML: &str = include_str!("mail/body.html");
+
+/// One report in a summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailReport {
+    pub id: i64,
+    pub organization: String,
+    pub year: String,
+    pub file: String,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub findings: Vec<MailFinding>,
+}
+
+/// One finding in a summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailFinding {
+    pub rule: String,
+    pub severity: String,
+    /// 错误 / 警告 / 提示
+    pub severity_zh: String,
+    pub message: String,
+    pub evidence: String,
+}
+
+/// A rendered summary.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn severity_zh(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "错误",
+        Severity::Warning => "警告",
+        Severity::Info => "提示",
+    }
+}
+
+impl MailReport {
+    /// A report and its findings as a summary shows them.
+    pub fn new(id: i64, report: Option<&Report>, path: &str, findings: &[Finding]) -> MailReport {
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let file = Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
+        MailReport {
+            id,
+            organization: report
+                .and_then(|r| r.organization.clone())
+                .unwrap_or_else(|| "(发布机关不详)".to_string()),
+            year: report
+                .and_then(|r| r.year)
+                .map_or_else(|| "?".to_string(), |y| y.to_string()),
+            file,
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+            findings: findings
+                .iter()
+                .map(|f| MailFinding {
+                    rule: f.rule.clone(),
+                    severity: f.severity.as_str().to_string(),
+                    severity_zh: severity_zh(f.severity).to_string(),
+                    message: f.message.clone(),
+                    evidence: f.evidence.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The recipients a report's summary goes to: the first matching route, plus the report's own
+/// address if configured; the fallback when nothing matched. Sorted and deduplicated.
+pub fn recipients(mail: &Mail, report: &Report) -> Vec<String> {
+    let org = report.organization.as_deref().unwrap_or("");
+    let mut to: Vec<String> = mail
+        .routes
+        .iter()
+        .find(|r| {
+            r.organization.as_ref().is_none_or(|g| g.is_match(org))
+                && r.organization_regex
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(org))
+                && (r.region.is_empty() || r.region.iter().any(|w| org.contains(w.as_str())))
+        })
+        .map(|r| r.to.clone())
+        .unwrap_or_default();
+    if mail.use_report_contact {
+        to.extend(
+            report
+                .contact
+                .emails
+                .iter()
+                .filter(|e| e.parse::<lettre::Address>().is_ok())
+                .cloned(),
+        );
+    }
+    if to.is_empty() {
+        to = mail.fallback.clone();
+    }
+    to.sort();
+    to.dedup();
+    to
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+enum Sender {
+    File(FileTransport),
+    Smtp(Box<SmtpTransport>),
+}
+
+/// Renders and sends summaries.
+pub struct Mailer {
+    config: Mail,
+    env: Environment<'static>,
+    sender: Sender,
+}
+
+/// Keeps a header value on one line, whatever the report's text holds.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+impl Mailer {
+    /// Loads the templates (checked by rendering a sample) and sets up the transport.
+    pub fn new(config: &Mail) -> Result<Mailer, MailError> {
+        let mut env = Environment::new();
+        for (name, builtin) in [
+            ("subject.txt", SUBJECT),
+            ("body.txt", BODY_TEXT),
+            ("body.html", BODY_HTML),
+        ] {
+            let source = match &config.templates {
+                Some(dir) if dir.join(name).is_file() => std::fs::read_to_string(dir.join(name))
+                    .map_err(|e| MailError::Template {
+                        name: dir.join(name).display().to_string(),
+                        message: e.to_string(),
+                    })?,
+                _ => builtin.to_string(),
+            };
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| MailError::Template {
+                    name: name.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        let sender = match config.transport {
+            Transport::File => {
+                std::fs::create_dir_all(&config.outbox).map_err(|e| {
+                    MailError::Setup(format!(
+                        "cannot create outbox {}: {e}",
+                        config.outbox.display()
+                    ))
+                })?;
+                Sender::File(FileTransport::new(&config.outbox))
+            }
+            Transport::Smtp => Sender::Smtp(Box::new(smtp_transport(config)?)),
+        };
+        let mailer = Mailer {
+            config: config.clone(),
+            env,
+            sender,
+        };
+        // A template that does not render is found now, not when the first report arrives.
+        mailer.render(&[sample_report()])?;
+        Ok(mailer)
+    }
+
+    /// Renders the summary of these reports.
+    pub fn render(&self, reports: &[MailReport]) -> Result<Rendered, MailError> {
+        let sum = |f: fn(&MailReport) -> usize| reports.iter().map(f).sum::<usize>();
+        let ctx = minijinja::context! {
+            reports => reports,
+            counts => minijinja::context! {
+                reports => reports.len(),
+                errors => sum(|r| r.errors),
+                warnings => sum(|r| r.warnings),
+                infos => sum(|r| r.infos),
+            },
+            generated_at => store::now(),
+        };
+        let render = |name: &str| -> Result<String, MailError> {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| MailError::Template {
+                    name: name.to_string(),
+                    message: format!("{e:#}"),
+                })
+        };
+        Ok(Rendered {
+            subject: one_line(&render("subject.txt")?),
+            text: render("body.txt")?,
+            html: render("body.html")?,
+        })
+    }
+
+    /// Sends one message; returns its Message-ID.
+    pub fn send(&self, to: &[String], rendered: &Rendered) -> Result<String, MailError> {
+        let from: Mailbox = self
+            .config
+            .from
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("from address: {e}")))?;
+        let mut builder = Message::builder()
+            .from(from)
+            .subject(rendered.subject.clone());
+        for addr in to {
+            let mb: Mailbox = addr
+                .parse()
+                .map_err(|e| MailError::Permanent(format!("recipient {addr}: {e}")))?;
+            builder = builder.to(mb);
+        }
+        let message_id = format!("<{}.{}@ogi-audit>", now_ms(), std::process::id());
+        let message = builder
+            .message_id(Some(message_id.clone()))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(rendered.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(rendered.html.clone()),
+                    ),
+            )
+            .map_err(|e| MailError::Permanent(e.to_string()))?;
+        match &self.sender {
+            Sender::File(t) => t
+                .send(&message)
+                .map(|_| message_id)
+                .map_err(|e| MailError::Transient(e.to_string())),
+            Sender::Smtp(t) => match t.send(&message) {
+                Ok(_) => Ok(message_id),
+                Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
+                Err(e) => Err(MailError::Transient(e.to_string())),
+            },
+        }
+    }
+
+    /// Sends a test message (`ogi-audit mail test`).
+    pub fn send_test(&self, to: &str) -> Result<String, MailError> {
+        let rendered = self.render(&[sample_report()])?;
+        let rendered = Rendered {
+            subject: format!("[ogi-audit] 测试邮件 / test message: {}", rendered.subject),
+            ..rendered
+        };
+        self.send(&[to.to_string()], &rendered)
+    }
+
+    /// Checks the SMTP connection (for `validate`); the file transport always passes.
+    pub fn test_connection(&self) -> Result<(), MailError> {
+        match &self.sender {
+            Sender::File(_) => Ok(()),
+            Sender::Smtp(t) => match t.test_connection() {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(MailError::Transient(
+                    "the SMTP server did not answer".into(),
+                )),
+                Err(e) => Err(MailError::Transient(e.to_string())),
+            },
+        }
+    }
+
+    /// Sends every group of notices that is due; returns how many messages went out.
+    pub fn tick(&self, store: &Mutex<Store>) -> Result<usize, MailError> {
+        let now = now_ms();
+        let lock = || match store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let groups = lock().pending_groups()?;
+        let mut sent = 0;
+        for g in groups {
+            let wait = i64::try_from(self.config.group_wait.as_millis()).unwrap_or(i64::MAX);
+            let interval =
+                i64::try_from(self.config.group_interval.as_millis()).unwrap_or(i64::MAX);
+            if now < g.first_created_ms.saturating_add(wait) || now < g.next_attempt_ms {
+                continue;
+            }
+            if let Some(last) = lock().last_mail_ms(&g.recipients)? {
+                if now < last.saturating_add(interval) {
+                    continue;
+                }
+            }
+            let to: Vec<String> = serde_json::from_str(&g.recipients).unwrap_or_default();
+            let notices = lock().pending_notices(&g.recipients)?;
+            let mut reports = Vec::new();
+            for n in &notices {
+                let (report, path, findings) = lock().report_for_mail(n.report_id, &n.ruleset)?;
+                reports.push(MailReport::new(
+                    n.report_id,
+                    report.as_ref(),
+                    &path,
+                    &findings,
+                ));
+            }
+            let ids: Vec<i64> = notices.iter().map(|n| n.id).collect();
+            let rendered = self.render(&reports)?;
+            match self.send(&to, &rendered) {
+                Ok(message_id) => {
+                    lock().mark_sent(&ids, &g.recipients, &rendered.subject, &message_id, now)?;
+                    tracing::info!(to = %to.join(", "), reports = reports.len(), subject = %rendered.subject, "summary mailed");
+                    sent += 1;
+                }
+                Err(MailError::Permanent(reason)) => {
+                    tracing::error!(to = %to.join(", "), "summary rejected: {reason}");
+                    lock().mark_failed(&ids, &reason)?;
+                }
+                Err(e) => {
+                    let attempts = notices.iter().map(|n| n.attempts).max().unwrap_or(0) + 1;
+                    let backoff = backoff(attempts);
+                    tracing::warn!(to = %to.join(", "), attempts, retry_in = ?backoff, "{e}");
+                    let next =
+                        now.saturating_add(i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX));
+                    lock().mark_retry(&ids, &e.to_string(), next)?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+}
+
+/// 1 s, 2 s, 4 s … up to 5 minutes between attempts.
+fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    Duration::from_secs(2u64.saturating_pow(exp).min(300))
+}
+
+fn smtp_transport(config: &Mail) -> Result<SmtpTransport, MailError> {
+    let smtp = &config.smtp;
+    let tls = || {
+        TlsParameters::new(smtp.host.clone())
+            .map_err(|e| MailError::Setup(format!("TLS for {}: {e}", smtp.host)))
+    };
+    let mut builder = SmtpTransport::builder_dangerous(smtp.host.clone())
+        .port(smtp.port)
+        .timeout(Some(smtp.timeout));
+    builder = match smtp.security {
+        Security::None => builder.tls(Tls::None),
+        Security::StartTls => builder.tls(Tls::Required(tls()?)),
+        Security::Tls => builder.tls(Tls::Wrapper(tls()?)),
+    };
+    if let Some(user) = &smtp.username {
+        let password = match &smtp.password_env {
+            Some(var) => std::env::var(var).map_err(|_| MailError::Password(var.clone()))?,
+            None => String::new(),
+        };
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+/// A report for checking templates and for `mail test`.
+fn sample_report() -> MailReport {
+    MailReport {
+        id: 0,
+        organization: "示例市人民政府办公室".to_string(),
+        year: "2025".to_string(),
+        file: "示例.txt".to_string(),
+        errors: 1,
+        warnings: 1,
+        infos: 0,
+        findings: vec![
+            MailFinding {
+                rule: "t3-balance".to_string(),
+                severity: "error".to_string(),
+                severity_zh: "错误".to_string(),
+                message:
+                    "表三“总计”列：本年新收10 + 上年结转0 = 10，但办理结果总计9 + 结转下年度0 = 9"
+                        .to_string(),
+                evidence: "{\"column\":\"total\"}".to_string(),
+            },
+            MailFinding {
+                rule: "reply-rate-stated".to_string(),
+                severity: "warning".to_string(),
+                severity_zh: "警告".to_string(),
+                message: "正文未说明办结率或答复率".to_string(),
+                evidence: "{}".to_string(),
+            },
+        ],
+    }
+}
+
+/// The summary `mail preview` shows for one parsed report.
+pub fn preview(
+    mailer: &Mailer,
+    report: &Report,
+    path: &str,
+    findings: &[Finding],
+) -> Result<Rendered, MailError> {
+    mailer.render(&[MailReport::new(0, Some(report), path, findings)])
+}
+
+/// Counts of notices by status, for `status`.
+pub type NoticeCounts = BTreeMap<String, i64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn mail(extra: &str) -> Mail {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!("[mail]\nfallback = [\"fb@example.org\"]\n{extra}"),
+        )
+        .expect("write");
+        Config::load(&path).expect("config").mail
+    }
+
+    fn report(org: &str, emails: &[&str]) -> Report {
+        let mut r = Report {
+            organization: Some(org.to_string()),
+            ..Report::default()
+        };
+        r.contact.emails = emails.iter().map(|e| e.to_string()).collect();
+        r
+    }
+
+    #[test]
+    fn routes_match_by_glob_regex_and_region_first_match_wins() {
+        let m = mail(
+            "[[mail.routes]]\norganization = \"淮南市*\"\nto = [\"a@example.org\"]\n\
+             [[mail.routes]]\norganization_regex = \"^淮南\"\nto = [\"never@example.org\"]\n\
+             [[mail.routes]]\nregion = [\"沭阳\", \"宿迁\"]\nto = [\"c@example.org\", \"b@example.org\"]\n",
+        );
+        assert_eq!(
+            recipients(&m, &report("淮南市人民政府办公室", &[])),
+            ["a@example.org"]
+        );
+        assert_eq!(
+            recipients(&m, &report("沭阳县发展和改革局", &[])),
+            ["b@example.org", "c@example.org"]
+        );
+        assert_eq!(
+            recipients(&m, &report("烟台市人民政府", &[])),
+            ["fb@example.org"]
+        );
+        // Traditional script in the config is normalised like the reports.
+        let m = mail("[[mail.routes]]\norganization = \"井陘礦區*\"\nto = [\"j@example.org\"]\n");
+        assert_eq!(
+            recipients(&m, &report("井陉矿区人民政府", &[])),
+            ["j@example.org"]
+        );
+    }
+
+    #[test]
+    fn the_reports_own_address_only_when_asked() {
+        let r = report("烟台市人民政府", &["zwgk@yantai.example", "not an address"]);
+        assert_eq!(recipients(&mail(""), &r), ["fb@example.org"]);
+        let m = mail("use_report_contact = true\n");
+        assert_eq!(recipients(&m, &r), ["zwgk@yantai.example"]);
+    }
+
+    #[test]
+    fn report_text_is_escaped_in_html_and_kept_on_one_line_in_the_subject() {
+        let m = mail(&format!(
+            "outbox = \"{}\"\n",
+            tempfile::tempdir().expect("tmp").path().display()
+        ));
+        let mailer = Mailer::new(&m).expect("mailer");
+        let mut r = MailReport::new(
+            1,
+            Some(&report("<script>x</script>\r\nBcc: evil@example.org", &[])),
+            "a.txt",
+            &[],
+        );
+        r.findings.push(MailFinding {
+            rule: "r".into(),
+            severity: "error".into(),
+            severity_zh: "错误".into(),
+            message: "正文“<b>”".into(),
+            evidence: "{}".into(),
+        });
+        let out = mailer.render(&[r]).expect("render");
+        assert!(!out.html.contains("<script>"), "{}", out.html);
+        assert!(out.html.contains("&lt;script&gt;"));
+        assert!(out.html.contains("&lt;b&gt;"));
+        assert!(
+            !out.subject.contains('\n') && !out.subject.contains('\r'),
+            "{}",
+            out.subject
+        );
+    }
+
+    #[test]
+    fn bad_mail_settings_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        for (toml, key) in [
+            ("[mail]\ntransport = \"pigeon\"\n", "mail.transport"),
+            ("[mail]\nfrom = \"nobody\"\n", "mail.from"),
+            (
+                "[[mail.routes]]\nto = [\"a@example.org\"]\n",
+                "mail.routes[0]",
+            ),
+            ("[mail.smtp]\nsecurity = \"ssl3\"\n", "mail.smtp.security"),
+        ] {
+            std::fs::write(&path, toml).expect("write");
+            let e = Config::load(&path).expect_err(toml).to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,184 @@
+//! Helpers shared by the end-to-end tests: the real binary in a temporary folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn seed(name: &str) -> PathBuf {
+    let dir = repo().join("tests/fixtures/seeds");
+    std::fs::read_dir(&dir)
+        .expect("seeds")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(name))
+        })
+        .expect("seed file")
+}
+
+pub fn seeds() -> Vec<PathBuf> {
+    ["000", "001", "002", "003", "004"]
+        .iter()
+        .map(|s| seed(s))
+        .collect()
+}
+
+/// A daemon in a temporary folder with its own config.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+}
+
+pub const RULE_ALWAYS: &str = r#"
+const ID = "always";
+const TITLE = "总是提示";
+const SEVERITY = "info";
+fn check(report) { [finding(`已收到 ${report.organization}`)] }
+"#;
+
+impl Daemon {
+    /// Sets up the folder with the given rules (file name, source) and starts the daemon.
+    pub fn start(rules: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(rules, "")
+    }
+
+    /// Like `start`, with more configuration appended (e.g. a `[mail]` table).
+    pub fn start_with(rules: &[(&str, &str)], extra_config: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+        for (name, src) in rules {
+            std::fs::write(dir.path().join("rules").join(name), src).expect("rule");
+        }
+        std::fs::write(
+            dir.path().join("ogi-audit.toml"),
+            format!(
+                "[watch]\ninbox = \"inbox\"\nsettle = \"300ms\"\npoll = \"50ms\"\nrescan = \"2s\"\n\
+                 [log]\nlevel = \"debug\"\n{extra_config}"
+            ),
+        )
+        .expect("config");
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .expect("log");
+        let child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(self.path("ogi-audit.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start daemon");
+        self.child = Some(child);
+        // The inbox exists once the daemon runs.
+        wait_for(Duration::from_secs(20), || {
+            self.path("inbox").is_dir() && self.log().contains("ogi-audit running")
+        });
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn db(&self) -> Connection {
+        Connection::open(self.path("data/ogi-audit.sqlite")).expect("db")
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        if !self.path("data/ogi-audit.sqlite").exists() {
+            return 0;
+        }
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap_or(-1)
+    }
+
+    pub fn drop_file(&self, src: &Path, name: &str) {
+        // Copy next to the inbox, then move in: the file appears whole, as a `mv` would.
+        let staging = self.path("staging");
+        std::fs::create_dir_all(&staging).expect("staging");
+        let tmp = staging.join(name);
+        std::fs::copy(src, &tmp).expect("copy");
+        std::fs::rename(&tmp, self.path("inbox").join(name)).expect("move in");
+    }
+
+    pub fn inbox_files(&self) -> usize {
+        walk(&self.path("inbox")).len()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "daemon did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

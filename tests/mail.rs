@@ -1,0 +1,323 @@
+//! Mail end to end: the daemon against a real SMTP server on 127.0.0.1 (Debian's
+//! python3-aiosmtpd, started per test on a free port, writing a maildir).
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{seed, seeds, wait_for, walk, Daemon, BIN};
+
+/// The Python that has aiosmtpd (Debian's; another python3 may come first on PATH).
+const PYTHON: &str = "/usr/bin/python3";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// An SMTP server writing every accepted message into `dir/new`.
+struct SmtpServer {
+    child: Child,
+    dir: PathBuf,
+}
+
+/// A handler that refuses recipients whose address starts with `reject`, with a permanent 550.
+const REJECTING: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class Rejecting(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("reject"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
+impl SmtpServer {
+    fn start(port: u16, dir: &Path, rejecting: bool) -> SmtpServer {
+        std::fs::create_dir_all(dir).expect("maildir");
+        let handler = if rejecting {
+            std::fs::write(dir.join("rejecting.py"), REJECTING).expect("handler");
+            "rejecting.Rejecting"
+        } else {
+            "aiosmtpd.handlers.Mailbox"
+        };
+        let child = Command::new(PYTHON)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                handler,
+            ])
+            .arg(dir.join("maildir"))
+            .env("PYTHONPATH", dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (install python3-aiosmtpd)");
+        wait_for(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        SmtpServer {
+            child,
+            dir: dir.join("maildir"),
+        }
+    }
+
+    /// The raw messages received so far.
+    fn messages(&self) -> Vec<String> {
+        walk(&self.dir.join("new"))
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("message"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+fn mail_config(port: u16, routes: &str, fallback: &str) -> String {
+    format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"ogi-audit@example.org\"\ngroup_wait = \"300ms\"\n\
+         group_interval = \"1h\"\nfallback = [{fallback}]\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout = \"5s\"\n{routes}"
+    )
+}
+
+const ROUTES: &str =
+    "[[mail.routes]]\norganization = \"淮南市*\"\nto = [\"huainan@example.org\"]\n\
+     [[mail.routes]]\norganization_regex = \"^烟台\"\nto = [\"yantai@example.org\"]\n\
+     [[mail.routes]]\nregion = [\"井陉\"]\nto = [\"jingxing@example.org\"]\n";
+
+fn pack_rules() -> Vec<(String, String)> {
+    std::fs::read_dir(common::repo().join("rules"))
+        .expect("rules")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .map(|p| {
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).expect("rule"))
+        })
+        .collect()
+}
+
+fn start_daemon(extra: &str) -> Daemon {
+    let rules = pack_rules();
+    let refs: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    Daemon::start_with(&refs, extra)
+}
+
+#[test]
+fn one_summary_per_office_and_nothing_twice() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    let mut d = start_daemon(&mail_config(port, ROUTES, "\"fallback@example.org\""));
+    for s in seeds() {
+        d.drop_file(&s, s.file_name().and_then(|n| n.to_str()).expect("name"));
+    }
+    // 000 has no finding; 001 淮南, 002 烟台, 004 井陉 have routes; 003 (宁国) goes to the fallback.
+    wait_for(Duration::from_secs(30), || server.messages().len() == 4);
+    let messages = server.messages();
+    let mut to: Vec<&str> = messages.iter().filter_map(|m| header(m, "To")).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "fallback@example.org",
+            "huainan@example.org",
+            "jingxing@example.org",
+            "yantai@example.org"
+        ]
+    );
+    for m in &messages {
+        assert!(
+            header(m, "Subject").is_some_and(|s| s.contains("=?utf-8?")),
+            "encoded subject: {m}"
+        );
+        assert!(m.contains("multipart/alternative"), "{m}");
+        assert!(m.contains("text/html"));
+    }
+    // The store's log has the subjects with their counts.
+    let subject: String = d
+        .db()
+        .query_row(
+            "SELECT subject FROM mails WHERE recipients LIKE '%yantai%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("mail log");
+    assert_eq!(
+        subject,
+        "[ogi-audit] 烟台市人民政府 2020年度报告：2个错误、0个警告"
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        4
+    );
+
+    // The same reports again, and a restart: nothing is sent twice.
+    for (i, s) in seeds().iter().enumerate() {
+        d.drop_file(s, &format!("again-{i}.txt"));
+    }
+    wait_for(Duration::from_secs(20), || d.inbox_files() == 0);
+    d.kill();
+    d.spawn();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.messages().len(), 4);
+    assert_eq!(d.count("SELECT COUNT(*) FROM mails"), 4);
+}
+
+#[test]
+fn a_server_that_is_down_gets_the_summary_once_when_it_is_back() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = start_daemon(&mail_config(port, ROUTES, ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    // Attempts fail while nothing listens; the notice waits in the store.
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'pending' AND attempts >= 1") == 1
+    });
+    let server = SmtpServer::start(port, tmp.path(), false);
+    wait_for(Duration::from_secs(30), || server.messages().len() == 1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.messages().len(), 1, "delivered exactly once");
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        1
+    );
+}
+
+#[test]
+fn a_permanent_rejection_is_recorded_and_not_retried() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), true);
+    let routes = "[[mail.routes]]\norganization = \"烟台*\"\nto = [\"reject@example.org\"]\n";
+    let d = start_daemon(&mail_config(port, routes, ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'failed'") == 1
+    });
+    let error: String = d
+        .db()
+        .query_row("SELECT last_error FROM notices", [], |r| r.get(0))
+        .expect("notice");
+    assert!(error.contains("550"), "{error}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.count("SELECT attempts FROM notices"), 1, "not retried");
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn without_smtp_summaries_are_eml_files_and_unrouted_reports_stay_unsent() {
+    // The embedded default: file transport, fallback audit@localhost.
+    let d = start_daemon("[mail]\ngroup_wait = \"200ms\"\n");
+    d.drop_file(&seed("002"), "yantai.txt");
+    wait_for(Duration::from_secs(30), || {
+        !walk(&d.path("outbox")).is_empty()
+    });
+    let files = walk(&d.path("outbox"));
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(&files[0]).expect("eml");
+    assert_eq!(header(&eml, "To"), Some("audit@localhost"));
+    assert!(header(&eml, "Subject").is_some());
+
+    // No route and no fallback: kept in the store as unrouted.
+    let d = start_daemon("[mail]\ngroup_wait = \"200ms\"\nfallback = []\n");
+    d.drop_file(&seed("002"), "yantai.txt");
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'unrouted'") == 1
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(walk(&d.path("outbox")).is_empty());
+}
+
+#[test]
+fn mail_test_and_preview_commands() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    let config = tmp.path().join("ogi-audit.toml");
+    let rules = format!(
+        "[rules]\ndir = \"{}\"\n",
+        common::repo().join("rules").display()
+    );
+    std::fs::write(&config, format!("{rules}{}", mail_config(port, ROUTES, ""))).expect("config");
+    let out = Command::new(BIN)
+        .args(["mail", "test", "--to", "office@example.org", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(Duration::from_secs(10), || server.messages().len() == 1);
+    assert_eq!(
+        header(&server.messages()[0], "To"),
+        Some("office@example.org")
+    );
+
+    let out = Command::new(BIN)
+        .args(["mail", "preview", "--config"])
+        .arg(&config)
+        .arg(seed("002"))
+        .output()
+        .expect("preview");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("To: yantai@example.org"), "{text}");
+    assert!(
+        text.contains("Subject: [ogi-audit] 烟台市人民政府 2020年度报告：2个错误"),
+        "{text}"
+    );
+    assert!(text.contains("行政诉讼31起"), "{text}");
+
+    // A broken template stops the daemon's set-up with the template's name.
+    let templates = tmp.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("dir");
+    std::fs::write(templates.join("subject.txt"), "{{ reports[0].organization ").expect("tpl");
+    std::fs::write(
+        &config,
+        mail_config(port, "", "").replace("[mail.smtp]", "templates = \"templates\"\n[mail.smtp]"),
+    )
+    .expect("config");
+    let out = Command::new(BIN)
+        .args(["mail", "test", "--to", "office@example.org", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail test");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("subject.txt"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
