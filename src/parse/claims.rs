@@ -1,15 +1,43 @@
 //! Numeric claims of the narrative: every "N件/条/起/个/项/次/篇" and "N%" with its sentence, so
 //! rules can hold the text against the tables.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::model::{Claim, Section};
 
-static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d+(?:\.\d+)?)\s*(%|件|条|起|个|项|次|篇|家|人次)").expect("claim pattern")
-});
+const UNITS: [&str; 10] = ["%", "人次", "件", "条", "起", "个", "项", "次", "篇", "家"];
+
+/// The claims of a text, as byte ranges (`58件`, `99.84%`): a number, optional spaces, a unit.
+/// Hand-written: digits are rare in a report, so jumping from digit to digit beats a regex that
+/// has to look at every byte.
+fn claim_spans(text: &str) -> Vec<(usize, usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(u8::is_ascii_digit) {
+        let start = i + p;
+        let mut j = start;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        let num_end = j;
+        let mut k = j;
+        while k < b.len() && matches!(b[k], b' ' | b'\t' | b'\n' | b'\r') {
+            k += 1;
+        }
+        if let Some(u) = UNITS.iter().find(|u| text[k..].starts_with(**u)) {
+            out.push((start, num_end, k + u.len()));
+            i = k + u.len();
+        } else {
+            i = num_end.max(start + 1);
+        }
+    }
+    out
+}
 
 /// Where a sentence ends for the words around a claim (a line break does not end it: copies
 /// from PDFs break lines mid-sentence; a blank line does).
@@ -21,10 +49,10 @@ fn ends_sentence(c: char) -> bool {
 const CONTEXT_CHARS: usize = 200;
 
 fn context_before(text: &str) -> String {
-    let mut out: Vec<char> = Vec::new();
+    let mut start = text.len();
     let mut newlines = 0;
-    for c in text.chars().rev().take(CONTEXT_CHARS) {
-        if ends_sentence(c) {
+    for (n, (i, c)) in text.char_indices().rev().enumerate() {
+        if n >= CONTEXT_CHARS || ends_sentence(c) {
             break;
         }
         if c == '\n' {
@@ -32,22 +60,19 @@ fn context_before(text: &str) -> String {
             if newlines >= 2 {
                 break;
             }
-            continue;
+        } else if !c.is_whitespace() {
+            newlines = 0;
         }
-        if c.is_whitespace() {
-            continue;
-        }
-        newlines = 0;
-        out.push(c);
+        start = i;
     }
-    out.iter().rev().collect()
+    strip_whitespace(&text[start..])
 }
 
 fn context_after(text: &str) -> String {
-    let mut out = String::new();
+    let mut end = 0;
     let mut newlines = 0;
-    for c in text.chars().take(CONTEXT_CHARS) {
-        if ends_sentence(c) {
+    for (n, (i, c)) in text.char_indices().enumerate() {
+        if n >= CONTEXT_CHARS || ends_sentence(c) {
             break;
         }
         if c == '\n' {
@@ -55,13 +80,19 @@ fn context_after(text: &str) -> String {
             if newlines >= 2 {
                 break;
             }
-            continue;
+        } else if !c.is_whitespace() {
+            newlines = 0;
         }
-        if c.is_whitespace() {
-            continue;
-        }
-        newlines = 0;
-        out.push(c);
+        end = i + c.len_utf8();
+    }
+    strip_whitespace(&text[..end])
+}
+
+/// The text without whitespace, copied in runs rather than character by character.
+fn strip_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for piece in s.split(char::is_whitespace) {
+        out.push_str(piece);
     }
     out
 }
@@ -74,44 +105,41 @@ pub fn find(
     to_char: &dyn Fn(usize) -> usize,
 ) -> Vec<Claim> {
     let mut out = Vec::new();
-    for c in CLAIM.captures_iter(text) {
-        let (Some(all), Some(num), Some(unit)) = (c.get(0), c.get(1), c.get(2)) else {
-            continue;
-        };
-        if skip
-            .iter()
-            .any(|(s, e)| all.start() >= *s && all.start() < *e)
-        {
+    for (num_start, num_end, end) in claim_spans(text) {
+        let num = &text[num_start..num_end];
+        let unit = text[num_end..end].trim_start();
+        let all_text = &text[num_start..end];
+        if skip.iter().any(|(s, e)| num_start >= *s && num_start < *e) {
             continue;
         }
         // A digit right before means we are inside a longer token (a date, a phone number).
-        if text[..num.start()].ends_with(|ch: char| ch.is_ascii_digit() || ch == '.') {
+        if text[..num_start].ends_with(|ch: char| ch.is_ascii_digit() || ch == '.') {
             continue;
         }
-        let Ok(value) = num.as_str().parse::<f64>() else {
+        let Ok(value) = num.parse::<f64>() else {
             continue;
         };
-        let before = context_before(&text[..num.start()]);
-        let after = context_after(&text[all.end()..]);
+        let before = context_before(&text[..num_start]);
+        let after = context_after(&text[end..]);
         let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
-        let phrase = format!("{}{}", &before[phrase_start..], all.as_str());
-        let sentence = format!("{before}{}{after}", all.as_str());
-        let start = to_char(num.start());
+        let phrase = format!("{}{}", &before[phrase_start..], all_text);
+        let sentence = format!("{before}{}{after}", all_text);
+        let start = to_char(num_start);
         let section = sections
             .iter()
             .find(|s| start >= s.start && start < s.end)
             .map(|s| s.key);
         out.push(Claim {
             value,
-            unit: unit.as_str().to_string(),
-            text: all.as_str().to_string(),
+            unit: unit.to_string(),
+            text: all_text.to_string(),
             before,
             after,
             phrase,
             sentence,
             section,
             start,
-            end: to_char(all.end()),
+            end: to_char(end),
         });
     }
     out
