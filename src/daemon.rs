@@ -184,6 +184,7 @@ impl Context {
                     status: Status::Unparseable,
                     error: Some(reason),
                     encoding: None,
+                    format: None,
                     report: None,
                     findings: Vec::new(),
                 }

@@ -20,6 +20,8 @@ pub enum ExtractError {
     Binary(String),
     #[error("unsupported format: {0}")]
     Unsupported(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
 }
 
 /// Why a text could not be parsed as an annual report.

@@ -11,6 +11,8 @@ use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 
 use crate::error::ExtractError;
 
+mod html;
+
 /// A report's text as decoded, and in the normal form the parser reads.
 #[derive(Debug, Clone)]
 pub struct Extracted {
@@ -20,6 +22,8 @@ pub struct Extracted {
     pub text: String,
     /// The character encoding the bytes were read in (`UTF-8`, `GB18030`, `UTF-16LE` …).
     pub encoding: &'static str,
+    /// What the file was: `text` or `html`.
+    pub format: &'static str,
 }
 
 /// Reads a file and extracts its text.
@@ -31,9 +35,19 @@ pub fn extract_file(path: &Path) -> Result<Extracted, ExtractError> {
     extract_bytes(&bytes)
 }
 
-/// Extracts the text of a plain-text report from its bytes.
+/// Extracts the text of a report from its bytes; the format is told by content, not by name.
 pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let (original, encoding) = decode(bytes)?;
+    if let Some(kind) = unsupported_kind(bytes) {
+        return Err(ExtractError::Unsupported(kind.to_string()));
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let (original, encoding, format) = if html::looks_like_html(&head) {
+        let (page, encoding) = html::decode(bytes)?;
+        (html::to_text(&page)?, encoding, "html")
+    } else {
+        let (text, encoding) = decode(bytes)?;
+        (text, encoding, "text")
+    };
     let text = normalize(&original);
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
@@ -42,7 +56,38 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         original,
         text,
         encoding,
+        format,
     })
+}
+
+/// Formats recognised by their first bytes that are not read (yet), with what to tell the user.
+fn unsupported_kind(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if starts(b"%PDF-") {
+        Some("PDF: PDF reports are not read yet; save the report as text or HTML")
+    } else if starts(b"PK\x03\x04") {
+        let inner = &bytes[..bytes.len().min(4096)];
+        if inner.windows(5).any(|w| w == b"word/") {
+            Some("DOCX (Word): Word reports are not read yet; save the report as text or HTML")
+        } else {
+            Some("a ZIP archive (.zip, .docx, .xlsx, .wps …); not a report this program can read")
+        }
+    } else if starts(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Some("an old Word/WPS/Excel binary file (.doc, .wps, .xls); save it as text or HTML")
+    } else if starts(&[0x89, b'P', b'N', b'G'])
+        || starts(&[0xFF, 0xD8, 0xFF])
+        || starts(b"GIF87a")
+        || starts(b"GIF89a")
+        || starts(b"II*\0")
+        || starts(b"MM\0*")
+        || (starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"))
+    {
+        Some("an image (a scanned copy?): there is no text to read")
+    } else if starts(b"{\\rtf") {
+        Some("RTF: save the report as text or HTML")
+    } else {
+        None
+    }
 }
 
 /// Decodes bytes to a string: BOM first, then UTF-16 without BOM, valid UTF-8, and otherwise the

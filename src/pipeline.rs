@@ -30,6 +30,9 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The character encoding the text was read in.
     pub encoding: Option<String>,
+    /// What the file was (`text`, `html`).
+    #[serde(default)]
+    pub format: Option<String>,
     pub report: Option<Report>,
     pub findings: Vec<Finding>,
 }
@@ -50,6 +53,7 @@ pub fn read_file(path: &Path) -> Outcome {
             status: Status::Unparseable,
             error: Some(format!("cannot read file: {e}")),
             encoding: None,
+            format: None,
             report: None,
             findings: Vec::new(),
         },
@@ -64,6 +68,7 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
         status: Status::Unparseable,
         error: None,
         encoding: None,
+        format: None,
         report: None,
         findings: Vec::new(),
     };
@@ -75,6 +80,7 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
         }
     };
     outcome.encoding = Some(extracted.encoding.to_string());
+    outcome.format = Some(extracted.format.to_string());
     match parse::parse(&extracted.text) {
         Ok(report) => {
             outcome.status = Status::Parsed;

@@ -143,3 +143,13 @@ fn sample_kewei_pdf_rows_apart_from_labels() {
 fn sample_xzf_ocr_markdown() {
     check("samples/2025-shuyang-xzf.txt");
 }
+
+#[test]
+fn sample_shanghai_html_portal_fragment_with_blank_cells() {
+    check("samples/2019-shanghai-bgt.html");
+}
+
+#[test]
+fn sample_fgj_html_full_saved_page_with_word_markup() {
+    check("samples/2023-shuyang-fgj.html");
+}

@@ -92,8 +92,14 @@ fn tokenize_pipe_line<'a>(
         is_null_marker(c) || full_value(c)
     });
     // Blanks only mean something in a row that has several cells and some values; in a layout of
-    // one cell per line (`0 |`) or in spanned header rows (`| |||`) they are layout noise.
-    let keep_blanks = filled >= 2 && has_value;
+    // one cell per line (`0 |`) or in spanned header rows (`| |||`) they are layout noise. Right
+    // after a row label, on the label's own line, every cell is a data cell (the label counts as
+    // the row's first filled cell), so blanks there are kept even when the whole row is blank.
+    let keep_blanks = if after_label {
+        cells.len() >= 2
+    } else {
+        filled >= 2 && has_value
+    };
     for cell in cells {
         let c = cell.trim();
         if c.is_empty() {
