@@ -277,3 +277,53 @@ fn last_years_report_from_the_store_reaches_the_rules_and_reaudit_refreshes() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["summary"]["reports"], 2);
 }
+
+#[test]
+fn html_reports_are_audited_like_text_reports() {
+    let d = Daemon::start(&[]);
+    let page = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.gbk.html");
+    d.drop_file(&page, "yantai.html");
+    d.drop_file(&seed("002"), "yantai.txt");
+    std::fs::write(
+        d.path("staging-scan.png"),
+        [0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0],
+    )
+    .expect("png");
+    std::fs::rename(d.path("staging-scan.png"), d.path("inbox/scan.png")).expect("move in");
+    wait_for(Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM reports") == 3
+    });
+    let tables: Vec<String> = {
+        let db = d.db();
+        let mut stmt = db
+            .prepare("SELECT report_json FROM reports WHERE status = 'parsed' ORDER BY path")
+            .expect("query");
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .expect("rows")
+            .map(|j| {
+                let v: serde_json::Value = serde_json::from_str(&j.expect("row")).expect("json");
+                format!("{}{}", v["table3"], v["table4"])
+            })
+            .collect()
+    };
+    assert_eq!(tables.len(), 2);
+    assert_eq!(
+        tables[0], tables[1],
+        "the HTML page and the text give the same tables"
+    );
+    let error: String = d
+        .db()
+        .query_row(
+            "SELECT error FROM reports WHERE status = 'unparseable'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("png row");
+    assert!(
+        error.contains("unsupported format") && error.contains("image"),
+        "{error}"
+    );
+    wait_for(Duration::from_secs(5), || {
+        d.path("quarantine/scan.png.reason.txt").exists()
+    });
+}

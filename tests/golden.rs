@@ -80,6 +80,11 @@ fn check(rel: &str) {
         .file_stem()
         .and_then(|s| s.to_str())
         .expect("name");
+    check_against(rel, name);
+}
+
+/// Compares the report parsed from `rel` with the golden values of `name`.
+fn check_against(rel: &str, name: &str) {
     let report = parse_fixture(rel);
     let want = golden(name);
     let got = serde_json::to_value(&report).expect("serialise");
@@ -152,4 +157,27 @@ fn sample_shanghai_html_portal_fragment_with_blank_cells() {
 #[test]
 fn sample_fgj_html_full_saved_page_with_word_markup() {
     check("samples/2023-shuyang-fgj.html");
+}
+
+/// HTML pages built from the seeds by `tools/gen_html_fixtures.py`: GBK, site navigation around
+/// the report, the official merged cells; every table must read as in the text seed.
+#[test]
+fn generated_gbk_html_pages_give_the_same_tables_as_the_text_seeds() {
+    for seed in [
+        "000_32590e3cc98cb08c",
+        "001_7525cffb9e742ff2",
+        "002_51f17e08e942b61d",
+        "003_211f0501946b8fa1",
+        "004_b29312736e7f4b68",
+    ] {
+        let rel = format!("generated/{seed}.gbk.html");
+        let outcome = pipeline::read_file(&fixtures().join(&rel));
+        assert_eq!(outcome.encoding.as_deref(), Some("gb18030"), "{rel}");
+        assert_eq!(outcome.format.as_deref(), Some("html"), "{rel}");
+        check_against(&rel, seed);
+        let html = outcome.report.expect("parsed");
+        let text = parse_fixture(&format!("seeds/{seed}.txt"));
+        assert_eq!(html.table3, text.table3, "{seed}: table 3");
+        assert_eq!(html.table4, text.table4, "{seed}: table 4");
+    }
 }

@@ -961,6 +961,24 @@ proptest! {
         assert_consistent(&outcome, &bytes);
     }
 
+    /// The HTML path: random bytes and random cuts of a generated report page behind an HTML head.
+    #[test]
+    fn random_html_never_panics(
+        body in prop::collection::vec(any::<u8>(), 0..4096),
+        cut in 0usize..40_000,
+    ) {
+        let mut bytes = b"<!DOCTYPE html><html><body><table><tr><td rowspan=3>".to_vec();
+        bytes.extend(&body);
+        let outcome = pipeline::read_bytes(Path::new("random.html"), &bytes);
+        assert_consistent(&outcome, &bytes);
+        let page = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated/002_51f17e08e942b61d.gbk.html"),
+        ).expect("page");
+        let cut = &page[..cut.min(page.len())];
+        let outcome = pipeline::read_bytes(Path::new("cut.html"), cut);
+        assert_consistent(&outcome, cut);
+    }
+
     #[test]
     fn edited_seeds_never_panic(
         seed in 0..SEEDS.len(),
