@@ -22,6 +22,8 @@ pub enum ExtractError {
     Unsupported(String),
     #[error("too large: {0}")]
     TooLarge(String),
+    #[error("damaged file: {0}")]
+    Corrupt(String),
 }
 
 /// Why a text could not be parsed as an annual report.

@@ -279,11 +279,14 @@ fn last_years_report_from_the_store_reaches_the_rules_and_reaudit_refreshes() {
 }
 
 #[test]
-fn html_reports_are_audited_like_text_reports() {
+fn html_and_docx_reports_are_audited_like_text_reports() {
     let d = Daemon::start(&[]);
     let page = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.gbk.html");
     d.drop_file(&page, "yantai.html");
     d.drop_file(&seed("002"), "yantai.txt");
+    // The Word version is the same report in another form: distinct content, same tables.
+    let docx = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.docx");
+    d.drop_file(&docx, "yantai.docx");
     std::fs::write(
         d.path("staging-scan.png"),
         [0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0],
@@ -291,7 +294,7 @@ fn html_reports_are_audited_like_text_reports() {
     .expect("png");
     std::fs::rename(d.path("staging-scan.png"), d.path("inbox/scan.png")).expect("move in");
     wait_for(Duration::from_secs(20), || {
-        d.count("SELECT COUNT(*) FROM reports") == 3
+        d.count("SELECT COUNT(*) FROM reports") == 4
     });
     let tables: Vec<String> = {
         let db = d.db();
@@ -306,10 +309,10 @@ fn html_reports_are_audited_like_text_reports() {
             })
             .collect()
     };
-    assert_eq!(tables.len(), 2);
-    assert_eq!(
-        tables[0], tables[1],
-        "the HTML page and the text give the same tables"
+    assert_eq!(tables.len(), 3, "html, docx and text are three reports");
+    assert!(
+        tables.iter().all(|t| *t == tables[0]),
+        "the HTML page, the Word document and the text give the same tables"
     );
     let error: String = d
         .db()

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Builds HTML versions of the seed reports, as a government portal would publish them.
+"""Builds HTML and DOCX versions of the seed reports, as offices publish them.
 
-Each page is GBK-encoded with a `<meta charset>`, wrapped in site navigation and a footer, and
-holds the three statistics tables with the merged cells of the official template (rowspan and
-colspan as in 国办公开办函〔2019〕60号 / 〔2021〕30号). The table values come from the hand-checked
-golden files (tests/fixtures/golden/*.json); the narrative comes from the seed text. The parser
-must read the same tables from these pages as from the text seeds.
+Each HTML page is GBK-encoded with a `<meta charset>`, wrapped in site navigation and a footer;
+each DOCX is a Word document. Both hold the three statistics tables with the merged cells of the
+official template (国办公开办函〔2019〕60号 / 〔2021〕30号): rowspan/colspan in HTML, vMerge/gridSpan
+in Word. The table values come from the hand-checked golden files (tests/fixtures/golden/*.json);
+the narrative comes from the seed text. The parser must read the same tables from these files as
+from the text seeds.
 
-Usage: python3 tools/gen_html_fixtures.py   (writes tests/fixtures/generated/*.html)
+Usage: python3 tools/gen_fixtures.py   (writes tests/fixtures/generated/*.gbk.html and *.docx)
 Standard library only.
 """
 
 import html
+import io
 import json
 import pathlib
 import re
+import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "tests" / "fixtures" / "seeds"
@@ -66,6 +69,11 @@ def t3_rows(template):
     return rows
 
 
+def td_cell(cell):
+    text, rowspan, colspan = cell
+    return td(text, rowspan, colspan)
+
+
 def td(text, rowspan=1, colspan=1):
     attrs = ""
     if rowspan > 1:
@@ -86,29 +94,23 @@ def value(v):
 
 
 def table3(golden):
+    """Table 3 as rows of origin cells (text, rowspan, colspan)."""
     t = golden["table3"]
-    out = ['<table border="1" cellspacing="0">',
-           "<tr>" + td("（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", 3, 3) + td("申请人情况", 1, 7) + "</tr>",
-           "<tr>" + td("自然人", 2) + td("法人或其他组织", 1, 5) + td("总计", 2) + "</tr>",
-           "<tr>" + "".join(td(x) for x in ["商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]) + "</tr>"]
+    rows = [[("（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", 3, 3), ("申请人情况", 1, 7)],
+            [("自然人", 2, 1), ("法人或其他组织", 1, 5), ("总计", 2, 1)],
+            [(x, 1, 1) for x in ["商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]]]
     for key, labels in t3_rows(golden["template"]):
-        cells = "".join(td(text, rs, cs) for text, rs, cs in labels)
-        cells += "".join(td(value(t[key][c])) for c in COLS)
-        out.append(f"<tr>{cells}</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+        rows.append(list(labels) + [(value(t[key][c]), 1, 1) for c in COLS])
+    return rows
 
 
 def table4(golden):
     t = golden["table4"]
     heads = ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"]
-    out = ['<table border="1" cellspacing="0">',
-           "<tr>" + td("行政复议", 1, 5) + td("行政诉讼", 1, 10) + "</tr>",
-           "<tr>" + "".join(td(h, 2) for h in heads) + td("未经复议直接起诉", 1, 5) + td("复议后起诉", 1, 5) + "</tr>",
-           "<tr>" + "".join(td(h) for h in heads * 2) + "</tr>",
-           "<tr>" + "".join(td(value(t[g][c])) for g in T4_GROUPS for c in T4_COLS) + "</tr>",
-           "</table>"]
-    return "\n".join(out)
+    return [[("行政复议", 1, 5), ("行政诉讼", 1, 10)],
+            [(h, 2, 1) for h in heads] + [("未经复议直接起诉", 1, 5), ("复议后起诉", 1, 5)],
+            [(h, 1, 1) for h in heads * 2],
+            [(value(t[g][c]), 1, 1) for g in T4_GROUPS for c in T4_COLS]]
 
 
 def table2(golden):
@@ -135,16 +137,23 @@ def table2(golden):
                   ("第二十条第（六）项", ["本年处理决定数量"],
                    [("行政处罚", "penalty", ["decisions"]), ("行政强制", "enforcement", ["decisions"])]),
                   ("第二十条第（八）项", ["本年收费金额（单位：万元）"], [("行政事业性收费", "fees", ["amount_wan"])])]
-    out = ['<table border="1" cellspacing="0">']
-    for title, heads, rows in blocks:
-        out.append("<tr>" + td(title, 1, 4) + "</tr>")
-        out.append("<tr>" + td("信息内容") + "".join(td(h) for h in heads) + "</tr>")
-        for label, key, cols in rows:
-            cells = []
+    rows = []
+    for title, heads, block in blocks:
+        rows.append([(title, 1, 4)])
+        rows.append([("信息内容", 1, 1)] + [(h, 1, 1) for h in heads])
+        for label, key, cols in block:
+            cells = [(label, 1, 1)]
             for c in cols:
                 v = t.get(key, {}).get(c)
-                cells.append(td(value(v) + ("元" if c == "amount_yuan" and v is not None else "")))
-            out.append("<tr>" + td(label) + "".join(cells) + "</tr>")
+                cells.append((value(v) + ("元" if c == "amount_yuan" and v is not None else ""), 1, 1))
+            rows.append(cells)
+    return rows
+
+
+def html_table(rows):
+    out = ['<table border="1" cellspacing="0">']
+    for row in rows:
+        out.append("<tr>" + "".join(td_cell(c) for c in row) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -181,9 +190,9 @@ def page(seed_path, golden):
         f"<h1>{html.escape(title)}</h1>",
         '<div class="article">',
         *[p(s) for s in before],
-        p("二、主动公开政府信息情况"), table2(golden),
-        p("三、收到和处理政府信息公开申请情况"), table3(golden),
-        p("四、政府信息公开行政复议、行政诉讼情况"), table4(golden),
+        p("二、主动公开政府信息情况"), html_table(table2(golden)),
+        p("三、收到和处理政府信息公开申请情况"), html_table(table3(golden)),
+        p("四、政府信息公开行政复议、行政诉讼情况"), html_table(table4(golden)),
         *[p(s) for s in after],
         "</div>",
         '<div class="footer"><p>主办单位：某某市人民政府办公室 网站标识码：0000000000</p><p>ICP备00000000号</p></div>',
@@ -193,14 +202,87 @@ def page(seed_path, golden):
             "<style>.top-nav{color:#333}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def w_para(text):
+    if not text:
+        return "<w:p/>"
+    # Word splits runs; two runs per paragraph keep the reader honest.
+    half = len(text) // 2
+    runs = "".join(f'<w:r><w:t xml:space="preserve">{html.escape(part, quote=False)}</w:t></w:r>'
+                   for part in (text[:half], text[half:]) if part)
+    return f"<w:p>{runs}</w:p>"
+
+
+def w_table(rows):
+    """Origin cells → Word rows, with vMerge continuation cells where a rowspan goes on."""
+    out = ["<w:tbl>"]
+    pending = {}  # column → [rows left, colspan]
+    for row in rows:
+        cells, col, queue = [], 0, list(row)
+        while queue or any(c >= col for c in pending):
+            if col in pending:
+                left, cs = pending[col]
+                cells.append(f'<w:tc><w:tcPr>{grid_span(cs)}<w:vMerge/></w:tcPr><w:p/></w:tc>')
+                if left <= 1:
+                    del pending[col]
+                else:
+                    pending[col] = [left - 1, cs]
+                col += cs
+                continue
+            if not queue:
+                break
+            text, rs, cs = queue.pop(0)
+            merge = '<w:vMerge w:val="restart"/>' if rs > 1 else ""
+            cells.append(f"<w:tc><w:tcPr>{grid_span(cs)}{merge}</w:tcPr>{w_para(text)}</w:tc>")
+            if rs > 1:
+                pending[col] = [rs - 1, cs]
+            col += cs
+        out.append("<w:tr>" + "".join(cells) + "</w:tr>")
+    out.append("</w:tbl>")
+    return "".join(out)
+
+
+def grid_span(cs):
+    return f'<w:gridSpan w:val="{cs}"/>' if cs > 1 else ""
+
+
+def docx(seed_path, golden):
+    before, after = narrative(seed_path.read_text(encoding="utf-8"))
+    title = f"{golden['organization']}{golden['year']}年政府信息公开工作年度报告"
+    body = [w_para(title), *[w_para(s) for s in before],
+            w_para("二、主动公开政府信息情况"), w_table(table2(golden)),
+            w_para("三、收到和处理政府信息公开申请情况"), w_table(table3(golden)),
+            w_para("四、政府信息公开行政复议、行政诉讼情况"), w_table(table4(golden)),
+            *[w_para(s) for s in after]]
+    document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="{W}"><w:body>'
+                + "".join(body) + "<w:sectPr/></w:body></w:document>")
+    content_types = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                     '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                     '<Default Extension="xml" ContentType="application/xml"/>'
+                     '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+    rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in [("[Content_Types].xml", content_types), ("_rels/.rels", rels), ("word/document.xml", document)]:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))  # reproducible bytes
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for seed in sorted(SEEDS.glob("*.txt")):
         golden = json.loads((GOLDEN / f"{seed.stem}.json").read_text(encoding="utf-8"))
-        data = page(seed, golden).encode("gbk", errors="xmlcharrefreplace")
-        target = OUT / f"{seed.stem}.gbk.html"
-        target.write_bytes(data)
-        print(f"wrote {target.relative_to(ROOT)} ({len(data)} bytes)")
+        for target, data in [
+            (OUT / f"{seed.stem}.gbk.html", page(seed, golden).encode("gbk", errors="xmlcharrefreplace")),
+            (OUT / f"{seed.stem}.docx", docx(seed, golden)),
+        ]:
+            target.write_bytes(data)
+            print(f"wrote {target.relative_to(ROOT)} ({len(data)} bytes)")
 
 
 if __name__ == "__main__":
