@@ -24,6 +24,8 @@ pub enum ExtractError {
     TooLarge(String),
     #[error("damaged file: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    NoText(String),
 }
 
 /// Why a text could not be parsed as an annual report.

@@ -13,6 +13,7 @@ use crate::error::ExtractError;
 
 mod docx;
 mod html;
+mod pdf;
 
 /// A report's text as decoded, and in the normal form the parser reads.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct Extracted {
     pub text: String,
     /// The character encoding the bytes were read in (`UTF-8`, `GB18030`, `UTF-16LE` …).
     pub encoding: &'static str,
-    /// What the file was: `text`, `html` or `docx`.
+    /// What the file was: `text`, `html`, `docx` or `pdf`.
     pub format: &'static str,
 }
 
@@ -42,7 +43,9 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         return Err(ExtractError::Unsupported(kind.to_string()));
     }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
-    let (original, encoding, format) = if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(bytes) {
+    let (original, encoding, format) = if bytes.starts_with(b"%PDF-") {
+        (pdf::to_text(bytes)?, "UTF-8", "pdf")
+    } else if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(bytes) {
         (docx::to_text(bytes)?, "UTF-8", "docx")
     } else if html::looks_like_html(&head) {
         let (page, encoding) = html::decode(bytes)?;
@@ -66,9 +69,7 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
 /// Formats recognised by their first bytes that are not read (yet), with what to tell the user.
 fn unsupported_kind(bytes: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
-    if starts(b"%PDF-") {
-        Some("PDF: PDF reports are not read yet; save the report as text or HTML")
-    } else if starts(b"PK\x03\x04") && !docx::is_docx(bytes) {
+    if starts(b"PK\x03\x04") && !docx::is_docx(bytes) {
         Some("a ZIP archive that is not a Word document (.zip, .xlsx, .pptx …)")
     } else if starts(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
         Some("an old Word/WPS/Excel binary file (.doc, .wps, .xls); save it as text or HTML")

@@ -279,7 +279,7 @@ fn last_years_report_from_the_store_reaches_the_rules_and_reaudit_refreshes() {
 }
 
 #[test]
-fn html_and_docx_reports_are_audited_like_text_reports() {
+fn html_docx_and_pdf_reports_are_audited_like_text_reports() {
     let d = Daemon::start(&[]);
     let page = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.gbk.html");
     d.drop_file(&page, "yantai.html");
@@ -287,6 +287,8 @@ fn html_and_docx_reports_are_audited_like_text_reports() {
     // The Word version is the same report in another form: distinct content, same tables.
     let docx = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.docx");
     d.drop_file(&docx, "yantai.docx");
+    let pdf = repo().join("tests/fixtures/generated/002_51f17e08e942b61d.pdf");
+    d.drop_file(&pdf, "yantai.pdf");
     std::fs::write(
         d.path("staging-scan.png"),
         [0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0],
@@ -294,7 +296,7 @@ fn html_and_docx_reports_are_audited_like_text_reports() {
     .expect("png");
     std::fs::rename(d.path("staging-scan.png"), d.path("inbox/scan.png")).expect("move in");
     wait_for(Duration::from_secs(20), || {
-        d.count("SELECT COUNT(*) FROM reports") == 4
+        d.count("SELECT COUNT(*) FROM reports") == 5
     });
     let tables: Vec<String> = {
         let db = d.db();
@@ -309,10 +311,10 @@ fn html_and_docx_reports_are_audited_like_text_reports() {
             })
             .collect()
     };
-    assert_eq!(tables.len(), 3, "html, docx and text are three reports");
+    assert_eq!(tables.len(), 4, "html, docx, pdf and text are four reports");
     assert!(
         tables.iter().all(|t| *t == tables[0]),
-        "the HTML page, the Word document and the text give the same tables"
+        "the HTML page, the Word document, the PDF and the text give the same tables"
     );
     let error: String = d
         .db()

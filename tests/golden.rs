@@ -159,25 +159,57 @@ fn sample_fgj_html_full_saved_page_with_word_markup() {
     check("samples/2023-shuyang-fgj.html");
 }
 
-/// HTML pages built from the seeds by `tools/gen_html_fixtures.py`: GBK, site navigation around
-/// the report, the official merged cells; every table must read as in the text seed.
+const SEEDS: [&str; 5] = [
+    "000_32590e3cc98cb08c",
+    "001_7525cffb9e742ff2",
+    "002_51f17e08e942b61d",
+    "003_211f0501946b8fa1",
+    "004_b29312736e7f4b68",
+];
+
+/// HTML pages built from the seeds by `tools/gen_fixtures.py`: GBK, site navigation around the
+/// report, the official merged cells; every table must read as in the text seed.
 #[test]
 fn generated_gbk_html_pages_give_the_same_tables_as_the_text_seeds() {
-    for seed in [
-        "000_32590e3cc98cb08c",
-        "001_7525cffb9e742ff2",
-        "002_51f17e08e942b61d",
-        "003_211f0501946b8fa1",
-        "004_b29312736e7f4b68",
-    ] {
-        let rel = format!("generated/{seed}.gbk.html");
+    generated_give_the_same_tables("gbk.html", "html", "gb18030");
+}
+
+/// Word documents built from the seeds by `tools/gen_fixtures.py` (vMerge and gridSpan cells).
+#[test]
+fn generated_docx_documents_give_the_same_tables_as_the_text_seeds() {
+    generated_give_the_same_tables("docx", "docx", "UTF-8");
+}
+
+/// Text PDFs built from the seeds by `tools/gen_pdf_fixtures.py` (CJK CID font, merged cells),
+/// read through poppler's pdftotext; and a PDF without a text layer.
+#[test]
+fn generated_pdfs_give_the_same_tables_as_the_text_seeds() {
+    generated_give_the_same_tables("pdf", "pdf", "UTF-8");
+    let scan = pipeline::read_file(&fixtures().join("generated/scanned-no-text.pdf"));
+    assert_eq!(scan.status, Status::Unparseable);
+    assert!(
+        scan.error
+            .as_deref()
+            .is_some_and(|e| e.contains("no text layer")),
+        "{:?}",
+        scan.error
+    );
+}
+
+fn generated_give_the_same_tables(ext: &str, format: &str, encoding: &str) {
+    for seed in SEEDS {
+        let rel = format!("generated/{seed}.{ext}");
         let outcome = pipeline::read_file(&fixtures().join(&rel));
-        assert_eq!(outcome.encoding.as_deref(), Some("gb18030"), "{rel}");
-        assert_eq!(outcome.format.as_deref(), Some("html"), "{rel}");
+        assert_eq!(outcome.encoding.as_deref(), Some(encoding), "{rel}");
+        assert_eq!(outcome.format.as_deref(), Some(format), "{rel}");
         check_against(&rel, seed);
-        let html = outcome.report.expect("parsed");
+        // The format is told by content: a misnamed file reads the same.
+        let bytes = std::fs::read(fixtures().join(&rel)).expect("read");
+        let misnamed = pipeline::read_bytes(Path::new("misnamed.txt"), &bytes);
+        assert_eq!(misnamed.format.as_deref(), Some(format), "{rel} as .txt");
+        let parsed = outcome.report.expect("parsed");
         let text = parse_fixture(&format!("seeds/{seed}.txt"));
-        assert_eq!(html.table3, text.table3, "{seed}: table 3");
-        assert_eq!(html.table4, text.table4, "{seed}: table 4");
+        assert_eq!(parsed.table3, text.table3, "{rel}: table 3");
+        assert_eq!(parsed.table4, text.table4, "{rel}: table 4");
     }
 }

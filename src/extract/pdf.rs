@@ -1,0 +1,104 @@
+//! Text PDFs → the report's text, through poppler's `pdftotext -layout`.
+//!
+//! Government PDFs often use CJK fonts encoded with `UniGB-UCS2-H`, which pure-Rust extractors
+//! mishandle; poppler reads them and keeps the table layout (cells in columns on one line), which
+//! the text parser reads like any row-per-line table. The tool runs as a separate process with a
+//! time limit, a page limit and an output cap, so a hostile PDF cannot stall or exhaust the
+//! daemon. A PDF whose pages carry no text (a scan) is reported as such, never guessed.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::ExtractError;
+
+/// The extractor, found on PATH.
+const PDFTOTEXT: &str = "pdftotext";
+/// Pages read at most.
+const MAX_PAGES: usize = 300;
+/// Text kept at most.
+const MAX_OUTPUT: u64 = 32 * 1024 * 1024;
+/// Time one PDF may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The text of a PDF.
+pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
+    let mut child = Command::new(PDFTOTEXT)
+        .args([
+            "-layout",
+            "-enc",
+            "UTF-8",
+            "-l",
+            &MAX_PAGES.to_string(),
+            "-",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ExtractError::Unsupported(
+                    "PDF: the PDF reader pdftotext is not installed (Debian package poppler-utils)"
+                        .to_string(),
+                )
+            } else {
+                ExtractError::Corrupt(format!("PDF: cannot start pdftotext: {e}"))
+            }
+        })?;
+    // Feed stdin from a thread so a large PDF cannot deadlock against a full stdout pipe.
+    let input = bytes.to_vec();
+    let mut stdin = child.stdin.take();
+    let feeder = std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(&input);
+        }
+    });
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| ExtractError::Corrupt("PDF: no output from pdftotext".to_string()))?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut out);
+        out
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ExtractError::TooLarge(format!(
+                    "PDF: text extraction took longer than {} s",
+                    TIMEOUT.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(ExtractError::Corrupt(format!("PDF: {e}"))),
+        }
+    };
+    let _ = feeder.join();
+    let out = reader
+        .join()
+        .map_err(|_| ExtractError::Corrupt("PDF: output reader failed".to_string()))?;
+    if !status.success() {
+        return Err(ExtractError::Corrupt(
+            "PDF: pdftotext could not read the file (damaged or encrypted?)".to_string(),
+        ));
+    }
+    if out.len() as u64 > MAX_OUTPUT {
+        return Err(ExtractError::TooLarge(format!(
+            "PDF: more than {MAX_OUTPUT} bytes of text"
+        )));
+    }
+    let text = String::from_utf8_lossy(&out).replace('\u{c}', "\n");
+    if text.trim().is_empty() {
+        return Err(ExtractError::NoText(
+            "no text layer (a scanned PDF?): the pages hold images only".to_string(),
+        ));
+    }
+    Ok(text)
+}
