@@ -1,30 +1,16 @@
 //! The rule engine and the shipped rule pack, on the real reports.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::{repo, seed, BIN};
 
 use ogi_audit::model::{Finding, Severity};
 use ogi_audit::pipeline;
 use ogi_audit::rules::{Limits, RuleSet};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn seed(prefix: &str) -> PathBuf {
-    let dir = repo().join("tests/fixtures/seeds");
-    std::fs::read_dir(&dir)
-        .expect("seeds")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-        })
-        .expect("seed")
-}
 
 fn pack() -> RuleSet {
     let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
