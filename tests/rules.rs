@@ -11,7 +11,6 @@ use ogi_audit::model::{Finding, Severity};
 use ogi_audit::pipeline;
 use ogi_audit::rules::{Limits, RuleSet};
 
-
 fn pack() -> RuleSet {
     let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
     assert!(set.errors.is_empty(), "{:?}", set.errors);

@@ -116,14 +116,27 @@ pub fn find(
         if text[..num_start].ends_with(|ch: char| ch.is_ascii_digit() || ch == '.') {
             continue;
         }
+        // A number inside a title (《苏政50条》) names a document, it states no count.
+        let mut from = num_start.saturating_sub(120);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let before_num = &text[from..num_start];
+        if before_num
+            .rfind('《')
+            .is_some_and(|open| !before_num[open..].contains('》'))
+        {
+            continue;
+        }
         let Ok(value) = num.parse::<f64>() else {
             continue;
         };
         let before = context_before(&text[..num_start]);
         let after = context_after(&text[end..]);
         let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
-        let phrase = format!("{}{}", &before[phrase_start..], all_text);
-        let sentence = format!("{before}{}{after}", all_text);
+        let compact = strip_whitespace(all_text);
+        let phrase = format!("{}{compact}", &before[phrase_start..]);
+        let sentence = format!("{before}{compact}{after}");
         let start = to_char(num_start);
         let section = sections
             .iter()
@@ -143,4 +156,25 @@ pub fn find(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_carry_their_sentence_across_line_breaks_and_skip_titles() {
+        let text = "转载《苏政50条》等解读。全年收到政府信息公开\n申请 34 件,上年结转 2 件。办结率为99.84%。";
+        let found = find(text, &[], &[], &|b| text[..b].chars().count());
+        let texts: Vec<&str> = found.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["34 件", "2 件", "99.84%"]);
+        assert_eq!(found[0].before, "全年收到政府信息公开申请");
+        assert_eq!(
+            found[0].sentence,
+            "全年收到政府信息公开申请34件,上年结转2件"
+        );
+        assert_eq!(found[1].phrase, "上年结转2件");
+        assert_eq!(found[2].value, 99.84);
+        assert_eq!(found[2].unit, "%");
+    }
 }

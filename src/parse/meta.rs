@@ -176,7 +176,9 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+").expect("email pattern")
 });
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:地址|通讯地址|办公地址)\s*[:为是]\s*([^,;)\n。]{4,60})")
+    // An address may hold commas ("中国体彩网,体彩网迎宾大道8号"); it ends at the next field
+    // (邮编, 电话 …), a closing bracket, a semicolon, a full stop or the line end.
+    Regex::new(r"(?:地址|通讯地址|办公地址)\s*[:为是]\s*([^;)\n。]{4,80}?)\s*(?:[,;]?\s*(?:邮编|邮政编码|电话|联系电话|传真|电子邮箱|邮箱|网址)|[;)\n。]|$)")
         .expect("address pattern")
 });
 
@@ -256,6 +258,8 @@ mod tests {
         assert_eq!(c.phones, ["0517-83166232"]);
         assert_eq!(c.emails, ["a@163.com"]);
         assert_eq!(c.address.as_deref(), Some("迎宾大道8号"));
+        let c = contact("(地址:中国体彩网,体彩网迎宾大道8号,邮编:223005,电话:0517-83166232)");
+        assert_eq!(c.address.as_deref(), Some("中国体彩网,体彩网迎宾大道8号"));
         let p = period("统计周期为 2024 年 1 月 1 日至 12 月 31 日").expect("p");
         assert_eq!(p.end, "2024-12-31");
     }
