@@ -189,6 +189,7 @@ struct RawWatch {
     settle: String,
     poll: String,
     rescan: String,
+    max_file_size: String,
 }
 
 impl Default for RawWatch {
@@ -198,6 +199,7 @@ impl Default for RawWatch {
             settle: "500ms".into(),
             poll: "100ms".into(),
             rescan: "60s".into(),
+            max_file_size: "50MB".into(),
         }
     }
 }
@@ -294,6 +296,8 @@ pub struct Config {
     pub poll: Duration,
     /// How often the whole inbox is scanned again, in case file events were lost.
     pub rescan: Duration,
+    /// Files larger than this are quarantined without being read.
+    pub max_file_size: u64,
     pub database: PathBuf,
     pub rules_dir: PathBuf,
     pub rule_deadline: Duration,
@@ -310,6 +314,26 @@ fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError
         path: path.to_path_buf(),
         message: format!("{key} = \"{value}\": {e} (write e.g. \"500ms\", \"30s\", \"5m\")"),
     })
+}
+
+/// A size such as "50MB", "800KB", "2GB" or a number of bytes.
+fn size(path: &Path, key: &str, value: &str) -> Result<u64, ConfigError> {
+    let v = value.trim().to_ascii_uppercase();
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "K" => 1 << 10,
+        "MB" | "M" => 1 << 20,
+        "GB" | "G" => 1 << 30,
+        _ => 0,
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if factor > 0 => Ok(n.saturating_mul(factor)),
+        _ => Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{key} = \"{value}\": write a size such as \"50MB\" or \"800KB\""),
+        }),
+    }
 }
 
 impl Config {
@@ -409,6 +433,7 @@ impl Config {
             settle: duration(path, "watch.settle", &raw.watch.settle)?,
             poll: duration(path, "watch.poll", &raw.watch.poll)?.max(Duration::from_millis(10)),
             rescan: duration(path, "watch.rescan", &raw.watch.rescan)?.max(Duration::from_secs(1)),
+            max_file_size: size(path, "watch.max_file_size", &raw.watch.max_file_size)?,
             database: resolve(&raw.store.database),
             rules_dir: resolve(&raw.rules.dir),
             rule_deadline: duration(path, "rules.deadline", &raw.rules.deadline)?,

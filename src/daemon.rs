@@ -149,8 +149,14 @@ impl Context {
                 }
             }
         };
+        let limit = self.config.max_file_size;
         let bytes = if meta.file_type().is_symlink() {
             Err("a symbolic link; links are not followed out of the inbox".to_string())
+        } else if meta.len() > limit {
+            Err(format!(
+                "too large: {} bytes, more than watch.max_file_size ({limit} bytes); not read",
+                meta.len()
+            ))
         } else {
             std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))
         };

@@ -76,16 +76,24 @@ fn slow_writes_are_read_only_when_settled() {
 
 #[test]
 fn unparseable_files_are_quarantined_with_the_reason() {
-    let d = Daemon::start(&[]);
+    let d = Daemon::start_full(&[], "max_file_size = \"40KB\"\n", "");
+    // Larger than the cap: quarantined without being read.
+    std::fs::write(d.path("inbox").join("huge.txt"), vec![b'x'; 100_000]).expect("write");
     std::fs::write(d.path("inbox").join("notes.txt"), "今天天气很好。").expect("write");
     std::fs::write(d.path("inbox").join("empty.txt"), "").expect("write");
     std::fs::write(d.path("inbox").join("~$draft.docx"), "lock file").expect("write");
     wait_for(Duration::from_secs(20), || {
-        d.count("SELECT COUNT(*) FROM reports") == 2
+        d.count("SELECT COUNT(*) FROM reports") == 3
     });
     assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE error LIKE 'too large%'"),
+        1,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
         d.count("SELECT COUNT(*) FROM reports WHERE status = 'unparseable' AND error != ''"),
-        2
+        3
     );
     wait_for(Duration::from_secs(5), || {
         d.path("quarantine/notes.txt.reason.txt").exists()

@@ -54,6 +54,11 @@ impl Daemon {
 
     /// Like `start`, with more configuration appended (e.g. a `[mail]` table).
     pub fn start_with(rules: &[(&str, &str)], extra_config: &str) -> Daemon {
+        Daemon::start_full(rules, "", extra_config)
+    }
+
+    /// Like `start_with`, with more keys for the `[watch]` table.
+    pub fn start_full(rules: &[(&str, &str)], watch_extra: &str, extra_config: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
         for (name, src) in rules {
@@ -62,7 +67,7 @@ impl Daemon {
         std::fs::write(
             dir.path().join("ogi-audit.toml"),
             format!(
-                "[watch]\ninbox = \"inbox\"\nsettle = \"300ms\"\npoll = \"50ms\"\nrescan = \"2s\"\n\
+                "[watch]\ninbox = \"inbox\"\nsettle = \"300ms\"\npoll = \"50ms\"\nrescan = \"2s\"\n{watch_extra}\
                  [log]\nlevel = \"debug\"\n{extra_config}"
             ),
         )
