@@ -183,16 +183,10 @@ impl Context {
                         reason: "vanished".to_string(),
                     };
                 }
+                // The store keys reports by content; without content, path and time identify it.
                 Outcome {
-                    path: path.to_path_buf(),
-                    // Unreadable content has no hash; the path and time identify the record.
                     sha256: format!("unreadable:{}:{}", path.display(), store::now()),
-                    status: Status::Unparseable,
-                    error: Some(reason),
-                    encoding: None,
-                    format: None,
-                    report: None,
-                    findings: Vec::new(),
+                    ..Outcome::unreadable(path, reason)
                 }
             }
         };

@@ -43,20 +43,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads and parses one file.
-pub fn read_file(path: &Path) -> Outcome {
-    match std::fs::read(path) {
-        Ok(bytes) => read_bytes(path, &bytes),
-        Err(e) => Outcome {
+impl Outcome {
+    /// A file whose bytes could not be (or were not) read: no content, so no hash.
+    pub fn unreadable(path: &Path, reason: String) -> Outcome {
+        Outcome {
             path: path.to_path_buf(),
             sha256: String::new(),
             status: Status::Unparseable,
-            error: Some(format!("cannot read file: {e}")),
+            error: Some(reason),
             encoding: None,
             format: None,
             report: None,
             findings: Vec::new(),
-        },
+        }
+    }
+}
+
+/// Reads and parses one file.
+pub fn read_file(path: &Path) -> Outcome {
+    match std::fs::read(path) {
+        Ok(bytes) => read_bytes(path, &bytes),
+        Err(e) => Outcome::unreadable(path, format!("cannot read file: {e}")),
     }
 }
 

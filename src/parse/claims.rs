@@ -48,10 +48,12 @@ fn ends_sentence(c: char) -> bool {
 /// How many characters of context are kept at most.
 const CONTEXT_CHARS: usize = 200;
 
-fn context_before(text: &str) -> String {
-    let mut start = text.len();
+/// The last character of the context met walking `chars` away from a number: the walk stops at a
+/// sentence end, a blank line or after `CONTEXT_CHARS` characters.
+fn context_edge(chars: impl Iterator<Item = (usize, char)>) -> Option<(usize, char)> {
+    let mut edge = None;
     let mut newlines = 0;
-    for (n, (i, c)) in text.char_indices().rev().enumerate() {
+    for (n, (i, c)) in chars.enumerate() {
         if n >= CONTEXT_CHARS || ends_sentence(c) {
             break;
         }
@@ -63,28 +65,18 @@ fn context_before(text: &str) -> String {
         } else if !c.is_whitespace() {
             newlines = 0;
         }
-        start = i;
+        edge = Some((i, c));
     }
+    edge
+}
+
+fn context_before(text: &str) -> String {
+    let start = context_edge(text.char_indices().rev()).map_or(text.len(), |(i, _)| i);
     strip_whitespace(&text[start..])
 }
 
 fn context_after(text: &str) -> String {
-    let mut end = 0;
-    let mut newlines = 0;
-    for (n, (i, c)) in text.char_indices().enumerate() {
-        if n >= CONTEXT_CHARS || ends_sentence(c) {
-            break;
-        }
-        if c == '\n' {
-            newlines += 1;
-            if newlines >= 2 {
-                break;
-            }
-        } else if !c.is_whitespace() {
-            newlines = 0;
-        }
-        end = i + c.len_utf8();
-    }
+    let end = context_edge(text.char_indices()).map_or(0, |(i, c)| i + c.len_utf8());
     strip_whitespace(&text[..end])
 }
 

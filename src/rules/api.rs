@@ -258,92 +258,13 @@ fn label(table: &str, key: &str) -> String {
     }
 }
 
-/// Where a sentence ends (or a paragraph breaks) for [`before`] and [`after`].
-fn ends_sentence(c: char) -> bool {
-    matches!(c, '。' | ';' | '；' | '!' | '！' | '?' | '？')
-}
-
-/// How far [`before`] and [`after`] look at most, in characters.
-const CONTEXT_CHARS: usize = 300;
-
-fn claim_offsets(claim: &Map) -> Option<(usize, usize)> {
-    let get = |k: &str| {
-        claim
-            .get(k)
-            .and_then(|v| v.as_int().ok())
-            .map(|v| v.max(0) as usize)
-    };
-    let start = get("start")?;
-    Some((start, get("end").unwrap_or(start)))
-}
-
-/// The words of the sentence leading up to a claim's number, read from the report text (so a
-/// sentence broken across hard line breaks is read whole), whitespace removed.
-fn before(text: &str, claim: &Map) -> String {
-    if let Some(b) = claim
-        .get("before")
+/// A text field of a claim (`before`, `after`): the parser computes the words around each
+/// number once, across hard line breaks; the helpers only hand them out.
+fn claim_field(claim: &Map, field: &str) -> String {
+    claim
+        .get(field)
         .and_then(|v| v.clone().into_string().ok())
-    {
-        return b;
-    }
-    let Some((start, _)) = claim_offsets(claim) else {
-        return String::new();
-    };
-    let chars: Vec<char> = text.chars().take(start).collect();
-    let mut out: Vec<char> = Vec::new();
-    let mut newlines = 0;
-    for &c in chars.iter().rev().take(CONTEXT_CHARS) {
-        if ends_sentence(c) {
-            break;
-        }
-        if c == '\n' {
-            newlines += 1;
-            if newlines >= 2 {
-                break; // a blank line: a new paragraph
-            }
-            continue;
-        }
-        if c.is_whitespace() {
-            continue;
-        }
-        newlines = 0;
-        out.push(c);
-    }
-    out.iter().rev().collect()
-}
-
-/// The words of the sentence after a claim's number (and unit), up to the sentence end,
-/// whitespace removed.
-fn after(text: &str, claim: &Map) -> String {
-    if let Some(a) = claim
-        .get("after")
-        .and_then(|v| v.clone().into_string().ok())
-    {
-        return a;
-    }
-    let Some((_, end)) = claim_offsets(claim) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    let mut newlines = 0;
-    for c in text.chars().skip(end).take(CONTEXT_CHARS) {
-        if ends_sentence(c) {
-            break;
-        }
-        if c == '\n' {
-            newlines += 1;
-            if newlines >= 2 {
-                break;
-            }
-            continue;
-        }
-        if c.is_whitespace() {
-            continue;
-        }
-        newlines = 0;
-        out.push(c);
-    }
-    out
+        .unwrap_or_default()
 }
 
 /// How many Chinese characters (Han script) a text has.
@@ -460,17 +381,17 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
 
     // Text around claims, labels.
-    pure("before").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
-        before(&r.report().text, &claim)
+    // `before(report, claim)` and `before(report.text, claim)` both read the claim's field.
+    pure("before").register_into_engine(engine, |_: &mut ScriptReport, claim: Map| {
+        claim_field(&claim, "before")
     });
-    pure("after").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
-        after(&r.report().text, &claim)
+    pure("after").register_into_engine(engine, |_: &mut ScriptReport, claim: Map| {
+        claim_field(&claim, "after")
     });
-    // The same on `report.text` (cheaper in a loop: no copy of the report per call).
     FuncRegistration::new("before")
-        .register_into_engine(engine, |text: &str, claim: Map| before(text, &claim));
+        .register_into_engine(engine, |_: &str, claim: Map| claim_field(&claim, "before"));
     FuncRegistration::new("after")
-        .register_into_engine(engine, |text: &str, claim: Map| after(text, &claim));
+        .register_into_engine(engine, |_: &str, claim: Map| claim_field(&claim, "after"));
     FuncRegistration::new("label")
         .register_into_engine(engine, |table: &str, key: &str| label(table, key));
     FuncRegistration::new("han_count").register_into_engine(engine, |text: &str| han_count(text));
@@ -539,17 +460,6 @@ mod tests {
         assert_eq!(decimals("99.84%"), 2);
         assert_eq!(decimals("100%"), 0);
         assert_eq!(han_count("无。abc 存在问题"), 5);
-    }
-
-    #[test]
-    fn before_and_after_read_across_hard_line_breaks() {
-        let text = "上一句。全年收到政府信息公开\n申请 34 件，上年结转 2 件。下一句";
-        let start = text.chars().position(|c| c == '3').expect("a 3") as INT;
-        let mut claim = Map::new();
-        claim.insert("start".into(), Dynamic::from(start));
-        claim.insert("end".into(), Dynamic::from(start + 4));
-        assert_eq!(before(text, &claim), "全年收到政府信息公开申请");
-        assert_eq!(after(text, &claim), "，上年结转2件");
     }
 
     #[test]
