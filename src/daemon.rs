@@ -261,10 +261,10 @@ impl Context {
     }
 
     /// The same issuer's report of the year before, from the store.
-    fn previous_of(&self, report: &Report) -> Option<Report> {
+    fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         match self.with_store(|s| s.report_of(org, year - 1)) {
-            Ok(r) => r,
+            Ok(r) => r.map(Arc::new),
             Err(e) => {
                 tracing::warn!("previous year's report not read: {e}");
                 None
@@ -515,7 +515,7 @@ pub fn reaudit(config: &Config, since: Option<&str>) -> Result<(usize, usize)> {
     let mut changed = 0;
     for (id, _path, report) in reports {
         let previous = ctx.previous_of(&report);
-        let findings = set.run(&report, previous.as_ref());
+        let findings = set.run(&Arc::new(report), previous.as_ref());
         if ctx.with_store(|s| s.record_reaudit(id, &findings, &set.version))? {
             changed += 1;
         }

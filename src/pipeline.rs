@@ -2,6 +2,7 @@
 //! becomes a status with a reason: the caller never loses a report to an error.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -33,7 +34,7 @@ pub struct Outcome {
     /// What the file was (`text`, `html`).
     #[serde(default)]
     pub format: Option<String>,
-    pub report: Option<Report>,
+    pub report: Option<Arc<Report>>,
     pub findings: Vec<Finding>,
 }
 
@@ -91,7 +92,7 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
     match parse::parse(&extracted.text) {
         Ok(report) => {
             outcome.status = Status::Parsed;
-            outcome.report = Some(report);
+            outcome.report = Some(Arc::new(report));
         }
         Err(e) => outcome.error = Some(e.to_string()),
     }

@@ -28,6 +28,7 @@ pub use api::similarity;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope, AST};
@@ -227,15 +228,15 @@ impl RuleSet {
     /// Runs every rule on a report; `previous` is the same issuer's report of the year before,
     /// which scripts see as `report.previous` (or `()`). Never fails: a rule that breaks yields a
     /// `rule-error` finding.
-    pub fn run(&self, report: &Report, previous: Option<&Report>) -> Vec<Finding> {
+    pub fn run(&self, report: &Arc<Report>, previous: Option<&Arc<Report>>) -> Vec<Finding> {
         self.run_filtered(report, previous, |_| true)
     }
 
     /// Runs the named rules only.
     pub fn run_only(
         &self,
-        report: &Report,
-        previous: Option<&Report>,
+        report: &Arc<Report>,
+        previous: Option<&Arc<Report>>,
         ids: &[String],
     ) -> Vec<Finding> {
         self.run_filtered(report, previous, |r| ids.contains(&r.id))
@@ -243,8 +244,8 @@ impl RuleSet {
 
     fn run_filtered(
         &self,
-        report: &Report,
-        previous: Option<&Report>,
+        report: &Arc<Report>,
+        previous: Option<&Arc<Report>>,
         keep: impl Fn(&Rule) -> bool,
     ) -> Vec<Finding> {
         // The report is converted once per report, not once per rule.
@@ -313,8 +314,14 @@ impl RuleSet {
 }
 
 /// The report as scripts see it: a shared read-only `Report` object, with `previous`.
-fn to_script(report: &Report, previous: Option<&Report>) -> Result<Dynamic, Box<EvalAltResult>> {
-    Ok(Dynamic::from(view::ScriptReport::new(report, previous)))
+fn to_script(
+    report: &Arc<Report>,
+    previous: Option<&Arc<Report>>,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    Ok(Dynamic::from(view::ScriptReport::new(
+        report.clone(),
+        previous.cloned(),
+    )))
 }
 
 fn rule_error(rule: &Rule, line: usize, message: String) -> Finding {
@@ -353,27 +360,55 @@ fn findings_from(rule: &Rule, value: Dynamic) -> Result<Vec<Finding>, String> {
     };
     let mut out = Vec::new();
     for item in items {
-        let json: serde_json::Value = rhai::serde::from_dynamic(&item)
-            .map_err(|e| format!("check returned something that is not a finding: {e}"))?;
-        let Some(obj) = json.as_object() else {
-            return Err(format!("check returned `{json}`, not a finding map"));
+        let type_name = item.type_name();
+        let Some(mut map) = item.try_cast::<rhai::Map>() else {
+            return Err(format!(
+                "check returned a value of type {type_name}, not a finding map"
+            ));
         };
-        let message = obj
+        let message = map
             .get("message")
-            .and_then(|m| m.as_str())
+            .and_then(|m| m.clone().into_string().ok())
             .ok_or_else(|| "a finding has no `message`".to_string())?;
-        let severity = match obj.get("severity").and_then(|s| s.as_str()) {
-            Some(s) => s.parse::<Severity>()?,
+        let severity = match map.get("severity") {
+            Some(s) => s.to_string().parse::<Severity>()?,
             None => rule.severity,
+        };
+        let evidence = match map.remove("evidence") {
+            Some(e) if !e.is_unit() => to_json(&e),
+            _ => json!({}),
         };
         out.push(Finding {
             rule: rule.id.clone(),
             severity,
-            message: message.to_string(),
-            evidence: obj.get("evidence").cloned().unwrap_or_else(|| json!({})),
+            message,
+            evidence,
         });
     }
     Ok(out)
+}
+
+/// A script value as JSON: unit is null, maps and arrays recurse, other types print as strings.
+/// (Direct, not through serde: evidence can list a hundred cells.)
+fn to_json(value: &Dynamic) -> serde_json::Value {
+    use serde_json::Value;
+    if value.is_unit() {
+        Value::Null
+    } else if let Ok(b) = value.as_bool() {
+        Value::Bool(b)
+    } else if let Ok(i) = value.as_int() {
+        Value::from(i)
+    } else if let Ok(f) = value.as_float() {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    } else if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        Value::String(s.to_string())
+    } else if let Some(a) = value.read_lock::<rhai::Array>() {
+        Value::Array(a.iter().map(to_json).collect())
+    } else if let Some(m) = value.read_lock::<rhai::Map>() {
+        Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+    } else {
+        Value::String(value.to_string())
+    }
 }
 
 fn load_error(file: &Path, pos: Position, message: String) -> LoadError {

@@ -24,7 +24,7 @@ fn parse_fixture(rel: &str) -> Report {
     let path = fixtures().join(rel);
     let outcome = pipeline::read_file(&path);
     assert_eq!(outcome.status, Status::Parsed, "{rel}: {:?}", outcome.error);
-    outcome.report.expect("parsed report")
+    std::sync::Arc::unwrap_or_clone(outcome.report.expect("parsed report"))
 }
 
 fn golden(name: &str) -> Value {

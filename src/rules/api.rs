@@ -5,8 +5,9 @@
 //! expressions are compiled once per pattern and cached, so rules pay for a pattern once per
 //! process, not once per report.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::rc::Rc;
 
 use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
@@ -16,26 +17,27 @@ use crate::model::{self, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
-static REGEX_CACHE: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+thread_local! {
+    /// Compiled patterns, per worker thread (no lock on the hot path).
+    static REGEX_CACHE: RefCell<HashMap<String, Rc<Regex>>> = RefCell::new(HashMap::new());
+}
 
 /// Compiles (or fetches) a pattern; bad or oversized patterns are script errors.
-fn regex(pattern: &str) -> Res<Arc<Regex>> {
-    let mut cache = REGEX_CACHE
-        .lock()
-        .map_err(|_| "regex cache poisoned".to_string())?;
-    if let Some(re) = cache.get(pattern) {
-        return Ok(re.clone());
+fn regex(pattern: &str) -> Res<Rc<Regex>> {
+    if let Some(re) = REGEX_CACHE.with_borrow(|c| c.get(pattern).cloned()) {
+        return Ok(re);
     }
     let re = regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
         .map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
-    let re = Arc::new(re);
-    if cache.len() > 1024 {
-        cache.clear();
-    }
-    cache.insert(pattern.to_string(), re.clone());
+    let re = Rc::new(re);
+    REGEX_CACHE.with_borrow_mut(|cache| {
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+    });
     Ok(re)
 }
 
@@ -72,8 +74,10 @@ fn as_float(v: &Dynamic) -> Option<FLOAT> {
 }
 
 /// The cells of table 3 or 4 that are not whole numbers ≥ 0 (blank, `/`, text, negative), in
-/// template order, as `#{row, col, value}`: rules look only at these instead of every cell.
-fn suspect_cells(report: &Report, table: &str) -> Array {
+/// template order, as `#{row, col, value, raw, kind}`: rules look only at these instead of every
+/// cell. `raw` is the cell as printed (`()` when it was not read); `kind` is `"missing"` (not
+/// read), `"blank"` (empty or `/`, `-`, `—`, `无`), `"text"` (something else) or `"negative"`.
+fn suspect_cells(report: &Report, table: &str, kinds: Option<&[&str]>) -> Array {
     let (t, rows, cols): (&crate::model::Table, Vec<&str>, &[&str]) = match table {
         "table3" => (
             &report.table3,
@@ -90,12 +94,54 @@ fn suspect_cells(report: &Report, table: &str) -> Array {
             if v.is_some_and(|v| v >= 0) {
                 continue;
             }
+            let raw = report
+                .raw_cells
+                .get(table)
+                .and_then(|cells| cells.get(row))
+                .and_then(|r| r.get(*col));
+            let kind = match (v, raw.map(|t| t.trim())) {
+                (Some(_), _) => "negative",
+                (None, None) => "missing",
+                (None, Some(t)) if is_blank_mark(t) => "blank",
+                (None, Some(_)) => "text",
+            };
+            if kinds.is_some_and(|k| !k.contains(&kind)) {
+                continue;
+            }
             let mut m = Map::new();
             m.insert("row".into(), Dynamic::from(row.to_string()));
             m.insert("col".into(), Dynamic::from(col.to_string()));
             m.insert("value".into(), v.map_or(Dynamic::UNIT, Dynamic::from));
+            m.insert(
+                "raw".into(),
+                raw.map_or(Dynamic::UNIT, |t| Dynamic::from(t.clone())),
+            );
+            m.insert("kind".into(), Dynamic::from(kind));
             out.push(Dynamic::from_map(m));
         }
+    }
+    out
+}
+
+/// A cell printed empty or with a mark standing for "nothing" (`/`, `-`, `—`, `无`).
+fn is_blank_mark(text: &str) -> bool {
+    text.chars()
+        .all(|c| matches!(c, '/' | '／' | '-' | '－' | '—' | '–' | '无'))
+}
+
+/// How many items of an array of maps have each value of `field` (`count_by(cells, "col")`).
+fn count_by(items: &Array, field: &str) -> Map {
+    let mut out = Map::new();
+    for item in items {
+        let key = item
+            .read_lock::<Map>()
+            .and_then(|m| m.get(field).map(|v| v.to_string()))
+            .unwrap_or_default();
+        let n = out
+            .get(key.as_str())
+            .and_then(|v| v.as_int().ok())
+            .unwrap_or(0);
+        out.insert(key.into(), Dynamic::from(n + 1));
     }
     out
 }
@@ -151,15 +197,46 @@ pub fn similarity(a: &str, b: &str) -> FLOAT {
     2.0 * common as FLOAT / total as FLOAT
 }
 
-fn claims_matching(report: &Report, pattern: &str, unit: Option<&str>) -> Res<Array> {
+fn claims_matching(report: &ScriptReport, pattern: &str, unit: Option<&str>) -> Res<Array> {
     let re = regex(pattern)?;
-    let mut out = Array::new();
-    for c in &report.claims {
-        if unit.is_none_or(|u| c.unit == u) && re.is_match(&c.sentence) {
-            out.push(rhai::serde::to_dynamic(c)?);
-        }
-    }
-    Ok(out)
+    Ok(report
+        .report()
+        .claims
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| unit.is_none_or(|u| c.unit == u) && re.is_match(&c.sentence))
+        .map(|(i, _)| report.claim(i))
+        .collect())
+}
+
+/// The claims of the sentence `claim` is in, in order (`claim` among them).
+fn sentence_claims(report: &ScriptReport, claim: &Map) -> Array {
+    let sentence = claim_field(claim, "sentence");
+    let start = claim
+        .get("start")
+        .and_then(|v| v.as_int().ok())
+        .unwrap_or(-1);
+    // A sentence is contiguous: only claims within its length of this one can share it.
+    let reach = sentence.chars().count() as INT + 200;
+    report
+        .report()
+        .claims
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| (c.start as INT - start).abs() <= reach && c.sentence == sentence)
+        .map(|(i, _)| report.claim(i))
+        .collect()
+}
+
+/// The text a cell of table 3 or 4 was printed as (`"/"`, `""`, `"12"`), or `()` when the
+/// cell was not read at all.
+fn raw_cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
+    report
+        .raw_cells
+        .get(table)
+        .and_then(|cells| cells.get(row))
+        .and_then(|r| r.get(col))
+        .map_or(Dynamic::UNIT, |t| Dynamic::from(t.clone()))
 }
 
 fn section_text(report: &Report, key: &str) -> String {
@@ -313,8 +390,16 @@ pub fn register(engine: &mut Engine) {
         cell(r.report(), "table2", row, col)
     });
     pure("suspect_cells").register_into_engine(engine, |r: &mut ScriptReport, table: &str| {
-        suspect_cells(r.report(), table)
+        suspect_cells(r.report(), table, None)
     });
+    pure("suspect_cells").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, kinds: Array| {
+            let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+            let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+            suspect_cells(r.report(), table, Some(&kinds))
+        },
+    );
     pure("row_sum").register_into_engine(engine, |r: &mut ScriptReport, row: &str| {
         sum(T3_COLUMNS[..6]
             .iter()
@@ -329,17 +414,26 @@ pub fn register(engine: &mut Engine) {
             }))
         },
     );
+    FuncRegistration::new("count_by")
+        .register_into_engine(engine, |items: Array, field: &str| count_by(&items, field));
     FuncRegistration::new("sum")
         .register_into_engine(engine, |values: Array| sum(values.into_iter()));
 
     // Narrative.
     pure("claims").register_into_engine(engine, |r: &mut ScriptReport, pattern: &str| {
-        claims_matching(r.report(), pattern, None)
+        claims_matching(r, pattern, None)
     });
-    pure("claims").register_into_engine(
+    pure("claims")
+        .register_into_engine(engine, |r: &mut ScriptReport, pattern: &str, unit: &str| {
+            claims_matching(r, pattern, Some(unit))
+        });
+    pure("sentence_claims").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
+        sentence_claims(r, &claim)
+    });
+    pure("raw_cell").register_into_engine(
         engine,
-        |r: &mut ScriptReport, pattern: &str, unit: &str| {
-            claims_matching(r.report(), pattern, Some(unit))
+        |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
+            raw_cell(r.report(), table, row, col)
         },
     );
     pure("section_text").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
@@ -394,6 +488,11 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |_: &str, claim: Map| claim_field(&claim, "after"));
     FuncRegistration::new("label")
         .register_into_engine(engine, |table: &str, key: &str| label(table, key));
+    FuncRegistration::new("compact").register_into_engine(engine, |text: &str| {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+    });
     FuncRegistration::new("han_count").register_into_engine(engine, |text: &str| han_count(text));
     FuncRegistration::new("decimals").register_into_engine(engine, |text: &str| decimals(text));
     FuncRegistration::new("join").register_into_engine(engine, |items: Array, sep: &str| {

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -133,9 +134,9 @@ fn run_case(set: &RuleSet, base: &Path, case: &Case) -> Result<Vec<String>, Stri
             return Err(format!("rule `{id}` is not in the rule set"));
         }
     }
-    let report = load_report(base, &case.report, &case.set)?;
+    let report = Arc::new(load_report(base, &case.report, &case.set)?);
     let previous = match &case.previous {
-        Some(p) => Some(load_report(base, p, &case.previous_set)?),
+        Some(p) => Some(Arc::new(load_report(base, p, &case.previous_set)?)),
         None => None,
     };
     let findings = if case.rules.is_empty() {
@@ -162,7 +163,7 @@ fn load_report(
     }
     let report = outcome.report.ok_or("no report")?;
     if set.is_empty() {
-        Ok(report)
+        Ok(Arc::unwrap_or_clone(report))
     } else {
         apply_overrides(&report, set)
     }

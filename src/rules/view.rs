@@ -8,11 +8,11 @@
 //! no setters: `report.year = 2020` is an error.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use rhai::{Dynamic, Engine, EvalAltResult};
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
 
-use crate::model::Report;
+use crate::model::{Claim, Report};
 
 /// The names scripts can read, as `report.NAME` or `report["NAME"]`.
 pub const FIELDS: [&str; 17] = [
@@ -36,9 +36,11 @@ pub const FIELDS: [&str; 17] = [
 ];
 
 struct View {
-    report: Report,
+    report: Arc<Report>,
     previous: Option<ScriptReport>,
     converted: Mutex<HashMap<&'static str, Dynamic>>,
+    /// `report.claims` as Rhai maps, each built the first time a helper hands it out.
+    claims: Vec<OnceLock<Dynamic>>,
 }
 
 /// A shared, read-only report handle for scripts.
@@ -46,12 +48,22 @@ struct View {
 pub struct ScriptReport(Arc<View>);
 
 impl ScriptReport {
-    pub fn new(report: &Report, previous: Option<&Report>) -> ScriptReport {
+    /// A handle on `report` (shared, not copied).
+    pub fn new(report: Arc<Report>, previous: Option<Arc<Report>>) -> ScriptReport {
         ScriptReport(Arc::new(View {
-            report: report.clone(),
+            claims: (0..report.claims.len()).map(|_| OnceLock::new()).collect(),
+            report,
             previous: previous.map(|p| ScriptReport::new(p, None)),
             converted: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Claim `i` of the report as a Rhai map (a copy of the one built on first use).
+    pub fn claim(&self, i: usize) -> Dynamic {
+        match (self.0.claims.get(i), self.0.report.claims.get(i)) {
+            (Some(cell), Some(c)) => cell.get_or_init(|| claim_map(c)).clone(),
+            _ => Dynamic::UNIT,
+        }
     }
 
     /// The report itself, for helpers written in Rust.
@@ -68,8 +80,13 @@ impl ScriptReport {
             )
             .into());
         };
-        if name == "previous" {
-            return Ok(self.0.previous.clone().map_or(Dynamic::UNIT, Dynamic::from));
+        match name {
+            "previous" => return Ok(self.0.previous.clone().map_or(Dynamic::UNIT, Dynamic::from)),
+            "claims" => {
+                let all = (0..self.0.report.claims.len()).map(|i| self.claim(i));
+                return Ok(Dynamic::from_array(all.collect()));
+            }
+            _ => {}
         }
         let mut cache = self
             .0
@@ -94,13 +111,32 @@ impl ScriptReport {
             "table3" => rhai::serde::to_dynamic(&r.table3),
             "table4" => rhai::serde::to_dynamic(&r.table4),
             "raw_cells" => rhai::serde::to_dynamic(&r.raw_cells),
-            "claims" => rhai::serde::to_dynamic(&r.claims),
             "warnings" => rhai::serde::to_dynamic(&r.warnings),
             _ => Ok(Dynamic::from(r.text.clone())),
         }?;
         cache.insert(name, value.clone());
         Ok(value)
     }
+}
+
+/// A claim as scripts see it (the fields of [`Claim`], built directly: serde is slower).
+fn claim_map(c: &Claim) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("value".into(), Dynamic::from(c.value));
+    m.insert("unit".into(), Dynamic::from(c.unit.clone()));
+    m.insert("text".into(), Dynamic::from(c.text.clone()));
+    m.insert("phrase".into(), Dynamic::from(c.phrase.clone()));
+    m.insert("sentence".into(), Dynamic::from(c.sentence.clone()));
+    m.insert("before".into(), Dynamic::from(c.before.clone()));
+    m.insert("after".into(), Dynamic::from(c.after.clone()));
+    m.insert(
+        "section".into(),
+        c.section
+            .map_or(Dynamic::UNIT, |k| Dynamic::from(k.as_str().to_string())),
+    );
+    m.insert("start".into(), Dynamic::from(c.start as rhai::INT));
+    m.insert("end".into(), Dynamic::from(c.end as rhai::INT));
+    Dynamic::from_map(m)
 }
 
 /// Registers the `Report` type with its getters.
