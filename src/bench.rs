@@ -2,7 +2,8 @@
 //! can reproduce (`ogi-audit bench`), never assumptions.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +12,43 @@ use anyhow::{Context, Result};
 use crate::pipeline;
 use crate::rules::RuleSet;
 use crate::{extract, parse};
+
+/// `ogi-audit bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// How many times to parse each file.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// The rules directory (rule time is measured when it exists).
+    #[arg(long, default_value = "rules")]
+    pub rules: PathBuf,
+    /// Also time each rule on its own.
+    #[arg(long)]
+    pub per_rule: bool,
+    /// Report files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `ogi-audit bench`.
+pub fn run(args: BenchArgs, _config: Option<&Path>) -> Result<ExitCode> {
+    let files = crate::cli::collect_files(&args.paths)?;
+    let set = if args.rules.is_dir() {
+        Some(crate::cli::load_rules(&args.rules)?)
+    } else {
+        None
+    };
+    let iterations = args.iterations.max(1);
+    let rows = parse_and_rules(&files, set.as_ref(), iterations)?;
+    print!("{}", table(&rows));
+    if let (true, Some(set)) = (args.per_rule, &set) {
+        println!("\n{:<28} {:>10}", "rule", "µs/report");
+        for (id, us) in per_rule(&files, set, iterations)? {
+            println!("{id:<28} {us:>10.1}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Figures for one file.
 #[derive(Debug, Clone)]

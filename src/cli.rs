@@ -102,25 +102,13 @@ pub enum Command {
     /// Work with the rule pack: list the rules, run their test cases.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Measure parsing speed over report files (release builds give the real figures).
+    /// Measure how fast reports are read, audited and stored (release builds give the real
+    /// figures).
     ///
     /// Example:
     ///   cargo run --release -- bench tests/fixtures/seeds
     #[command(verbatim_doc_comment)]
-    Bench {
-        /// How many times to parse each file.
-        #[arg(long, default_value_t = 200)]
-        iterations: usize,
-        /// The rules directory (rule time is measured when it exists).
-        #[arg(long, default_value = "rules")]
-        rules: PathBuf,
-        /// Also time each rule on its own.
-        #[arg(long)]
-        per_rule: bool,
-        /// Report files or folders.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-    },
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,12 +202,7 @@ pub fn main() -> ExitCode {
             mail_preview(cli.config.as_deref(), &report, html)
         }
         Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
-        Command::Bench {
-            iterations,
-            rules,
-            per_rule,
-            paths,
-        } => bench(&paths, &rules, iterations, per_rule),
+        Command::Bench(args) => crate::bench::run(args, cli.config.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -496,7 +479,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Loads a rule set, reporting files that did not load on stderr.
-fn load_rules(dir: &Path) -> Result<RuleSet> {
+pub(crate) fn load_rules(dir: &Path) -> Result<RuleSet> {
     let set = RuleSet::load(dir, Limits::default())?;
     for e in &set.errors {
         eprintln!("ogi-audit: rule not loaded: {e}");
@@ -691,25 +674,3 @@ fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
     Ok(())
 }
 
-fn bench(
-    paths: &[PathBuf],
-    rules_dir: &Path,
-    iterations: usize,
-    per_rule: bool,
-) -> Result<ExitCode> {
-    let files = collect_files(paths)?;
-    let set = if rules_dir.is_dir() {
-        Some(load_rules(rules_dir)?)
-    } else {
-        None
-    };
-    let rows = crate::bench::parse_and_rules(&files, set.as_ref(), iterations.max(1))?;
-    print!("{}", crate::bench::table(&rows));
-    if let (true, Some(set)) = (per_rule, &set) {
-        println!("\n{:<28} {:>10}", "rule", "µs/report");
-        for (id, us) in crate::bench::per_rule(&files, set, iterations.max(1))? {
-            println!("{id:<28} {us:>10.1}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
