@@ -21,11 +21,12 @@ use crate::watch::Inbox;
 #[command(
     name = "ogi-audit",
     version,
-    about = "Audits government information-disclosure annual reports (政府信息公开工作年度报告)"
+    about = "Audits government information-disclosure annual reports (政府信息公开工作年度报告)",
+    after_help = "Start here:\n  ogi-audit init my-office      write a config, the rule pack and the folders\n  cd my-office && ogi-audit validate\n  ogi-audit run                 watch inbox/, audit every report dropped there"
 )]
 pub struct Cli {
     /// Configuration file (default: ./ogi-audit.toml if present, else the embedded defaults).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "OGI_AUDIT_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -40,6 +41,37 @@ pub enum Command {
     ///   ogi-audit run --config /etc/ogi-audit/ogi-audit.toml
     #[command(verbatim_doc_comment)]
     Run,
+    /// Write a commented config, the rule pack and the folders into DIR (never overwrites).
+    ///
+    /// Examples:
+    ///   ogi-audit init
+    ///   ogi-audit init /srv/ogi-audit
+    #[command(verbatim_doc_comment)]
+    Init {
+        /// The folder to set up (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check a set-up: the config, the folders, every rule, the mail templates and the SMTP
+    /// server; exit 1 on any problem.
+    ///
+    /// Examples:
+    ///   ogi-audit validate
+    ///   ogi-audit --config /etc/ogi-audit/ogi-audit.toml validate --offline
+    #[command(verbatim_doc_comment)]
+    Validate {
+        /// Do not contact the SMTP server.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Examples:
+    ///   ogi-audit completions bash > /etc/bash_completion.d/ogi-audit
+    ///   ogi-audit completions zsh > "${fpath[1]}/_ogi-audit"
+    ///   ogi-audit completions fish > ~/.config/fish/completions/ogi-audit.fish
+    #[command(verbatim_doc_comment)]
+    Completions { shell: clap_complete::Shell },
     /// Show what the store holds: reports by status, findings, last report, rule set, pending
     /// files in the inbox.
     ///
@@ -86,9 +118,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// The rules directory.
-        #[arg(long, default_value = "rules")]
-        rules: PathBuf,
+        /// The rules directory (default: the config's [rules] dir, ./rules without a config).
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Exit with 1 when a finding of this severity or above exists.
         #[arg(long, default_value = "error", value_parser = parse_severity)]
         fail_on: Severity,
@@ -119,8 +151,8 @@ pub enum RulesCommand {
     ///   ogi-audit rules list rules/
     #[command(verbatim_doc_comment)]
     List {
-        #[arg(default_value = "rules")]
-        dir: PathBuf,
+        /// The rules directory (default: the config's [rules] dir).
+        dir: Option<PathBuf>,
     },
     /// Run the test cases under <DIR>/tests/*.toml; exit 1 when a case fails.
     ///
@@ -128,8 +160,8 @@ pub enum RulesCommand {
     ///   ogi-audit rules test rules/
     #[command(verbatim_doc_comment)]
     Test {
-        #[arg(default_value = "rules")]
-        dir: PathBuf,
+        /// The rules directory (default: the config's [rules] dir).
+        dir: Option<PathBuf>,
     },
 }
 
@@ -179,6 +211,20 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run => run(cli.config.as_deref()),
+        Command::Init { dir } => init(&dir),
+        Command::Validate { offline } => validate(cli.config.as_deref(), offline),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ogi-audit", &mut script);
+            std::io::stdout()
+                .write_all(&script)
+                .map(|()| ExitCode::SUCCESS)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                    _ => Err(e.into()),
+                })
+        }
         Command::Status { format } => status(cli.config.as_deref(), format),
         Command::Findings { org, since, format } => findings(
             cli.config.as_deref(),
@@ -192,16 +238,18 @@ pub fn main() -> ExitCode {
             rules,
             fail_on,
             paths,
-        } => {
-            init_tracing("warn", LogFormat::Human);
-            check(&paths, &rules, format, fail_on)
+        } => rules_dir(cli.config.as_deref(), rules)
+            .and_then(|rules| check(&paths, &rules, format, fail_on)),
+        Command::Rules(RulesCommand::List { dir }) => {
+            rules_dir(cli.config.as_deref(), dir).and_then(|d| rules_list(&d))
         }
-        Command::Rules(RulesCommand::List { dir }) => rules_list(&dir),
         Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
         Command::Mail(MailCommand::Preview { report, html }) => {
             mail_preview(cli.config.as_deref(), &report, html)
         }
-        Command::Rules(RulesCommand::Test { dir }) => rules_test(&dir),
+        Command::Rules(RulesCommand::Test { dir }) => {
+            rules_dir(cli.config.as_deref(), dir).and_then(|d| rules_test(&d))
+        }
         Command::Bench(args) => crate::bench::run(args, cli.config.as_deref()),
     };
     match result {
@@ -226,6 +274,67 @@ fn init_tracing(level: &str, format: LogFormat) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
+}
+
+/// The rules folder a command works on: the one given, else the config's.
+fn rules_dir(explicit_config: Option<&Path>, given: Option<PathBuf>) -> Result<PathBuf> {
+    init_tracing("warn", LogFormat::Human);
+    match given {
+        Some(dir) => Ok(dir),
+        None => Ok(Config::resolve(explicit_config)?.rules_dir),
+    }
+}
+
+fn init(dir: &Path) -> Result<ExitCode> {
+    let done = crate::setup::init(dir)?;
+    println!("wrote {}", done.config.display());
+    println!(
+        "wrote {} (the rule pack, with its tests)",
+        done.rules.display()
+    );
+    for f in &done.folders {
+        println!("made  {}", f.display());
+    }
+    let cd = if dir == Path::new(".") {
+        String::new()
+    } else {
+        format!("cd {} && ", dir.display())
+    };
+    println!("\nnext: {cd}ogi-audit validate && ogi-audit run");
+    println!("      then copy a report into inbox/ and run `ogi-audit findings`");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(explicit: Option<&Path>, offline: bool) -> Result<ExitCode> {
+    init_tracing("warn", LogFormat::Human);
+    let config = match Config::resolve(explicit) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL  config: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let checks = crate::setup::validate(&config, offline);
+    for c in &checks {
+        let mut lines = c.detail.lines();
+        println!(
+            "{}  {}: {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.what,
+            lines.next().unwrap_or("")
+        );
+        for more in lines {
+            println!("      {more}");
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if failed == 0 {
+        println!("all {} checks passed", checks.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failed} of {} checks failed", checks.len());
+        Ok(ExitCode::from(1))
+    }
 }
 
 fn config(explicit: Option<&Path>) -> Result<Config> {
@@ -275,9 +384,15 @@ async fn shutdown_signal() {
 
 fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
     let config = config(explicit)?;
-    let store = Store::open(&config.database)?;
+    let store = Store::open_read_only(&config.database)?;
     let summary = store.summary()?;
     let notices = store.notice_counts()?;
+    // A health check must fail when the inbox cannot be watched, not report "0 pending".
+    let inbox_problem = match std::fs::read_dir(&config.inbox) {
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("missing".to_string()),
+        Err(e) => Some(format!("unreadable: {e}")),
+    };
     let mut inbox = Inbox::new(config.inbox.clone(), std::time::Duration::ZERO, vec![]);
     inbox.scan();
     let pending = inbox.pending();
@@ -286,6 +401,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
             let doc = serde_json::json!({
                 "database": config.database,
                 "inbox": config.inbox,
+                "inbox_problem": inbox_problem,
                 "summary": summary,
                 "pending_files": pending,
                 "mail_notices": notices,
@@ -312,7 +428,10 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                 "rule set:      {}",
                 summary.ruleset.as_deref().unwrap_or("none loaded yet")
             );
-            println!("pending files: {} in {}", pending, config.inbox.display());
+            match &inbox_problem {
+                None => println!("pending files: {} in {}", pending, config.inbox.display()),
+                Some(p) => println!("inbox:         {} is {p}", config.inbox.display()),
+            }
             let notices: Vec<String> = notices.iter().map(|(k, v)| format!("{v} {k}")).collect();
             println!(
                 "mail notices:  {}",
@@ -324,7 +443,11 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if inbox_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn csv_field(s: &str) -> String {
@@ -342,7 +465,7 @@ fn findings(
     format: TableFormat,
 ) -> Result<ExitCode> {
     let config = config(explicit)?;
-    let store = Store::open(&config.database)?;
+    let store = Store::open_read_only(&config.database)?;
     let rows = store.findings(org, since)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -402,7 +525,7 @@ fn mail_test(explicit: Option<&Path>, to: &str) -> Result<ExitCode> {
 
 fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<ExitCode> {
     let config = config(explicit)?;
-    let mailer = Mailer::new(&config.mail)?;
+    let mailer = Mailer::offline(&config.mail)?;
     let outcome = pipeline::read_file(path);
     let Some(report) = &outcome.report else {
         println!(
@@ -673,4 +796,3 @@ fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
     }
     Ok(())
 }
-

@@ -57,6 +57,13 @@ fn limits(config: &Config) -> Limits {
 
 /// Loads the rule set; a set with files that failed to load is still returned (with its errors).
 pub fn load_rules(config: &Config) -> Result<RuleSet> {
+    if crate::setup::uses_builtin_rules(config) {
+        tracing::warn!(
+            "no rules folder at {}: using the built-in rule pack (`ogi-audit init` writes an editable copy)",
+            config.rules_dir.display()
+        );
+        return Ok(crate::setup::builtin_rules(limits(config)));
+    }
     RuleSet::load(&config.rules_dir, limits(config))
         .with_context(|| format!("loading rules from {}", config.rules_dir.display()))
 }
@@ -449,6 +456,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         "ogi-audit running"
     );
     inbox.scan();
+    crate::systemd::notify("READY=1");
     let mut poll = tokio::time::interval(ctx.config.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_scan = Instant::now();
@@ -480,6 +488,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             }
         }
     }
+    crate::systemd::notify("STOPPING=1");
     tracing::info!("shutting down: finishing the reports in hand");
     drop(job_tx);
     // Workers finish the file in hand; files still queued stay in the inbox for the next start.

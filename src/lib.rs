@@ -18,5 +18,7 @@ pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod rules;
+pub mod setup;
 pub mod store;
+pub mod systemd;
 pub mod watch;

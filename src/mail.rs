@@ -161,6 +161,8 @@ fn now_ms() -> i64 {
 enum Sender {
     File(FileTransport),
     Smtp(Box<SmtpTransport>),
+    /// Renders only (previews, checks).
+    Offline,
 }
 
 /// Renders and sends summaries.
@@ -182,6 +184,16 @@ fn one_line(s: &str) -> String {
 impl Mailer {
     /// Loads the templates (checked by rendering a sample) and sets up the transport.
     pub fn new(config: &Mail) -> Result<Mailer, MailError> {
+        Mailer::build(config, true)
+    }
+
+    /// Loads the templates only: for previews and checks, which send nothing (no outbox is
+    /// created, no SMTP password is needed).
+    pub fn offline(config: &Mail) -> Result<Mailer, MailError> {
+        Mailer::build(config, false)
+    }
+
+    fn build(config: &Mail, sending: bool) -> Result<Mailer, MailError> {
         let mut env = Environment::new();
         for (name, builtin) in [
             ("subject.txt", SUBJECT),
@@ -203,6 +215,7 @@ impl Mailer {
                 })?;
         }
         let sender = match config.transport {
+            _ if !sending => Sender::Offline,
             Transport::File => {
                 std::fs::create_dir_all(&config.outbox).map_err(|e| {
                     MailError::Setup(format!(
@@ -291,6 +304,9 @@ impl Mailer {
                 .send(&message)
                 .map(|_| message_id)
                 .map_err(|e| MailError::Transient(e.to_string())),
+            Sender::Offline => Err(MailError::Setup(
+                "this mailer only renders messages (offline)".into(),
+            )),
             Sender::Smtp(t) => match t.send(&message) {
                 Ok(_) => Ok(message_id),
                 Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
@@ -312,7 +328,7 @@ impl Mailer {
     /// Checks the SMTP connection (for `validate`); the file transport always passes.
     pub fn test_connection(&self) -> Result<(), MailError> {
         match &self.sender {
-            Sender::File(_) => Ok(()),
+            Sender::File(_) | Sender::Offline => Ok(()),
             Sender::Smtp(t) => match t.test_connection() {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(MailError::Transient(

@@ -36,6 +36,14 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("stored report {id} cannot be read back: {message}")]
     Corrupt { id: i64, message: String },
+    #[error("no database at {0} yet: it is created when the daemon (`ogi-audit run`) starts")]
+    Missing(PathBuf),
+    #[error("database {path} has schema version {found}, this program reads version {known} (start the daemon once to upgrade an older one)")]
+    Schema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("database {path} has schema version {found}, newer than this program knows ({known})")]
     TooNew {
         path: PathBuf,
@@ -214,6 +222,39 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens an existing database for reading only (`status`, `findings`): creates nothing,
+    /// changes nothing, and refuses a schema older than this program's (start the daemon once to
+    /// upgrade it).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version != known {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {

@@ -1,0 +1,247 @@
+//! The first-run commands as an operator uses them: `init`, `validate`, `status`, completions,
+//! `--version`, the config from `OGI_AUDIT_CONFIG`, and readiness sent to systemd.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{seed, wait_for, BIN};
+
+fn ogi(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("OGI_AUDIT_CONFIG")
+        .output()
+        .expect("run ogi-audit")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn initialized() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = ogi(dir.path(), &["init"]);
+    assert!(o.status.success(), "{}", text(&o));
+    dir
+}
+
+#[test]
+fn init_then_validate_passes_and_a_second_init_refuses() {
+    let dir = initialized();
+    for rel in [
+        "ogi-audit.toml",
+        "rules/t3-balance.rhai",
+        "rules/tests/t3-balance.toml",
+    ] {
+        assert!(dir.path().join(rel).is_file(), "{rel} missing");
+    }
+    for rel in ["inbox", "archive", "quarantine", "data", "outbox"] {
+        assert!(dir.path().join(rel).is_dir(), "{rel} missing");
+    }
+    let o = ogi(dir.path(), &["validate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("all 8 checks passed"), "{}", text(&o));
+    // The written pack is complete: its own tests pass.
+    let o = ogi(dir.path(), &["rules", "test"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let before = std::fs::read(dir.path().join("ogi-audit.toml")).expect("config");
+    let o = ogi(dir.path(), &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("already exists"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("ogi-audit.toml")).expect("config"),
+        before
+    );
+}
+
+#[test]
+fn validate_catches_a_broken_config() {
+    let dir = initialized();
+    let config = dir.path().join("ogi-audit.toml");
+    let good = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        good.replace("settle = \"500ms\"", "settle = \"soon\""),
+    )
+    .expect("write");
+    let o = ogi(dir.path(), &["validate"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAIL  config"), "{}", text(&o));
+    assert!(text(&o).contains("settle = \"soon\""), "{}", text(&o));
+
+    std::fs::write(&config, good.replace("[watch]", "[watch\n")).expect("write");
+    let o = ogi(dir.path(), &["validate"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("ogi-audit.toml"), "{}", text(&o));
+}
+
+#[test]
+fn validate_names_the_file_line_and_column_of_a_rule_syntax_error() {
+    let dir = initialized();
+    std::fs::write(
+        dir.path().join("rules/broken.rhai"),
+        "const ID = \"broken\";\nconst TITLE = \"b\";\nconst SEVERITY = \"error\";\nfn check(report) {\n    let x = ;\n}\n",
+    )
+    .expect("write");
+    let o = ogi(dir.path(), &["validate"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("FAIL  rules"), "{out}");
+    assert!(out.contains("broken.rhai:5:"), "{out}");
+}
+
+#[test]
+fn validate_reports_an_unreachable_smtp_server_unless_offline() {
+    let dir = initialized();
+    // A port nobody listens on: bind one, learn its number, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let config = dir.path().join("ogi-audit.toml");
+    let text_before = std::fs::read_to_string(&config).expect("config");
+    let smtp = text_before
+        .replace("transport = \"file\"", "transport = \"smtp\"")
+        .replace("port = 25", &format!("port = {port}"));
+    std::fs::write(&config, smtp).expect("write");
+    let o = ogi(dir.path(), &["validate"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("FAIL  mail transport"), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{port} cannot be reached")),
+        "{out}"
+    );
+
+    let o = ogi(dir.path(), &["validate", "--offline"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("not contacted"), "{}", text(&o));
+}
+
+#[test]
+fn status_fails_without_a_database_or_an_inbox_and_reads_the_config_from_the_environment() {
+    let dir = initialized();
+    let o = ogi(dir.path(), &["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no database at"), "{}", text(&o));
+    assert!(
+        !dir.path().join("data/ogi-audit.sqlite").exists(),
+        "status must not create the database"
+    );
+
+    // From another folder, with the config named by OGI_AUDIT_CONFIG.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ogi-audit.toml");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(elsewhere.path())
+        .env("OGI_AUDIT_CONFIG", &config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let db = dir.path().join("data/ogi-audit.sqlite");
+    wait_for(Duration::from_secs(20), || db.is_file());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let o = Command::new(BIN)
+        .arg("status")
+        .current_dir(elsewhere.path())
+        .env("OGI_AUDIT_CONFIG", &config)
+        .output()
+        .expect("status");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pending files: 0"), "{}", text(&o));
+
+    std::fs::remove_dir(dir.path().join("inbox")).expect("remove inbox");
+    let o = ogi(dir.path(), &["status"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is missing"), "{}", text(&o));
+}
+
+#[test]
+fn version_help_examples_and_completions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = ogi(dir.path(), &["--version"]);
+    assert!(o.status.success());
+    assert!(text(&o).starts_with("ogi-audit "), "{}", text(&o));
+    for sub in [
+        "run",
+        "init",
+        "validate",
+        "status",
+        "findings",
+        "reaudit",
+        "check",
+        "bench",
+        "completions",
+    ] {
+        let o = ogi(dir.path(), &[sub, "--help"]);
+        assert!(o.status.success(), "{sub}: {}", text(&o));
+        assert!(
+            text(&o).contains("ogi-audit "),
+            "{sub} --help has no example"
+        );
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = ogi(dir.path(), &["completions", shell]);
+        assert!(o.status.success(), "{shell}");
+        assert!(
+            text(&o).contains("validate"),
+            "{shell} completion lacks subcommands"
+        );
+    }
+    let script = dir.path().join("c.bash");
+    std::fs::write(&script, ogi(dir.path(), &["completions", "bash"]).stdout).expect("write");
+    let o = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash -n");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn the_daemon_tells_systemd_when_it_is_ready_and_when_it_stops() {
+    let dir = initialized();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(dir.path())
+        .env_remove("OGI_AUDIT_CONFIG")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let mut buf = [0u8; 128];
+    let n = socket.recv(&mut buf).expect("READY=1 within 20 s");
+    assert_eq!(&buf[..n], b"READY=1");
+    // Ready means watching: a report dropped now is stored.
+    std::fs::copy(seed("003"), dir.path().join("inbox/report.txt")).expect("drop");
+    let archive = dir.path().join("archive");
+    wait_for(Duration::from_secs(20), || {
+        !common::walk(&archive).is_empty()
+    });
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let n = socket.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+}
