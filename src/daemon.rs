@@ -159,6 +159,15 @@ impl Context {
         let limit = self.config.max_file_size;
         let bytes = if meta.file_type().is_symlink() {
             Err("a symbolic link; links are not followed out of the inbox".to_string())
+        } else if !meta.is_file() {
+            Err("not a regular file (a device, socket or pipe)".to_string())
+        } else if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+            // Another name for the same file may lie outside the inbox: whoever dropped the
+            // link could make the daemon read (and archive) a file it was never given.
+            Err(format!(
+                "a hard link (the file has {} names); links are not followed out of the inbox: copy the report instead",
+                std::os::unix::fs::MetadataExt::nlink(&meta)
+            ))
         } else if meta.len() > limit {
             Err(format!(
                 "too large: {} bytes, more than watch.max_file_size ({limit} bytes); not read",
@@ -322,7 +331,7 @@ pub fn move_into(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf>
     std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
-        .map_or_else(|| "report".into(), |n| n.to_os_string());
+        .map_or_else(|| "report".into(), |n| short_name(n, 180));
     let mut dest = dir.join(&name);
     if dest.exists() {
         let p = Path::new(&name);
@@ -360,6 +369,36 @@ pub fn move_into(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf>
             Ok(dest)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A file name no longer than `max` bytes, so that a suffix or `.reason.txt` still fits the
+/// file system's limit (255 bytes): a long stem is cut at a character boundary, the extension
+/// kept. Names that are not UTF-8 are kept byte for byte when short enough.
+fn short_name(name: &std::ffi::OsStr, max: usize) -> std::ffi::OsString {
+    if name.len() <= max {
+        return name.to_os_string();
+    }
+    let text = name.to_string_lossy();
+    let p = Path::new(text.as_ref());
+    let ext = p
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|e| e.len() <= 16);
+    let budget = max - ext.as_ref().map_or(0, |e| e.len() + 1);
+    let stem = p
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let mut cut = String::new();
+    for c in stem.chars() {
+        if cut.len() + c.len_utf8() > budget {
+            break;
+        }
+        cut.push(c);
+    }
+    match ext {
+        Some(e) => format!("{cut}.{e}").into(),
+        None => cut.into(),
     }
 }
 
