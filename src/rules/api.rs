@@ -414,8 +414,27 @@ pub fn register(engine: &mut Engine) {
             }))
         },
     );
+    FuncRegistration::new("cell_labels").register_into_engine(
+        engine,
+        |cells: &mut Array, table: &str| -> Array {
+            cells
+                .iter()
+                .filter_map(|c| {
+                    let m = c.read_lock::<Map>()?;
+                    let field = |k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+                    Some(Dynamic::from(format!(
+                        "{}/{}",
+                        label(table, &field("row")),
+                        label(table, &field("col"))
+                    )))
+                })
+                .collect()
+        },
+    );
     FuncRegistration::new("count_by")
-        .register_into_engine(engine, |items: Array, field: &str| count_by(&items, field));
+        .register_into_engine(engine, |items: &mut Array, field: &str| {
+            count_by(items, field)
+        });
     FuncRegistration::new("sum")
         .register_into_engine(engine, |values: Array| sum(values.into_iter()));
 
