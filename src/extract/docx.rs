@@ -20,6 +20,10 @@ const MAX_ENTRIES: usize = 5_000;
 const MAX_DOCUMENT: u64 = 64 * 1024 * 1024;
 /// Largest compression ratio accepted for the document part.
 const MAX_RATIO: u64 = 200;
+/// Deepest nesting of tables read. A table inside a cell is copied into that cell's text, so
+/// every level copies everything nested below it again: thousands of levels made a document of a
+/// few megabytes take minutes.
+const MAX_TABLE_DEPTH: usize = 32;
 
 /// Whether a ZIP archive is a Word document.
 pub fn is_docx(bytes: &[u8]) -> bool {
@@ -92,7 +96,12 @@ fn document_text(xml: &str) -> Result<String, String> {
             Event::Start(e) | Event::Empty(e) => {
                 let is_empty = matches!(event_kind, EventKind::Empty);
                 match e.local_name().as_ref() {
+                    // `<w:tbl/>`: no table, and no end tag to close one.
+                    b"tbl" if is_empty => {}
                     b"tbl" => {
+                        if tables.len() >= MAX_TABLE_DEPTH {
+                            return Err(format!("tables nested more than {MAX_TABLE_DEPTH} deep"));
+                        }
                         cells_stack.push(cell.take());
                         tables.push(TableState::default());
                     }
@@ -276,5 +285,24 @@ mod tests {
             z.finish().expect("finish");
         }
         assert!(!is_docx(&buf.into_inner()));
+    }
+
+    #[test]
+    fn deeply_nested_tables_are_an_error() {
+        let nested = |depth: usize| {
+            docx(&format!(
+                "<w:document {W}><w:body>{}<w:p><w:r><w:t>x</w:t></w:r></w:p>{}</w:body></w:document>",
+                "<w:tbl><w:tr><w:tc>".repeat(depth),
+                "</w:tc></w:tr></w:tbl>".repeat(depth)
+            ))
+        };
+        assert_eq!(to_text(&nested(MAX_TABLE_DEPTH)).expect("text"), "| x |\n");
+        let empty_tables = docx(&format!(
+            "<w:document {W}><w:body>{}<w:p><w:r><w:t>x</w:t></w:r></w:p></w:body></w:document>",
+            "<w:tbl/>".repeat(MAX_TABLE_DEPTH + 1)
+        ));
+        assert_eq!(to_text(&empty_tables).expect("text"), "x\n");
+        let err = to_text(&nested(MAX_TABLE_DEPTH + 1)).expect_err("too deep");
+        assert!(err.to_string().contains("nested"), "{err}");
     }
 }

@@ -5,8 +5,9 @@
 //! merged label cells of table 3 (三、本年度办理结果, （三）不予公开 …) cannot shift the numbers,
 //! and a blank cell stays a blank cell. Paragraphs and line breaks become lines; scripts, styles
 //! and the page head are dropped (the `<title>` is kept as the first line). The walk over the
-//! document is iterative and tables have a size cap, so hostile pages end in an error, not in a
-//! stack overflow or an exhausted memory.
+//! document is iterative, tables have a size cap, and pages nested deeper than the parser can
+//! take in reasonable time are refused before parsing (see [`prepare`]), so hostile pages end in
+//! an error, not in a stack overflow, an exhausted memory or a stall.
 
 use encoding_rs::{Encoding, GB18030, UTF_8};
 use scraper::node::Node;
@@ -153,9 +154,369 @@ fn newline(out: &mut String) {
     }
 }
 
+/// Most elements a page may hold open at once (nested), as [`prepare`] counts them.
+const MAX_OPEN: usize = 1_000;
+
+/// HTML's formatting elements: the parser keeps a list of the open ones and opens them again
+/// in every later block they were cut off from.
+const FORMATTING: [&str; 14] = [
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+
+/// Elements without content (no end tag).
+fn is_void(name: &str) -> bool {
+    matches!(
+        name,
+        "area"
+            | "base"
+            | "basefont"
+            | "bgsound"
+            | "br"
+            | "col"
+            | "embed"
+            | "frame"
+            | "hr"
+            | "image"
+            | "img"
+            | "input"
+            | "keygen"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
+    )
+}
+
+/// Elements the parser closes by itself (at the next `<p>`, `<li>`, cell or row, or at the end
+/// of their parent): real pages leave them open, and they do not pile up.
+fn closes_itself(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "li"
+            // A new `<a>`, `<nobr>`, `<button>` or `<select>` closes the open one; a `<form>`
+            // inside a form is dropped.
+            | "a"
+            | "nobr"
+            | "button"
+            | "select"
+            | "form"
+            | "dd"
+            | "dt"
+            | "option"
+            | "optgroup"
+            | "tr"
+            | "td"
+            | "th"
+            | "thead"
+            | "tbody"
+            | "tfoot"
+            | "colgroup"
+            | "caption"
+            | "rb"
+            | "rt"
+            | "rp"
+            | "rtc"
+            | "html"
+            | "head"
+            | "body"
+    )
+}
+
+/// Elements whose content is text to the parser: a `<` inside starts no tag.
+fn is_raw_text(name: &str) -> bool {
+    matches!(
+        name,
+        "script"
+            | "style"
+            | "textarea"
+            | "title"
+            | "xmp"
+            | "iframe"
+            | "noembed"
+            | "noframes"
+            | "noscript"
+    )
+}
+
+/// HTML start tags that end SVG or MathML content (the parser goes back to HTML).
+fn leaves_foreign(name: &str) -> bool {
+    matches!(
+        name,
+        "b" | "big"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "center"
+            | "code"
+            | "dd"
+            | "div"
+            | "dl"
+            | "dt"
+            | "em"
+            | "embed"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "hr"
+            | "i"
+            | "img"
+            | "li"
+            | "listing"
+            | "menu"
+            | "meta"
+            | "nobr"
+            | "ol"
+            | "p"
+            | "pre"
+            | "ruby"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "strike"
+            | "sub"
+            | "sup"
+            | "table"
+            | "tt"
+            | "u"
+            | "ul"
+            | "var"
+            | "font"
+    )
+}
+
+/// A tag as the tokenizer reads it after its name.
+struct TagEnd {
+    /// Just past the `>` that ends the tag.
+    end: usize,
+    /// `/>`: self-closing (it matters in SVG and MathML only).
+    self_closing: bool,
+    /// Whether the tag has attributes.
+    attributes: bool,
+}
+
+/// Reads a tag's attributes from `i` (just after its name) the way the HTML tokenizer does, so
+/// that a `>` inside a quoted value does not end the tag and one outside does; `None` when the
+/// page ends inside the tag.
+fn tag_end(bytes: &[u8], mut i: usize) -> Option<TagEnd> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        BeforeName,
+        Name,
+        AfterName,
+        BeforeValue,
+        Quoted(u8),
+        Unquoted,
+        AfterQuoted,
+        SelfClosing,
+    }
+    let mut state = State::BeforeName;
+    let mut attributes = false;
+    while let Some(&b) = bytes.get(i) {
+        let space = b.is_ascii_whitespace();
+        state = match (state, b) {
+            (State::Quoted(q), _) => {
+                i += bytes[i..].iter().position(|&c| c == q)?;
+                State::AfterQuoted
+            }
+            (State::BeforeValue, b'"' | b'\'') => State::Quoted(b),
+            (State::SelfClosing, b'>') => {
+                return Some(TagEnd {
+                    end: i + 1,
+                    self_closing: true,
+                    attributes,
+                })
+            }
+            (_, b'>') => {
+                return Some(TagEnd {
+                    end: i + 1,
+                    self_closing: false,
+                    attributes,
+                })
+            }
+            (State::BeforeValue, _) if space => State::BeforeValue,
+            (State::BeforeValue, _) => State::Unquoted,
+            (State::Unquoted, _) if space => State::BeforeName,
+            (State::Unquoted, _) => State::Unquoted,
+            (_, b'/') => State::SelfClosing,
+            (State::Name | State::AfterName, b'=') => State::BeforeValue,
+            (State::Name, _) if space => State::AfterName,
+            (State::Name, _) => State::Name,
+            (State::BeforeName | State::AfterQuoted | State::SelfClosing, _) if space => {
+                State::BeforeName
+            }
+            (State::AfterName, _) if space => State::AfterName,
+            // Anything else starts an attribute name (a `=` here too).
+            _ => {
+                attributes = true;
+                State::Name
+            }
+        };
+        i += 1;
+    }
+    None
+}
+
+/// Where a comment that starts at `from` (just after `<!--`) ends: after `-->` or `--!>`, or
+/// at once for `<!-->` and `<!--->`.
+fn comment_end(bytes: &[u8], from: usize) -> usize {
+    let rest = &bytes[from..];
+    if rest.starts_with(b">") {
+        return from + 1;
+    }
+    if rest.starts_with(b"->") {
+        return from + 2;
+    }
+    let mut i = 0;
+    while let Some(p) = rest[i..].windows(2).position(|w| w == b"--") {
+        let at = i + p + 2;
+        if rest[at..].starts_with(b">") {
+            return from + at + 1;
+        }
+        if rest[at..].starts_with(b"!>") {
+            return from + at + 2;
+        }
+        i += p + 1;
+    }
+    bytes.len()
+}
+
+/// Where the end tag `</name` of a raw-text element starts at or after `from` (the end of the
+/// page if it has none).
+fn raw_text_end(bytes: &[u8], from: usize, name: &str) -> usize {
+    let mut i = from;
+    while let Some(p) = bytes[i..].windows(2).position(|w| w == b"</") {
+        let at = i + p;
+        let after = at + 2 + name.len();
+        if bytes
+            .get(at + 2..after)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+            && bytes
+                .get(after)
+                .is_none_or(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+        {
+            return at;
+        }
+        i = at + 2;
+    }
+    bytes.len()
+}
+
+/// Readies a page for the HTML parser, whose work grows with the square of what a crafted page
+/// leaves open: every block start looks down the stack of open elements, and formatting elements
+/// (`<b>`, `<font>` …) that differ in their attributes are all remembered and all opened again
+/// in every later block. A page of thousands of `<b id=N>` took seconds per 100 KB and built
+/// millions of elements; one of thousands of nested `<div>`s took seconds too.
+///
+/// So, in one pass over the tags as the parser will see them: attributes are dropped from
+/// formatting elements (no reader here uses them; the parser then keeps at most three alike, as
+/// the standard says), and a page that holds more than [`MAX_OPEN`] elements open at once is an
+/// error. Elements that the parser closes by itself (`<p>`, `<li>`, cells and rows) are not
+/// counted, so real pages that leave them open read as before.
+fn prepare(html: &str) -> Result<std::borrow::Cow<'_, str>, ExtractError> {
+    let bytes = html.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut total_open = 0usize;
+    // Open <svg> and <math> elements: their self-closing tags (`<path/>`) open nothing.
+    let mut foreign = 0usize;
+    let mut i = 0;
+    while let Some(p) = bytes[i..].iter().position(|&b| b == b'<') {
+        let lt = i + p;
+        let rest = &bytes[lt + 1..];
+        if rest.starts_with(b"!--") {
+            i = comment_end(bytes, lt + 4);
+            continue;
+        }
+        if rest.starts_with(b"!") || rest.starts_with(b"?") || rest.starts_with(b"/>") {
+            // A doctype, a conditional comment or a bogus comment: up to the next `>`.
+            i = rest
+                .iter()
+                .position(|&b| b == b'>')
+                .map_or(bytes.len(), |q| lt + 1 + q + 1);
+            continue;
+        }
+        let is_end = rest.first() == Some(&b'/');
+        let name_start = lt + 1 + usize::from(is_end);
+        if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+            i = lt + 1;
+            continue;
+        }
+        let name_end = bytes[name_start..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+            .map_or(bytes.len(), |q| name_start + q);
+        let name = String::from_utf8_lossy(&bytes[name_start..name_end]).to_ascii_lowercase();
+        // A page that ends inside a tag: the parser drops the tag.
+        let Some(TagEnd {
+            end,
+            self_closing,
+            attributes,
+        }) = tag_end(bytes, name_end)
+        else {
+            break;
+        };
+        i = end;
+        if is_end {
+            if let Some(n) = open.get_mut(&name).filter(|n| **n > 0) {
+                *n -= 1;
+                total_open -= 1;
+            }
+            if matches!(name.as_str(), "svg" | "math") {
+                foreign = foreign.saturating_sub(1);
+            }
+            continue;
+        }
+        if foreign > 0 && leaves_foreign(&name) {
+            foreign = 0;
+        }
+        if attributes && FORMATTING.contains(&name.as_str()) {
+            out.push_str(&html[copied..lt]);
+            out.push('<');
+            out.push_str(&name);
+            out.push('>');
+            copied = end;
+        }
+        if name == "plaintext" {
+            break;
+        }
+        // Inside SVG and MathML, `<style>` and `<title>` hold markup.
+        if foreign == 0 && is_raw_text(&name) {
+            i = raw_text_end(bytes, end, &name);
+            continue;
+        }
+        if is_void(&name) || closes_itself(&name) || (self_closing && foreign > 0) {
+            continue;
+        }
+        if matches!(name.as_str(), "svg" | "math") {
+            foreign += 1;
+        }
+        *open.entry(name).or_default() += 1;
+        total_open += 1;
+        if total_open > MAX_OPEN {
+            return Err(ExtractError::TooLarge(format!(
+                "an HTML page with more than {MAX_OPEN} elements open at once (nested too deep)"
+            )));
+        }
+    }
+    if copied == 0 {
+        return Ok(std::borrow::Cow::Borrowed(html));
+    }
+    out.push_str(&html[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// The page as text: title, paragraphs, and tables as ` | ` rows.
 pub fn to_text(html: &str) -> Result<String, ExtractError> {
-    let doc = Html::parse_document(html);
+    let html = prepare(html)?;
+    let doc = Html::parse_document(&html);
     let mut out = String::new();
     // The title first: saved pages put navigation before the report's own heading.
     if let Some(title) = doc
@@ -382,11 +743,61 @@ mod tests {
             "<div>".repeat(50_000),
             "</div>".repeat(50_000)
         );
-        assert!(to_text(&deep).is_ok());
+        // The parser's work grows with the square of the depth (50 000 levels took seconds):
+        // such a page is an error before it is parsed.
+        assert!(matches!(to_text(&deep), Err(ExtractError::TooLarge(_))));
         let huge = format!(
             "<table>{}</table>",
             "<tr><td rowspan=1000 colspan=1000>1</td></tr>".repeat(5)
         );
         assert!(matches!(to_text(&huge), Err(ExtractError::TooLarge(_))));
+    }
+
+    #[test]
+    fn formatting_attributes_are_dropped_and_pages_nested_too_deep_are_errors() {
+        let page = "<p><b class=\"x>y\" id=1>粗</b><FONT color=red size=3>红</font><a href='/a'>链</a></p>";
+        assert_eq!(
+            prepare(page).expect("prepared"),
+            "<p><b>粗</b><font>红</font><a>链</a></p>"
+        );
+        assert_eq!(to_text(page).expect("text"), "粗红链\n");
+        // Thousands of distinct formatting elements: the parser would remember and reopen all.
+        let bomb = format!(
+            "<p>{}</p>{}",
+            (0..900).map(|i| format!("<i id={i}>")).collect::<String>(),
+            "<p>x</p>".repeat(900)
+        );
+        assert_eq!(to_text(&bomb).expect("text").lines().count(), 900);
+        let deep = |n: usize| format!("{}x", "<div>".repeat(n));
+        assert!(to_text(&deep(MAX_OPEN)).is_ok());
+        assert!(matches!(
+            to_text(&deep(MAX_OPEN + 1)),
+            Err(ExtractError::TooLarge(_))
+        ));
+        // Closed, self-closing-in-SVG, raw-text, commented and self-closing (`<p>`, `<li>`,
+        // cells) elements do not count.
+        let n = 3 * MAX_OPEN;
+        for fine in [
+            "<div>x</div>".repeat(n),
+            format!("<svg>{}</svg>", "<path d='M0 0'/>".repeat(n)),
+            format!("<script>{}</script>", "<div>".repeat(n)),
+            format!("<!--{}-->", "<div>".repeat(n)),
+            format!("<div title='{}'>x</div>", "<div>".repeat(n)),
+            format!("<ul>{}</ul>", "<li>x".repeat(n)),
+            format!("<table>{}</table>", "<tr><td>1<td>2".repeat(n)),
+            "<p>x".repeat(n),
+        ] {
+            assert!(prepare(&fine).is_ok(), "{}", &fine[..40]);
+        }
+        // What the parser sees as markup counts, however it is dressed.
+        for nested in [
+            format!("<!-->{}", "<div>".repeat(n)),
+            format!("<!-- --!>{}", "<div>".repeat(n)),
+            format!("<b =\">{}\">", "<div>".repeat(n)),
+            format!("<svg><style>{}", "<div/>".repeat(n)),
+            "<span/>".repeat(n),
+        ] {
+            assert!(prepare(&nested).is_err(), "{}", &nested[..40]);
+        }
     }
 }

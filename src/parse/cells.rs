@@ -263,83 +263,202 @@ pub fn as_count(text: &str) -> Option<i64> {
     t.parse::<i64>().ok()
 }
 
-/// All ways to split a run of glued digits into `groups` groups of `width` numbers each, where
-/// in every group the last number is the sum of the others (the tables' own identity), and no
-/// number has a leading zero. Stops after `limit` solutions.
-pub fn split_glued(digits: &str, groups: usize, width: usize, limit: usize) -> Vec<Vec<u64>> {
-    let bytes = digits.as_bytes();
-    if !bytes.iter().all(u8::is_ascii_digit) || width < 2 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    let mut current = Vec::with_capacity(groups * width);
-    split_rec(
-        bytes,
-        0,
-        groups * width,
-        width,
-        &mut current,
-        &mut out,
-        limit,
-    );
-    out
+/// Steps the glued-cell search may take for one table, all its rows together. A real glued row
+/// needs a few thousand at most; a hostile copy (hundreds of rows of long digit runs) would
+/// otherwise keep the parser busy for minutes.
+pub const SPLIT_STEPS: usize = 2_000_000;
+
+/// Digits a cell may have.
+const CELL_DIGITS: usize = 9;
+
+const POW10: [u64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+
+fn digits_value(digits: &[u8]) -> u64 {
+    digits
+        .iter()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
 }
 
-fn split_rec(
-    bytes: &[u8],
-    pos: usize,
-    remaining: usize,
+/// All ways to split a run of glued digits into `groups` groups of `width` numbers each, where
+/// in every group the last number is the sum of the others (the tables' own identity), and no
+/// number has a leading zero. Stops after `limit` solutions. `None` when the search needed more
+/// than the `steps` left (which it uses up): such a run is left unread, not guessed.
+pub fn split_glued(
+    digits: &str,
+    groups: usize,
     width: usize,
-    current: &mut Vec<u64>,
-    out: &mut Vec<Vec<u64>>,
     limit: usize,
-) {
-    if out.len() >= limit {
-        return;
+    steps: &mut usize,
+) -> Option<Vec<Vec<u64>>> {
+    let bytes = digits.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_digit) || width < 2 {
+        return Some(Vec::new());
     }
-    if remaining == 0 {
-        if pos == bytes.len() {
-            out.push(current.clone());
+    // Cells have at most nine digits, so a group's total has at most as many as the sum of
+    // `width - 1` nine-digit numbers: a longer run has no split.
+    let total_digits = ((width as u64 - 1) * (POW10[CELL_DIGITS] - 1))
+        .to_string()
+        .len();
+    if bytes.len() > groups.saturating_mul((width - 1) * CELL_DIGITS + total_digits) {
+        return Some(Vec::new());
+    }
+    let mut search = Split {
+        bytes,
+        width,
+        limit,
+        steps,
+        gave_up: false,
+        current: Vec::with_capacity(groups * width),
+        out: Vec::new(),
+    };
+    if groups == 1 {
+        // One group: its total is the run's tail, so each length of the tail gives the sum the
+        // cells before it must reach, which bounds the cells from both sides.
+        let n = bytes.len();
+        for total_len in 1..=total_digits.min(n.saturating_sub(width - 1)) {
+            let tail = &bytes[n - total_len..];
+            if total_len > 1 && tail[0] == b'0' {
+                continue;
+            }
+            search.cells_to(0, n - total_len, width - 1, 0, digits_value(tail));
+            if search.gave_up || search.out.len() >= limit {
+                break;
+            }
         }
-        return;
+    } else {
+        search.groups(0, groups * width);
     }
-    let left = bytes.len() - pos;
-    if left < remaining {
-        return;
-    }
-    let in_group = current.len() % width;
-    if in_group == width - 1 {
-        // The group's total must be the sum of its cells: its digits are known in advance.
-        let start = current.len() - in_group;
-        let sum: u64 = current[start..].iter().sum();
-        let s = sum.to_string();
-        if bytes[pos..].starts_with(s.as_bytes()) {
-            current.push(sum);
-            split_rec(
-                bytes,
-                pos + s.len(),
-                remaining - 1,
-                width,
-                current,
-                out,
-                limit,
-            );
-            current.pop();
+    (!search.gave_up).then_some(search.out)
+}
+
+/// The state of one glued-cell search.
+struct Split<'a> {
+    bytes: &'a [u8],
+    width: usize,
+    limit: usize,
+    steps: &'a mut usize,
+    gave_up: bool,
+    current: Vec<u64>,
+    out: Vec<Vec<u64>>,
+}
+
+impl Split<'_> {
+    /// Takes one step of the budget; false (and the search is over) when none is left.
+    fn step(&mut self) -> bool {
+        if *self.steps == 0 {
+            self.gave_up = true;
+            return false;
         }
-        return;
+        *self.steps -= 1;
+        true
     }
-    let max_len = (left - (remaining - 1)).min(9);
-    for len in 1..=max_len {
-        let part = &bytes[pos..pos + len];
-        if len > 1 && part[0] == b'0' {
-            break;
+
+    fn done(&self) -> bool {
+        self.gave_up || self.out.len() >= self.limit
+    }
+
+    /// One group (`groups == 1`): `cells` more numbers in `bytes[pos..end]` that bring `sum` to
+    /// exactly `total`, the number after `end`.
+    fn cells_to(&mut self, pos: usize, end: usize, cells: usize, sum: u64, total: u64) {
+        if self.done() || !self.step() {
+            return;
         }
-        let value = part
-            .iter()
-            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
-        current.push(value);
-        split_rec(bytes, pos + len, remaining - 1, width, current, out, limit);
-        current.pop();
+        let rest = end - pos;
+        if cells == 0 {
+            if rest == 0 && sum == total {
+                let mut row = self.current.clone();
+                row.push(total);
+                self.out.push(row);
+            }
+            return;
+        }
+        if rest < cells || rest > cells * CELL_DIGITS {
+            return;
+        }
+        // The longest of the cells left has at least `rest / cells` digits (rounded up), and no
+        // leading zero: it alone may overshoot the total.
+        let longest = rest.div_ceil(cells);
+        if longest > 1 && sum + POW10[longest - 1] > total {
+            return;
+        }
+        // Each cell left is shorter than `max_len + 1` digits: together they may fall short.
+        let max_len = (rest - (cells - 1)).min(CELL_DIGITS);
+        if sum + cells as u64 * POW10[max_len] <= total {
+            return;
+        }
+        for len in 1..=max_len {
+            let part = &self.bytes[pos..pos + len];
+            if len > 1 && part[0] == b'0' {
+                break;
+            }
+            let value = digits_value(part);
+            // Longer cells from here are larger still.
+            if sum + value > total {
+                break;
+            }
+            self.current.push(value);
+            self.cells_to(pos + len, end, cells - 1, sum + value, total);
+            self.current.pop();
+            if self.done() {
+                return;
+            }
+        }
+    }
+
+    /// Several groups: `remaining` more numbers from `bytes[pos..]`.
+    fn groups(&mut self, pos: usize, remaining: usize) {
+        if self.done() || !self.step() {
+            return;
+        }
+        let bytes = self.bytes;
+        if remaining == 0 {
+            if pos == bytes.len() {
+                self.out.push(self.current.clone());
+            }
+            return;
+        }
+        let left = bytes.len() - pos;
+        if left < remaining {
+            return;
+        }
+        let width = self.width;
+        let in_group = self.current.len() % width;
+        if in_group == width - 1 {
+            // The group's total must be the sum of its cells: its digits are known in advance.
+            let start = self.current.len() - in_group;
+            let sum: u64 = self.current[start..].iter().sum();
+            let s = sum.to_string();
+            if bytes[pos..].starts_with(s.as_bytes()) {
+                self.current.push(sum);
+                self.groups(pos + s.len(), remaining - 1);
+                self.current.pop();
+            }
+            return;
+        }
+        let max_len = (left - (remaining - 1)).min(CELL_DIGITS);
+        for len in 1..=max_len {
+            let part = &bytes[pos..pos + len];
+            if len > 1 && part[0] == b'0' {
+                break;
+            }
+            self.current.push(digits_value(part));
+            self.groups(pos + len, remaining - 1);
+            self.current.pop();
+            if self.done() {
+                return;
+            }
+        }
     }
 }
 
@@ -442,17 +561,93 @@ mod tests {
 
     #[test]
     fn glued_rows_split_by_identity() {
+        let split = |d: &str, groups| split_glued(d, groups, 7, 4, &mut SPLIT_STEPS.clone());
         assert_eq!(
-            split_glued("713000074", 1, 7, 4),
-            vec![vec![71, 3, 0, 0, 0, 0, 74]]
+            split("713000074", 1),
+            Some(vec![vec![71, 3, 0, 0, 0, 0, 74]])
         );
         assert_eq!(
-            split_glued("370000037", 1, 7, 4),
-            vec![vec![37, 0, 0, 0, 0, 0, 37]]
+            split("370000037", 1),
+            Some(vec![vec![37, 0, 0, 0, 0, 0, 37]])
         );
-        assert_eq!(split_glued("0000000", 1, 7, 4), vec![vec![0; 7]]);
-        assert!(split_glued("12", 1, 7, 4).is_empty());
+        assert_eq!(split("0000000", 1), Some(vec![vec![0; 7]]));
+        assert_eq!(split("12", 1), Some(vec![]));
+        assert_eq!(split("1111112", 2), Some(vec![]));
+        assert_eq!(
+            split("713000074370000037", 2),
+            Some(vec![vec![71, 3, 0, 0, 0, 0, 74, 37, 0, 0, 0, 0, 0, 37]])
+        );
         assert_eq!(split_plain("000", 3, 4), vec![vec![0, 0, 0]]);
         assert!(split_plain("8855698", 3, 4).len() > 1);
+    }
+
+    #[test]
+    fn one_group_search_finds_what_the_plain_search_finds() {
+        // The one-group search bounds cells by the total; it must find exactly the splits of
+        // the plain cell-by-cell search.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for i in 0..3000 {
+            let digits: String = if i % 2 == 0 {
+                let cells: Vec<u64> = (0..6)
+                    .map(|_| match next() % 4 {
+                        0 | 1 => 0,
+                        2 => next() % 30,
+                        _ => next() % 5000,
+                    })
+                    .collect();
+                let total: u64 = cells.iter().sum();
+                cells.iter().chain([&total]).map(u64::to_string).collect()
+            } else {
+                let len = 7 + (next() % 16) as usize;
+                (0..len)
+                    .map(|_| char::from(b'0' + (next() % 10) as u8))
+                    .collect()
+            };
+            let mut steps = usize::MAX;
+            let mut fast = split_glued(&digits, 1, 7, 100, &mut steps).expect("no budget");
+            let mut steps = usize::MAX;
+            let mut plain = Split {
+                bytes: digits.as_bytes(),
+                width: 7,
+                limit: 100,
+                steps: &mut steps,
+                gave_up: false,
+                current: Vec::new(),
+                out: Vec::new(),
+            };
+            plain.groups(0, 7);
+            let mut plain = plain.out;
+            fast.sort();
+            plain.sort();
+            assert_eq!(fast, plain, "{digits}");
+        }
+    }
+
+    #[test]
+    fn hopeless_glued_runs_end_quickly() {
+        // Longer than seven cells can be: no split, and no search.
+        let mut steps = 10;
+        assert_eq!(
+            split_glued(&"1".repeat(100), 1, 7, 3, &mut steps),
+            Some(vec![])
+        );
+        assert_eq!(steps, 10);
+        // A run with many candidate splits: the search stops when the steps run out.
+        let mut steps = 1_000;
+        assert_eq!(split_glued(&"1".repeat(40), 3, 5, 3, &mut steps), None);
+        assert_eq!(steps, 0);
+        // Within the budget of a table, the worst single row still finishes.
+        for len in 7..=70 {
+            let mut steps = SPLIT_STEPS;
+            assert!(split_glued(&"9".repeat(len), 1, 7, 3, &mut steps).is_some());
+            let mut steps = SPLIT_STEPS;
+            assert!(split_glued(&"1".repeat(len), 1, 7, 3, &mut steps).is_some());
+        }
     }
 }

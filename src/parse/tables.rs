@@ -339,6 +339,8 @@ pub fn read_table3(
     let line_rows = is_line_rows(&anchors, &slices, width);
     // Glued rows: a label followed by one long run of digits.
     let mut glued: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    // One budget for the whole table: hostile copies repeat labels with long digit runs.
+    let mut steps = cells::SPLIT_STEPS;
     for (a, toks) in anchors.iter().zip(&slices) {
         if !rows.contains(&a.key) {
             continue;
@@ -352,7 +354,13 @@ pub fn read_table3(
             .collect();
         if let [digits] = values.as_slice() {
             if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
-                let splits = cells::split_glued(digits, 1, width, 3);
+                let Some(splits) = cells::split_glued(digits, 1, width, 3, &mut steps) else {
+                    warnings.push(format!(
+                        "table3 row {}: glued cells `{digits}` have too many possible splits to try; left unread",
+                        a.key
+                    ));
+                    continue;
+                };
                 match splits.len() {
                     1 => {
                         glued.insert(a.key, splits[0].clone());
@@ -552,7 +560,8 @@ pub fn read_table4(
             // Glued: one run of digits for all 15 cells, each group's total the sum of its four.
             [single] => match single.as_slice() {
                 [Some(d)] if d.bytes().all(|b| b.is_ascii_digit()) => {
-                    let splits = cells::split_glued(d, 3, 5, 3);
+                    let mut steps = cells::SPLIT_STEPS;
+                    let splits = cells::split_glued(d, 3, 5, 3, &mut steps).unwrap_or_default();
                     (splits.len() == 1)
                         .then(|| splits[0].iter().map(|v| Some(v.to_string())).collect())
                 }
