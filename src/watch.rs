@@ -189,6 +189,14 @@ where
 {
     let mut watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            // Opening a file or folder changes nothing. The daemon's own reads would otherwise
+            // feed back: listing the inbox opens it (IN_OPEN), whose event lists it again, and
+            // loading the rules opens them, whose events reload them (a busy loop, even idle).
+            Ok(event)
+                if matches!(
+                    event.kind,
+                    notify::EventKind::Access(notify::event::AccessKind::Open(_))
+                ) => {}
             Ok(event) => on_paths(event.paths),
             Err(e) => tracing::warn!("file watch error: {e}"),
         })?;
