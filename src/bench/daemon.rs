@@ -62,6 +62,7 @@ struct RunResult {
 
 /// Runs and prints `bench daemon`.
 pub fn run(args: &DaemonArgs) -> Result<DaemonResult> {
+    println!("corpus: {}", args.common.describe());
     let r = measure(args)?;
     print!("{}", render(&r));
     Ok(r)

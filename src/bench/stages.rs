@@ -103,6 +103,7 @@ fn by_kind(corpus: &[Item], runs: &[Run]) -> Vec<(&'static str, usize, f64)> {
 
 /// Runs and prints the stages.
 pub fn run(args: &StageArgs, stages: &[Stage]) -> Result<ExitCode> {
+    println!("corpus: {}", args.common.describe());
     let figures = measure(args, stages)?;
     print!("{}", render(&figures));
     Ok(ExitCode::SUCCESS)
