@@ -118,7 +118,8 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// The rules directory (default: the config's [rules] dir, ./rules without a config).
+        /// The rules directory (default: the config's [rules] dir; on the built-in defaults
+        /// without ./rules, the built-in pack).
         #[arg(long)]
         rules: Option<PathBuf>,
         /// Exit with 1 when a finding of this severity or above exists.
@@ -238,10 +239,10 @@ pub fn main() -> ExitCode {
             rules,
             fail_on,
             paths,
-        } => rules_dir(cli.config.as_deref(), rules)
-            .and_then(|rules| check(&paths, &rules, format, fail_on)),
+        } => rule_set(cli.config.as_deref(), rules.as_deref())
+            .and_then(|set| check(&paths, &set, format, fail_on)),
         Command::Rules(RulesCommand::List { dir }) => {
-            rules_dir(cli.config.as_deref(), dir).and_then(|d| rules_list(&d))
+            rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|set| rules_list(&set))
         }
         Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
         Command::Mail(MailCommand::Preview { report, html }) => {
@@ -535,7 +536,7 @@ fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<Exit
         );
         return Ok(ExitCode::from(2));
     };
-    let set = load_rules(&config.rules_dir)?;
+    let set = report_load_errors(crate::setup::load_rules(&config)?);
     let findings = set.run(report, None);
     let to = crate::mail::recipients(&config.mail, report);
     let rendered = crate::mail::preview(&mailer, report, &path.to_string_lossy(), &findings)?;
@@ -568,70 +569,32 @@ fn reaudit(explicit: Option<&Path>, since: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Expands folders into the files below them (sorted, hidden files skipped).
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
-        if meta.is_dir() {
-            walk(p, &mut out).with_context(|| format!("cannot list {}", p.display()))?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.eq_ignore_ascii_case("README.md") {
-            continue;
-        }
-        let path = e.path();
-        if e.file_type()?.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Loads a rule set, reporting files that did not load on stderr.
-pub(crate) fn load_rules(dir: &Path) -> Result<RuleSet> {
-    let set = RuleSet::load(dir, Limits::default())?;
+/// Reports rule files that did not load on stderr.
+fn report_load_errors(set: RuleSet) -> RuleSet {
     for e in &set.errors {
         eprintln!("ogi-audit: rule not loaded: {e}");
     }
-    Ok(set)
+    set
 }
 
-fn check(
-    paths: &[PathBuf],
-    rules_dir: &Path,
-    format: Format,
-    fail_on: Severity,
-) -> Result<ExitCode> {
-    let files = collect_files(paths)?;
-    let set = if rules_dir.is_dir() {
-        Some(load_rules(rules_dir)?)
-    } else {
-        eprintln!(
-            "ogi-audit: no rules directory at {}; reports are parsed but not audited",
-            rules_dir.display()
-        );
-        None
+/// The rules a command runs: the folder given on the command line, else the config's (the
+/// built-in pack on the built-in defaults without a rules folder).
+fn rule_set(explicit_config: Option<&Path>, given: Option<&Path>) -> Result<RuleSet> {
+    init_tracing("warn", LogFormat::Human);
+    let config = Config::resolve(explicit_config)?;
+    let set = match given {
+        Some(dir) => RuleSet::load(dir, crate::setup::rule_limits(&config))?,
+        None => crate::setup::load_rules(&config)?,
     };
+    Ok(report_load_errors(set))
+}
+
+fn check(paths: &[PathBuf], set: &RuleSet, format: Format, fail_on: Severity) -> Result<ExitCode> {
+    let files = pipeline::report_files(paths)?;
     let mut outcomes: Vec<Outcome> = files.iter().map(|f| pipeline::read_file(f)).collect();
-    if let Some(set) = &set {
-        for o in &mut outcomes {
-            if let Some(report) = &o.report {
-                o.findings = set.run(report, None);
-            }
+    for o in &mut outcomes {
+        if let Some(report) = &o.report {
+            o.findings = set.run(report, None);
         }
     }
     let stdout = std::io::stdout();
@@ -662,8 +625,7 @@ fn check(
     })
 }
 
-fn rules_list(dir: &Path) -> Result<ExitCode> {
-    let set = load_rules(dir)?;
+fn rules_list(set: &RuleSet) -> Result<ExitCode> {
     println!("{:<26} {:<8} {:<28} file", "id", "severity", "title");
     for r in &set.rules {
         println!(
@@ -683,7 +645,7 @@ fn rules_list(dir: &Path) -> Result<ExitCode> {
 }
 
 fn rules_test(dir: &Path) -> Result<ExitCode> {
-    let set = load_rules(dir)?;
+    let set = report_load_errors(RuleSet::load(dir, Limits::default())?);
     let suites = rules::testing::find_suites(dir);
     if suites.is_empty() {
         eprintln!(

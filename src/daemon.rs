@@ -22,7 +22,7 @@ use crate::config::{After, Config};
 use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
-use crate::rules::{Limits, RuleSet};
+use crate::rules::RuleSet;
 use crate::store::{self, Store, StoreError};
 use crate::watch::{self, Inbox};
 
@@ -48,23 +48,9 @@ pub enum Processed {
     Later { reason: String },
 }
 
-fn limits(config: &Config) -> Limits {
-    Limits {
-        deadline: config.rule_deadline,
-        ..Limits::default()
-    }
-}
-
 /// Loads the rule set; a set with files that failed to load is still returned (with its errors).
 pub fn load_rules(config: &Config) -> Result<RuleSet> {
-    if crate::setup::uses_builtin_rules(config) {
-        tracing::warn!(
-            "no rules folder at {}: using the built-in rule pack (`ogi-audit init` writes an editable copy)",
-            config.rules_dir.display()
-        );
-        return Ok(crate::setup::builtin_rules(limits(config)));
-    }
-    RuleSet::load(&config.rules_dir, limits(config))
+    crate::setup::load_rules(config)
         .with_context(|| format!("loading rules from {}", config.rules_dir.display()))
 }
 

@@ -98,3 +98,38 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
     }
     outcome
 }
+
+/// The report files named by `paths`: folders expand into the files below them (sorted; hidden
+/// files and README.md skipped).
+pub fn report_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    use anyhow::Context as _;
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out).with_context(|| format!("cannot list {}", p.display()))?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.eq_ignore_ascii_case("README.md") {
+            continue;
+        }
+        let path = e.path();
+        if e.file_type()?.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

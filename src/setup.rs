@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::config::{self, Config, Transport};
 use crate::mail::Mailer;
-use crate::rules::{Limits, RuleSet};
+use crate::rules::{Limits, RuleSet, RulesError};
 
 include!(concat!(env!("OUT_DIR"), "/rule_pack.rs"));
 
@@ -37,6 +37,27 @@ pub fn builtin_rules(limits: Limits) -> RuleSet {
         })
         .collect();
     RuleSet::from_sources(sources, limits)
+}
+
+/// The sandbox limits a config sets for its rules.
+pub fn rule_limits(config: &Config) -> Limits {
+    Limits {
+        deadline: config.rule_deadline,
+        ..Limits::default()
+    }
+}
+
+/// The rule set a config means: its rules folder, or, on the built-in defaults without one,
+/// the built-in pack. Files that fail to compile are in the set's `errors`.
+pub fn load_rules(config: &Config) -> Result<RuleSet, RulesError> {
+    if uses_builtin_rules(config) {
+        tracing::warn!(
+            "no rules folder at {}: using the built-in rule pack (`ogi-audit init` writes an editable copy)",
+            config.rules_dir.display()
+        );
+        return Ok(builtin_rules(rule_limits(config)));
+    }
+    RuleSet::load(&config.rules_dir, rule_limits(config))
 }
 
 /// Whether a config falls back to the built-in rule pack: the built-in defaults and no rules
@@ -202,22 +223,15 @@ fn probe_write(dir: &Path) -> std::io::Result<()> {
 }
 
 fn rules(config: &Config) -> Check {
-    let limits = Limits {
-        deadline: config.rule_deadline,
-        ..Limits::default()
+    let source = if uses_builtin_rules(config) {
+        format!(
+            "the built-in pack (no {} folder; `ogi-audit init` writes an editable copy)",
+            config.rules_dir.display()
+        )
+    } else {
+        config.rules_dir.display().to_string()
     };
-    if uses_builtin_rules(config) {
-        let set = builtin_rules(limits);
-        return Check::pass(
-            "rules",
-            format!(
-                "no {} folder: the {} built-in rules (`ogi-audit init` writes an editable copy)",
-                config.rules_dir.display(),
-                set.rules.len()
-            ),
-        );
-    }
-    match RuleSet::load(&config.rules_dir, limits) {
+    match load_rules(config) {
         Err(e) => Check::fail("rules", e.to_string()),
         Ok(set) if !set.errors.is_empty() => Check::fail(
             "rules",
@@ -234,9 +248,8 @@ fn rules(config: &Config) -> Check {
         Ok(set) => Check::pass(
             "rules",
             format!(
-                "{} rules compile in {} (rule set {})",
+                "{} rules compile in {source} (rule set {})",
                 set.rules.len(),
-                config.rules_dir.display(),
                 set.version
             ),
         ),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::pipeline;
-use crate::rules::RuleSet;
+use crate::rules::{Limits, RuleSet};
 use crate::{extract, parse};
 
 /// `ogi-audit bench files` (also `ogi-audit bench PATH...`).
@@ -31,9 +31,13 @@ pub struct FilesArgs {
 
 /// Runs `ogi-audit bench files`.
 pub fn run(args: &FilesArgs, _config: Option<&Path>) -> Result<ExitCode> {
-    let files = crate::cli::collect_files(&args.paths)?;
+    let files = pipeline::report_files(&args.paths)?;
     let set = if args.rules.is_dir() {
-        Some(crate::cli::load_rules(&args.rules)?)
+        let set = RuleSet::load(&args.rules, Limits::default())?;
+        for e in &set.errors {
+            eprintln!("ogi-audit: rule not loaded: {e}");
+        }
+        Some(set)
     } else {
         None
     };
