@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::budget::Budget;
 use crate::config::{Config, LogFormat};
 use crate::daemon;
 use crate::mail::Mailer;
@@ -240,9 +241,9 @@ pub fn main() -> ExitCode {
             fail_on,
             paths,
         } => rule_set(cli.config.as_deref(), rules.as_deref())
-            .and_then(|set| check(&paths, &set, format, fail_on)),
+            .and_then(|(set, config)| check(&paths, &set, config.budget, format, fail_on)),
         Command::Rules(RulesCommand::List { dir }) => {
-            rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|set| rules_list(&set))
+            rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
         }
         Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
         Command::Mail(MailCommand::Preview { report, html }) => {
@@ -527,7 +528,7 @@ fn mail_test(explicit: Option<&Path>, to: &str) -> Result<ExitCode> {
 fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<ExitCode> {
     let config = config(explicit)?;
     let mailer = Mailer::offline(&config.mail)?;
-    let outcome = pipeline::read_file(path);
+    let outcome = pipeline::read_file_within(path, config.budget);
     let Some(report) = &outcome.report else {
         println!(
             "{}: not readable as a report: {}",
@@ -578,20 +579,29 @@ fn report_load_errors(set: RuleSet) -> RuleSet {
 }
 
 /// The rules a command runs: the folder given on the command line, else the config's (the
-/// built-in pack on the built-in defaults without a rules folder).
-fn rule_set(explicit_config: Option<&Path>, given: Option<&Path>) -> Result<RuleSet> {
+/// built-in pack on the built-in defaults without a rules folder), with the config.
+fn rule_set(explicit_config: Option<&Path>, given: Option<&Path>) -> Result<(RuleSet, Config)> {
     init_tracing("warn", LogFormat::Human);
     let config = Config::resolve(explicit_config)?;
     let set = match given {
         Some(dir) => RuleSet::load(dir, crate::setup::rule_limits(&config))?,
         None => crate::setup::load_rules(&config)?,
     };
-    Ok(report_load_errors(set))
+    Ok((report_load_errors(set), config))
 }
 
-fn check(paths: &[PathBuf], set: &RuleSet, format: Format, fail_on: Severity) -> Result<ExitCode> {
+fn check(
+    paths: &[PathBuf],
+    set: &RuleSet,
+    budget: Budget,
+    format: Format,
+    fail_on: Severity,
+) -> Result<ExitCode> {
     let files = pipeline::report_files(paths)?;
-    let mut outcomes: Vec<Outcome> = files.iter().map(|f| pipeline::read_file(f)).collect();
+    let mut outcomes: Vec<Outcome> = files
+        .iter()
+        .map(|f| pipeline::read_file_within(f, budget))
+        .collect();
     for o in &mut outcomes {
         if let Some(report) = &o.report {
             o.findings = set.run(report, None);

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::budget::Budget;
 use thiserror::Error;
 
 /// The shipped, documented configuration; also the defaults.
@@ -37,6 +39,8 @@ struct RawConfig {
     rules: RawRules,
     #[serde(default)]
     files: RawFiles,
+    #[serde(default)]
+    limits: RawLimits,
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
@@ -254,6 +258,22 @@ impl Default for RawFiles {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    parse_time: String,
+    parse_memory: String,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            parse_time: "30s".into(),
+            parse_memory: "512MB".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct RawLog {
     format: String,
     level: String,
@@ -298,6 +318,8 @@ pub struct Config {
     pub rescan: Duration,
     /// Files larger than this are quarantined without being read.
     pub max_file_size: u64,
+    /// The time and memory one report's extraction and parsing may take.
+    pub budget: Budget,
     pub database: PathBuf,
     pub rules_dir: PathBuf,
     pub rule_deadline: Duration,
@@ -363,6 +385,7 @@ impl Config {
                     store: RawStore::default(),
                     rules: RawRules::default(),
                     files: RawFiles::default(),
+                    limits: RawLimits::default(),
                     log: RawLog::default(),
                     mail: RawMail::default(),
                 },
@@ -434,6 +457,11 @@ impl Config {
             poll: duration(path, "watch.poll", &raw.watch.poll)?.max(Duration::from_millis(10)),
             rescan: duration(path, "watch.rescan", &raw.watch.rescan)?.max(Duration::from_secs(1)),
             max_file_size: size(path, "watch.max_file_size", &raw.watch.max_file_size)?,
+            budget: Budget {
+                time: duration(path, "limits.parse_time", &raw.limits.parse_time)?
+                    .max(Duration::from_millis(1)),
+                memory: size(path, "limits.parse_memory", &raw.limits.parse_memory)?.max(1 << 20),
+            },
             database: resolve(&raw.store.database),
             rules_dir: resolve(&raw.rules.dir),
             rule_deadline: duration(path, "rules.deadline", &raw.rules.deadline)?,

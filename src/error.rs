@@ -26,6 +26,8 @@ pub enum ExtractError {
     Corrupt(String),
     #[error("{0}")]
     NoText(String),
+    #[error("{0}")]
+    Budget(#[from] crate::budget::Exceeded),
 }
 
 /// Why a text could not be parsed as an annual report.
@@ -35,4 +37,6 @@ pub enum ParseError {
     NotAReport(String),
     #[error("table 3 (收到和处理政府信息公开申请情况) unreadable: {0}")]
     Table3(String),
+    #[error("{0}")]
+    Budget(#[from] crate::budget::Exceeded),
 }

@@ -26,6 +26,8 @@ pub struct Extracted {
     pub encoding: &'static str,
     /// What the file was: `text`, `html`, `docx` or `pdf`.
     pub format: &'static str,
+    /// What the reader should know about the text (e.g. a PDF read only in part).
+    pub warnings: Vec<String>,
 }
 
 /// Reads a file and extracts its text.
@@ -43,8 +45,16 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         return Err(ExtractError::Unsupported(kind.to_string()));
     }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let mut warnings = Vec::new();
     let (original, encoding, format) = if bytes.starts_with(b"%PDF-") {
-        (pdf::to_text(bytes)?, "UTF-8", "pdf")
+        let pdf = pdf::to_text(bytes)?;
+        if pdf.truncated {
+            warnings.push(format!(
+                "PDF: only the first {} pages were read; the rest is not audited",
+                pdf::MAX_PAGES
+            ));
+        }
+        (pdf.text, "UTF-8", "pdf")
     } else if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(bytes) {
         (docx::to_text(bytes)?, "UTF-8", "docx")
     } else if html::looks_like_html(&head) {
@@ -54,7 +64,9 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         let (text, encoding) = decode(bytes)?;
         (text, encoding, "text")
     };
+    crate::budget::check("extracting the text")?;
     let text = normalize(&original);
+    crate::budget::check("normalising the text")?;
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
     }
@@ -63,6 +75,7 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         text,
         encoding,
         format,
+        warnings,
     })
 }
 

@@ -8,6 +8,7 @@
 //! the command line.
 
 pub mod bench;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -22,3 +23,7 @@ pub mod setup;
 pub mod store;
 pub mod systemd;
 pub mod watch;
+
+/// Counts what each thread allocates, for the per-report memory budget ([`budget`]).
+#[global_allocator]
+static ALLOCATOR: budget::Counting = budget::Counting;

@@ -10,6 +10,7 @@ mod meta;
 mod sections;
 mod tables;
 
+use crate::budget;
 use crate::error::ParseError;
 use crate::model::{Report, Section, SectionKey, Template};
 
@@ -26,6 +27,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
 
     // Sections, ending the last one where the site footer starts.
     let headings = sections::find_headings(text);
+    budget::check("finding the sections")?;
     let last_start = headings.last().map_or(0, |h| h.body);
     let body_end = sections::footer_start(text, last_start).unwrap_or(text.len());
     let bounds: Vec<(SectionKey, usize, usize, usize, String)> = headings
@@ -58,6 +60,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
 
     // Template, from the tables' own words.
     let template = tables::detect_template(text);
+    budget::check("detecting the template")?;
     report.template = template;
     if template.is_none() {
         report
@@ -72,6 +75,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
         .or_else(|| fallback_region(text, &bounds))
         .unwrap_or((0, body_end));
     let t3 = tables::read_table3(text, s3, e3, assumed, &li, &mut report.warnings);
+    budget::check("reading table 3")?;
     let read_rows = t3
         .table
         .iter()
@@ -95,12 +99,14 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
 
     let (s2, e2) = range(SectionKey::Proactive).unwrap_or((0, s3));
     let t2 = tables::read_table2(text, s2, e2, assumed, &li, &mut report.warnings);
+    budget::check("reading table 2")?;
     spans.extend(t2.span);
     report.table2 = t2.table;
     report.raw_cells.insert("table2".to_string(), t2.raw);
 
     let (s4, e4) = range(SectionKey::ReviewLitigation).unwrap_or((e3, e3));
     let t4 = tables::read_table4(text, s4, e4, &li, &mut report.warnings);
+    budget::check("reading table 4")?;
     spans.extend(t4.span);
     report.table4 = t4.table;
     report.raw_cells.insert("table4".to_string(), t4.raw);
@@ -126,7 +132,9 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     }
     report.contact = meta::contact(&text[..body_end]);
     report.published = meta::published(text);
+    budget::check("reading the particulars")?;
     report.claims = claims::find(&text[..body_end], &spans, &report.section_text, &to_char);
+    budget::check("finding the narrative's figures")?;
     Ok(report)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::budget::{self, Budget};
 use crate::extract;
 use crate::model::{Finding, Report};
 use crate::parse;
@@ -60,19 +61,34 @@ impl Outcome {
     }
 }
 
-/// Reads and parses one file.
+/// Reads and parses one file, within the default [`Budget`].
 pub fn read_file(path: &Path) -> Outcome {
+    read_file_within(path, Budget::default())
+}
+
+/// Reads and parses one file within `budget`.
+pub fn read_file_within(path: &Path, budget: Budget) -> Outcome {
     match std::fs::read(path) {
-        Ok(bytes) => read_bytes(path, &bytes),
+        Ok(bytes) => read_within(path, &bytes, sha256_hex(&bytes), budget),
         Err(e) => Outcome::unreadable(path, format!("cannot read file: {e}")),
     }
 }
 
-/// Parses a report from the bytes of a file at `path`.
+/// Parses a report from the bytes of a file at `path`, within the default [`Budget`].
 pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
+    read_within(path, bytes, sha256_hex(bytes), Budget::default())
+}
+
+/// Parses a report from the bytes of a file at `path` whose hash is `sha256`. Extraction and
+/// parsing stop when they pass `budget`; the report is then unparseable with that reason.
+pub fn read_within(path: &Path, bytes: &[u8], sha256: String, budget: Budget) -> Outcome {
+    budget::within(budget, || parse_bytes(path, bytes, sha256))
+}
+
+fn parse_bytes(path: &Path, bytes: &[u8], sha256: String) -> Outcome {
     let mut outcome = Outcome {
         path: path.to_path_buf(),
-        sha256: sha256_hex(bytes),
+        sha256,
         status: Status::Unparseable,
         error: None,
         encoding: None,
@@ -90,11 +106,20 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
     outcome.encoding = Some(extracted.encoding.to_string());
     outcome.format = Some(extracted.format.to_string());
     match parse::parse(&extracted.text) {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.warnings.extend(extracted.warnings);
             outcome.status = Status::Parsed;
             outcome.report = Some(Arc::new(report));
         }
-        Err(e) => outcome.error = Some(e.to_string()),
+        Err(e) => {
+            let mut error = e.to_string();
+            for w in &extracted.warnings {
+                error.push_str(" (");
+                error.push_str(w);
+                error.push(')');
+            }
+            outcome.error = Some(error);
+        }
     }
     outcome
 }

@@ -280,3 +280,69 @@ fn the_smtp_password_never_appears_in_logs_status_or_validate() {
         .expect("notice");
     assert!(!stored.contains(PASSWORD));
 }
+
+/// A flat HTML page of `paragraphs` short paragraphs (13 MB at 200,000): cheap to write, costly
+/// to parse into a document tree.
+fn flat_html(paragraphs: usize) -> Vec<u8> {
+    let mut page = String::from(
+        "<html><head><meta charset=\"utf-8\"><title>某某局2023年政府信息公开工作年度报告</title></head><body>",
+    );
+    page.push_str(&"<p>本机关依法公开政府信息，共计<b>12</b>条。</p>\n".repeat(paragraphs));
+    page.push_str("</body></html>");
+    page.into_bytes()
+}
+
+/// Drops a real report, `hostile`, and another real report into a daemon with `limits`; returns
+/// the stored error of the hostile one once all three are done.
+fn budget_case(limits: &str, hostile: &[u8]) -> String {
+    let d = Daemon::start_with(
+        &[("always.rhai", RULE_ALWAYS)],
+        &format!("[limits]\n{limits}\n"),
+    );
+    d.drop_file(&seed("001"), "before.txt");
+    drop_bytes(&d, OsStr::new("costly.html"), hostile);
+    d.drop_file(&seed("002"), "after.txt");
+    wait_for(Duration::from_secs(90), || {
+        d.count("SELECT COUNT(*) FROM reports") == 3
+            && d.inbox_files() == 0
+            && reason_files(&d).len() == 1
+    });
+    // The real reports around it are stored with their findings.
+    assert_eq!(
+        d.count(
+            "SELECT COUNT(*) FROM reports r WHERE r.status = 'parsed' AND EXISTS \
+             (SELECT 1 FROM findings f WHERE f.report_id = r.id AND f.rule = 'always')"
+        ),
+        2
+    );
+    let (_, note) = reason_files(&d).remove(0);
+    assert!(note.contains("costly.html"), "{note}");
+    let error: String = d
+        .db()
+        .query_row(
+            "SELECT error FROM reports WHERE status = 'unparseable'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the costly report's row");
+    assert!(note.starts_with(&error), "{note}");
+    error
+}
+
+#[test]
+fn a_report_over_the_memory_budget_is_quarantined_with_the_reason() {
+    let error = budget_case("parse_memory = \"64MB\"", &flat_html(200_000));
+    assert_eq!(
+        error,
+        "needed more memory than limits.parse_memory (64 MB); stopped while parsing the HTML"
+    );
+}
+
+#[test]
+fn a_report_over_the_time_budget_is_quarantined_with_the_reason() {
+    let error = budget_case("parse_time = \"400ms\"", &flat_html(200_000));
+    assert!(
+        error.starts_with("took longer than limits.parse_time (400ms); stopped while "),
+        "{error}"
+    );
+}

@@ -34,7 +34,6 @@ pub fn is_docx(bytes: &[u8]) -> bool {
 
 /// The document's text.
 pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    let bad = |m: String| ExtractError::Corrupt(format!("DOCX: {m}"));
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
     if archive.len() > MAX_ENTRIES {
         return Err(ExtractError::TooLarge(format!(
@@ -61,7 +60,12 @@ pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
         ));
     }
     let xml = String::from_utf8(xml).map_err(|_| bad("document.xml is not UTF-8".to_string()))?;
-    document_text(&xml).map_err(bad)
+    document_text(&xml)
+}
+
+/// A DOCX that cannot be read.
+fn bad(m: impl std::fmt::Display) -> ExtractError {
+    ExtractError::Corrupt(format!("DOCX: {m}"))
 }
 
 /// A table being read: rows of (text, colspan, continues a vertical merge).
@@ -76,7 +80,7 @@ enum EventKind {
 }
 
 /// The text of `word/document.xml`.
-fn document_text(xml: &str) -> Result<String, String> {
+fn document_text(xml: &str) -> Result<String, ExtractError> {
     let mut reader = Reader::from_str(xml);
     let mut out = String::new();
     let mut tables: Vec<TableState> = Vec::new();
@@ -85,8 +89,13 @@ fn document_text(xml: &str) -> Result<String, String> {
     let mut cell: Option<(String, usize, bool)> = None;
     let mut cells_stack: Vec<Option<(String, usize, bool)>> = Vec::new();
     let mut in_text = false;
+    let mut events = 0u32;
     loop {
-        let event = reader.read_event().map_err(|e| e.to_string())?;
+        events = events.wrapping_add(1);
+        if events % 4096 == 0 {
+            crate::budget::check("reading the DOCX document")?;
+        }
+        let event = reader.read_event().map_err(|e| bad(e.to_string()))?;
         let event_kind = if matches!(event, Event::Empty(_)) {
             EventKind::Empty
         } else {
@@ -100,7 +109,9 @@ fn document_text(xml: &str) -> Result<String, String> {
                     b"tbl" if is_empty => {}
                     b"tbl" => {
                         if tables.len() >= MAX_TABLE_DEPTH {
-                            return Err(format!("tables nested more than {MAX_TABLE_DEPTH} deep"));
+                            return Err(bad(format!(
+                                "tables nested more than {MAX_TABLE_DEPTH} deep"
+                            )));
                         }
                         cells_stack.push(cell.take());
                         tables.push(TableState::default());
@@ -134,13 +145,13 @@ fn document_text(xml: &str) -> Result<String, String> {
                 }
             }
             Event::Text(t) if in_text => {
-                para.push_str(&t.decode().map_err(|e| e.to_string())?);
+                para.push_str(&t.decode().map_err(|e| bad(e.to_string()))?);
             }
             Event::GeneralRef(r) if in_text => {
                 if let Ok(Some(c)) = r.resolve_char_ref() {
                     para.push(c);
                 } else {
-                    let name = r.decode().map_err(|e| e.to_string())?;
+                    let name = r.decode().map_err(|e| bad(e.to_string()))?;
                     para.push_str(match name.as_ref() {
                         "amp" => "&",
                         "lt" => "<",

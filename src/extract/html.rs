@@ -516,7 +516,9 @@ fn prepare(html: &str) -> Result<std::borrow::Cow<'_, str>, ExtractError> {
 /// The page as text: title, paragraphs, and tables as ` | ` rows.
 pub fn to_text(html: &str) -> Result<String, ExtractError> {
     let html = prepare(html)?;
+    crate::budget::check("preparing the HTML")?;
     let doc = Html::parse_document(&html);
+    crate::budget::check("parsing the HTML")?;
     let mut out = String::new();
     // The title first: saved pages put navigation before the report's own heading.
     if let Some(title) = doc
@@ -530,7 +532,12 @@ pub fn to_text(html: &str) -> Result<String, ExtractError> {
     }
     // Iterative walk: (node, leaving?) so that deep nesting cannot exhaust the stack.
     let mut stack: Vec<(NodeRef<'_>, bool)> = vec![(doc.tree.root(), false)];
+    let mut visited = 0u32;
     while let Some((node, leaving)) = stack.pop() {
+        visited = visited.wrapping_add(1);
+        if visited % 4096 == 0 {
+            crate::budget::check("reading the HTML page")?;
+        }
         match node.value() {
             Node::Text(t) if !leaving => push_text(&mut out, t),
             Node::Element(e) => {
@@ -642,6 +649,9 @@ fn table_text(table: NodeRef<'_>, out: &mut String) -> Result<(), ExtractError> 
     let mut grid: Vec<Vec<Slot>> = Vec::new();
     let mut cells_used = 0usize;
     for (r, tr) in rows.iter().enumerate() {
+        if r % 256 == 0 {
+            crate::budget::check("reading an HTML table")?;
+        }
         if grid.len() <= r {
             grid.push(Vec::new());
         }
