@@ -7,6 +7,7 @@
 //! daemon. A PDF whose pages carry no text (a scan) is reported as such, never guessed.
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,38 +16,62 @@ use crate::error::ExtractError;
 /// The extractor, found on PATH.
 const PDFTOTEXT: &str = "pdftotext";
 /// Pages read at most.
-const MAX_PAGES: usize = 300;
+pub const MAX_PAGES: usize = 300;
 /// Text kept at most.
 const MAX_OUTPUT: u64 = 32 * 1024 * 1024;
-/// Time one PDF may take.
+/// Address space the extractor may use: a PDF built to exhaust memory ends its process only.
+const MAX_MEMORY: libc::rlim_t = 1 << 30;
+/// Time one PDF may take (less when the report's budget has less left).
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The text of a PDF.
-pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    let mut child = Command::new(PDFTOTEXT)
+/// The text of a PDF, and whether pages were left unread.
+pub struct PdfText {
+    pub text: String,
+    /// The PDF has more than [`MAX_PAGES`] pages; the rest were not read.
+    pub truncated: bool,
+}
+
+/// The text of a PDF's first [`MAX_PAGES`] pages.
+pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
+    let mut command = Command::new(PDFTOTEXT);
+    command
         .args([
             "-layout",
             "-enc",
             "UTF-8",
             "-l",
-            &MAX_PAGES.to_string(),
+            // One page more than is read: tells whether there are more.
+            &(MAX_PAGES + 1).to_string(),
             "-",
             "-",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ExtractError::Unsupported(
-                    "PDF: the PDF reader pdftotext is not installed (Debian package poppler-utils)"
-                        .to_string(),
-                )
-            } else {
-                ExtractError::Corrupt(format!("PDF: cannot start pdftotext: {e}"))
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec the child only calls setrlimit, which is async-signal-safe
+    // and touches no memory of the parent's.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: MAX_MEMORY,
+                rlim_max: MAX_MEMORY,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
             }
-        })?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ExtractError::Unsupported(
+                "PDF: the PDF reader pdftotext is not installed (Debian package poppler-utils)"
+                    .to_string(),
+            )
+        } else {
+            ExtractError::Corrupt(format!("PDF: cannot start pdftotext: {e}"))
+        }
+    })?;
     // Feed stdin from a thread so a large PDF cannot deadlock against a full stdout pipe.
     let input = bytes.to_vec();
     let mut stdin = child.stdin.take();
@@ -76,6 +101,11 @@ pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
                     TIMEOUT.as_secs()
                 )));
             }
+            Ok(None) if crate::budget::remaining() == Some(Duration::ZERO) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                crate::budget::check("running pdftotext")?;
+            }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(ExtractError::Corrupt(format!("PDF: {e}"))),
         }
@@ -94,11 +124,24 @@ pub fn to_text(bytes: &[u8]) -> Result<String, ExtractError> {
             "PDF: more than {MAX_OUTPUT} bytes of text"
         )));
     }
+    // pdftotext ends every page with a form feed.
+    let mut out = out;
+    let ends: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == 0x0c)
+        .map(|(i, _)| i)
+        .take(MAX_PAGES + 1)
+        .collect();
+    let truncated = ends.len() > MAX_PAGES;
+    if let Some(&end) = ends.get(MAX_PAGES - 1).filter(|_| truncated) {
+        out.truncate(end + 1);
+    }
     let text = String::from_utf8_lossy(&out).replace('\u{c}', "\n");
     if text.trim().is_empty() {
         return Err(ExtractError::NoText(
             "no text layer (a scanned PDF?): the pages hold images only".to_string(),
         ));
     }
-    Ok(text)
+    Ok(PdfText { text, truncated })
 }
