@@ -7,11 +7,13 @@
 //! twice, never lost. Unreadable files go to quarantine beside a `.reason.txt`; nothing is ever
 //! deleted. Reports are parsed on all cores; the store is written by one connection.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -33,7 +35,23 @@ pub struct Context {
     pub rules: RwLock<Arc<RuleSet>>,
     /// Files handed to a worker and not finished yet (the inbox must not hand them on again).
     in_flight: Mutex<HashSet<PathBuf>>,
+    /// What each worker is on, for the watchdog.
+    jobs: Mutex<HashMap<ThreadId, Job>>,
 }
+
+/// A file a worker is on.
+struct Job {
+    path: PathBuf,
+    started: Instant,
+    state: Arc<AtomicU8>,
+}
+
+/// Job states: the worker reads and parses; then either the worker goes on to audit and store
+/// (`COMMITTING`) or the watchdog gave up on it first (`GIVEN_UP`). Whichever comes first wins,
+/// so a report is never stored twice.
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const GIVEN_UP: u8 = 2;
 
 /// What became of one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +64,8 @@ pub enum Processed {
     Duplicate { id: i64 },
     /// Not done now (store busy, file vanished …); the file stays and is tried again.
     Later { reason: String },
+    /// The watchdog gave up on this worker while it parsed; the watchdog recorded the report.
+    GivenUp,
 }
 
 /// Loads the rule set; a set with files that failed to load is still returned (with its errors).
@@ -79,7 +99,75 @@ impl Context {
             store: Mutex::new(store),
             rules: RwLock::new(Arc::new(set)),
             in_flight: Mutex::new(HashSet::new()),
+            jobs: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, Job>> {
+        match self.jobs.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Before writing anything: claims the report for this worker, unless the watchdog gave up
+    /// on it (then the watchdog has recorded it and the worker must leave it alone). Always
+    /// true outside the daemon's workers.
+    fn claim(&self) -> bool {
+        let id = std::thread::current().id();
+        let Some(state) = self.jobs().get(&id).map(|j| j.state.clone()) else {
+            return true;
+        };
+        state
+            .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            || state.load(Ordering::Acquire) == COMMITTING
+    }
+
+    /// The jobs that have been reading and parsing for longer than `limit`, now given up: the
+    /// worker threads and their files.
+    fn overdue(&self, limit: Duration) -> Vec<(ThreadId, PathBuf, Duration)> {
+        let mut out = Vec::new();
+        for (id, job) in self.jobs().iter() {
+            let elapsed = job.started.elapsed();
+            if elapsed > limit
+                && job
+                    .state
+                    .compare_exchange(RUNNING, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                out.push((*id, job.path.clone(), elapsed));
+            }
+        }
+        out
+    }
+
+    /// Records a report whose worker was given up on as unparseable, and quarantines it.
+    fn give_up(&self, path: &Path, after: Duration) -> Processed {
+        let reason = format!(
+            "extraction and parsing still running after {} (more than twice limits.parse_time, {}); given up",
+            humantime::format_duration(Duration::from_secs(after.as_secs().max(1))),
+            humantime::format_duration(self.config.budget.time)
+        );
+        tracing::error!(path = %path.display(), "{reason}; a new worker takes its place");
+        let small = std::fs::symlink_metadata(path)
+            .is_ok_and(|m| m.is_file() && m.len() <= self.config.max_file_size);
+        let sha = small
+            .then(|| std::fs::read(path).ok())
+            .flatten()
+            .map_or_else(
+                || format!("unreadable:{}:{}", path.display(), store::now()),
+                |b| pipeline::sha256_hex(&b),
+            );
+        let outcome = Outcome {
+            sha256: sha,
+            ..Outcome::unreadable(path, reason)
+        };
+        let done = self.audit_and_store(path, outcome);
+        if let Ok(mut f) = self.in_flight.lock() {
+            f.remove(path);
+        }
+        done
     }
 
     fn current_rules(&self) -> Arc<RuleSet> {
@@ -165,10 +253,12 @@ impl Context {
         let outcome = match bytes {
             Ok(bytes) => {
                 let sha = pipeline::sha256_hex(&bytes);
-                match self.with_store(|s| s.known(&sha)) {
-                    Ok(Some(id)) => {
-                        self.move_done(path, &sha, id, true);
-                        return Processed::Duplicate { id };
+                match self.with_store(|s| s.stored(&sha)) {
+                    Ok(Some(known)) => {
+                        if !self.claim() {
+                            return Processed::GivenUp;
+                        }
+                        return self.finish_known(path, &sha, &known);
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -177,7 +267,7 @@ impl Context {
                         }
                     }
                 }
-                pipeline::read_bytes(path, &bytes)
+                pipeline::read_within(path, &bytes, sha, self.config.budget)
             }
             Err(reason) => {
                 if std::fs::symlink_metadata(path).is_err() {
@@ -192,6 +282,9 @@ impl Context {
                 }
             }
         };
+        if !self.claim() {
+            return Processed::GivenUp;
+        }
         self.audit_and_store(path, outcome)
     }
 
@@ -262,6 +355,27 @@ impl Context {
         }
     }
 
+    /// A file whose content is stored already: a copy dropped again, or a file that could not be
+    /// moved when its report was stored (a full or read-only disk). It goes where its report's
+    /// status says, and the place is recorded if none was.
+    fn finish_known(&self, path: &Path, sha: &str, known: &store::Known) -> Processed {
+        let id = known.id;
+        if known.parsed {
+            let first_move = known.stored_path.is_none() && self.config.after == After::Move;
+            if first_move {
+                tracing::info!(path = %path.display(), id, "report stored before; archiving its file now");
+            }
+            self.move_done(path, sha, id, !first_move);
+            return Processed::Duplicate { id };
+        }
+        let reason = known.error.clone().unwrap_or_default();
+        if known.stored_path.is_none() {
+            tracing::info!(path = %path.display(), id, "unparseable report stored before; quarantining it now");
+        }
+        self.quarantine(path, id, &reason);
+        Processed::Quarantined { id, reason }
+    }
+
     /// The same issuer's report of the year before, from the store.
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
@@ -288,25 +402,40 @@ impl Context {
                     tracing::warn!("archive path not recorded: {e}");
                 }
             }
-            Err(e) => tracing::error!(path = %path.display(), "cannot move to the archive: {e}"),
+            Err(e) => tracing::error!(
+                path = %path.display(),
+                id,
+                "cannot move to the archive {}: {e}; the report is stored, the file stays in the inbox and is moved on a later scan",
+                dir.display()
+            ),
         }
     }
 
+    /// Moves a file to quarantine; its `.reason.txt` is written first, so a file in
+    /// quarantine always has its reason beside it.
     fn quarantine(&self, path: &Path, id: i64, reason: &str) {
-        let dir = &self.config.quarantine;
-        match move_into(path, dir, &format!("{id}")) {
+        let moved = free_name(path, &self.config.quarantine, &format!("{id}")).and_then(|dest| {
+            let mut note = dest.clone().into_os_string();
+            note.push(".reason.txt");
+            let note = PathBuf::from(note);
+            let text = format!("{reason}\n\nfile: {}\nreport id: {id}\n", path.display());
+            std::fs::write(&note, text)?;
+            move_to(path, &dest).inspect_err(|_| {
+                let _ = std::fs::remove_file(&note);
+            })?;
+            Ok(dest)
+        });
+        match moved {
             Ok(dest) => {
-                let mut note = dest.clone().into_os_string();
-                note.push(".reason.txt");
-                let text = format!("{reason}\n\nfile: {}\nreport id: {id}\n", path.display());
-                if let Err(e) = std::fs::write(&note, text) {
-                    tracing::error!("cannot write {}: {e}", PathBuf::from(note).display());
-                }
-                if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
+                if let Err(e) = self.with_store(|s| s.set_stored_path_if_missing(id, &dest)) {
                     tracing::warn!("quarantine path not recorded: {e}");
                 }
             }
-            Err(e) => tracing::error!(path = %path.display(), "cannot move to quarantine: {e}"),
+            Err(e) => tracing::error!(
+                path = %path.display(),
+                "cannot move to quarantine {}: {e}; the file stays in the inbox and is tried again",
+                self.config.quarantine.display()
+            ),
         }
     }
 }
@@ -314,6 +443,14 @@ impl Context {
 /// Moves a file into `dir` under its own name, or with `-tag` added when that name is taken.
 /// Falls back to copy-and-remove across file systems.
 pub fn move_into(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf> {
+    let dest = free_name(path, dir, tag)?;
+    move_to(path, &dest)?;
+    Ok(dest)
+}
+
+/// A name in `dir` (created if missing) for the file at `path`: its own name, or with `-tag`
+/// added when that name is taken.
+fn free_name(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
@@ -346,13 +483,26 @@ pub fn move_into(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf>
             }
         }
     }
-    match std::fs::rename(path, &dest) {
-        Ok(()) => Ok(dest),
+    Ok(dest)
+}
+
+/// Moves a file to `dest`; across file systems, copies, syncs and then removes the original. A
+/// copy that fails half-way (a full disk) is removed again and the original kept.
+fn move_to(path: &Path, dest: &Path) -> std::io::Result<()> {
+    match std::fs::rename(path, dest) {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-            std::fs::copy(path, &dest)?;
-            std::fs::File::open(&dest)?.sync_all()?;
-            std::fs::remove_file(path)?;
-            Ok(dest)
+            let copied = std::fs::copy(path, dest)
+                .and_then(|_| std::fs::File::open(dest))
+                .and_then(|f| f.sync_all());
+            if let Err(e) = copied {
+                let _ = std::fs::remove_file(dest);
+                return Err(e);
+            }
+            // Where the original cannot be removed, one copy is kept, not two.
+            std::fs::remove_file(path).inspect_err(|_| {
+                let _ = std::fs::remove_file(dest);
+            })
         }
         Err(e) => Err(e),
     }
@@ -425,38 +575,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (job_tx, job_rx) = std_mpsc::channel::<PathBuf>();
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let mut handles = Vec::new();
-    for i in 0..workers {
-        let ctx = ctx.clone();
-        let rx = job_rx.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("audit-{i}"))
-            .spawn(move || loop {
-                let next = match rx.lock() {
-                    Ok(r) => r.recv(),
-                    Err(_) => break,
-                };
-                let Ok(path) = next else { break };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.process_file(&path)));
-                if let Err(panic) = result {
-                    // A bug, not an input problem: keep the daemon up and the file in place.
-                    let what = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    tracing::error!(path = %path.display(), "internal error while auditing: {what}");
-                }
-                if let Ok(mut f) = ctx.in_flight.lock() {
-                    f.remove(&path);
-                }
-            })
-            .context("cannot start worker thread")?;
-        handles.push(handle);
+    let mut handles: HashMap<ThreadId, JoinHandle<()>> = HashMap::new();
+    let mut spawned = 0usize;
+    for _ in 0..workers {
+        let h = spawn_worker(&ctx, &job_rx, spawned).context("cannot start worker thread")?;
+        spawned += 1;
+        handles.insert(h.thread().id(), h);
     }
+    // A worker stuck in one step past twice the parse time is given up and replaced.
+    let budget_time = ctx.config.budget.time;
+    let give_up_after = (budget_time * 2).max(budget_time + Duration::from_secs(1));
+    let mut given_up = 0usize;
 
     // The mailer: sends due summaries until shutdown.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let mail_thread = {
         let ctx = ctx.clone();
         let stop = stop.clone();
@@ -464,7 +596,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         std::thread::Builder::new()
             .name("mailer".into())
             .spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     if let Err(e) = mailer.tick(&ctx.store) {
                         tracing::error!("mailer: {e}");
                     }
@@ -504,6 +636,24 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                     last_scan = Instant::now();
                     inbox.scan();
                 }
+                for (thread, path, after) in ctx.overdue(give_up_after) {
+                    // The stuck thread is left to finish on its own (it then stops); it is not
+                    // waited for at shutdown.
+                    handles.remove(&thread);
+                    given_up += 1;
+                    match spawn_worker(&ctx, &job_rx, spawned) {
+                        Ok(h) => {
+                            spawned += 1;
+                            handles.insert(h.thread().id(), h);
+                        }
+                        Err(e) => tracing::error!("cannot start a worker in place of a stuck one: {e}"),
+                    }
+                    if given_up > workers {
+                        tracing::warn!(given_up, "workers given up on since start; their threads run on until their step ends");
+                    }
+                    let ctx = ctx.clone();
+                    tokio::task::spawn_blocking(move || ctx.give_up(&path, after));
+                }
                 for path in inbox.ready() {
                     let fresh = ctx.in_flight.lock().map(|mut f| f.insert(path.clone())).unwrap_or(false);
                     if fresh && job_tx.send(path).is_err() {
@@ -530,13 +680,68 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if queued > 0 {
         tracing::info!(queued, "left in the inbox for the next start");
     }
-    for h in handles {
+    for (_, h) in handles {
         let _ = h.join();
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     let _ = mail_thread.join();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts worker number `n`: it audits files from the queue until the queue closes, or stops
+/// after its file when the watchdog gave up on it (a new worker has taken its place).
+fn spawn_worker(
+    ctx: &Arc<Context>,
+    rx: &Arc<Mutex<std_mpsc::Receiver<PathBuf>>>,
+    n: usize,
+) -> std::io::Result<JoinHandle<()>> {
+    let ctx = ctx.clone();
+    let rx = rx.clone();
+    std::thread::Builder::new()
+        .name(format!("audit-{n}"))
+        .spawn(move || loop {
+            let next = match rx.lock() {
+                Ok(r) => r.recv(),
+                Err(_) => break,
+            };
+            let Ok(path) = next else { break };
+            let state = Arc::new(AtomicU8::new(RUNNING));
+            let me = std::thread::current().id();
+            let started = Instant::now();
+            ctx.jobs().insert(
+                me,
+                Job {
+                    path: path.clone(),
+                    started,
+                    state: state.clone(),
+                },
+            );
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.process_file(&path)
+            }));
+            ctx.jobs().remove(&me);
+            if let Err(panic) = result {
+                // A bug, not an input problem: keep the daemon up and the file in place.
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                tracing::error!(path = %path.display(), "internal error while auditing: {what}");
+            }
+            if state.load(Ordering::Acquire) == GIVEN_UP {
+                tracing::warn!(
+                    path = %path.display(),
+                    after = %humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
+                    "a worker given up on has finished its step; it stops"
+                );
+                break;
+            }
+            if let Ok(mut f) = ctx.in_flight.lock() {
+                f.remove(&path);
+            }
+        })
 }
 
 /// Re-runs the current rules over stored reports (received since `since`); returns how many
@@ -555,4 +760,126 @@ pub fn reaudit(config: &Config, since: Option<&str>) -> Result<(usize, usize)> {
         }
     }
     Ok((changed, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(dir: &Path) -> Arc<Context> {
+        let config = Config::defaults(dir);
+        Arc::new(Context::open(config).expect("context"))
+    }
+
+    fn seed_copy(dir: &Path, name: &str) -> PathBuf {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+        let src = std::fs::read_dir(seeds)
+            .expect("seeds")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "txt"))
+            .expect("a seed");
+        std::fs::create_dir_all(dir.join("inbox")).expect("inbox");
+        let path = dir.join("inbox").join(name);
+        std::fs::copy(src, &path).expect("copy");
+        path
+    }
+
+    /// Stands for a worker stuck in a step: registers its job, waits until the watchdog gives
+    /// up on it, then tries to go on as a worker would; returns whether it could.
+    fn stuck_worker(ctx: &Arc<Context>, path: &Path) -> std::thread::JoinHandle<bool> {
+        let (ctx, path) = (ctx.clone(), path.to_path_buf());
+        let (tx, rx) = std_mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let state = Arc::new(AtomicU8::new(RUNNING));
+            let me = std::thread::current().id();
+            ctx.jobs().insert(
+                me,
+                Job {
+                    path,
+                    started: Instant::now(),
+                    state: state.clone(),
+                },
+            );
+            tx.send(()).expect("registered");
+            while state.load(Ordering::Acquire) == RUNNING {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let claimed = ctx.claim();
+            ctx.jobs().remove(&me);
+            claimed
+        });
+        rx.recv().expect("worker started");
+        h
+    }
+
+    #[test]
+    fn a_stuck_worker_is_given_up_once_and_its_report_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let path = seed_copy(dir.path(), "stuck.txt");
+        let worker = stuck_worker(&ctx, &path);
+
+        assert!(ctx.overdue(Duration::from_secs(60)).is_empty(), "not yet");
+        std::thread::sleep(Duration::from_millis(30));
+        let overdue = ctx.overdue(Duration::from_millis(20));
+        assert_eq!(overdue.len(), 1);
+        assert_eq!(overdue[0].1, path);
+        assert!(
+            ctx.overdue(Duration::from_millis(20)).is_empty(),
+            "given up once"
+        );
+
+        let done = ctx.give_up(&path, overdue[0].2);
+        let Processed::Quarantined { id, reason } = done else {
+            panic!("not quarantined: {done:?}");
+        };
+        assert!(reason.contains("given up"), "{reason}");
+        assert!(reason.contains("limits.parse_time"), "{reason}");
+        // The worker, when its step ends, must leave the report alone.
+        assert!(!worker.join().expect("worker"));
+
+        // Kept: in quarantine with the reason, and in the store under its content's hash.
+        assert!(!path.exists());
+        let kept: Vec<PathBuf> = std::fs::read_dir(dir.path().join("quarantine"))
+            .expect("quarantine")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        let note = kept
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(".reason.txt"))
+            .expect("reason file");
+        assert!(std::fs::read_to_string(note)
+            .expect("note")
+            .contains("given up"));
+        let bytes = std::fs::read(kept.iter().find(|p| *p != note).expect("file")).expect("read");
+        let known = ctx.with_store(|s| s.known(&pipeline::sha256_hex(&bytes)));
+        assert_eq!(known.expect("store"), Some(id));
+    }
+
+    #[test]
+    fn a_worker_that_claims_its_report_first_is_not_given_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let path = seed_copy(dir.path(), "quick.txt");
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let me = std::thread::current().id();
+        ctx.jobs().insert(
+            me,
+            Job {
+                path: path.clone(),
+                started: Instant::now(),
+                state: state.clone(),
+            },
+        );
+        assert!(ctx.claim());
+        assert!(ctx.claim(), "claiming again is harmless");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(ctx.overdue(Duration::from_millis(10)).is_empty());
+        ctx.jobs().remove(&me);
+        // Outside a worker's job, processing is never refused.
+        assert!(matches!(ctx.process_file(&path), Processed::Stored { .. }));
+    }
 }

@@ -161,6 +161,18 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// A stored report, as the daemon needs it to finish a file dropped again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub id: i64,
+    /// Parsed (else it was unparseable: the file belongs in quarantine).
+    pub parsed: bool,
+    /// Why it was unparseable.
+    pub error: Option<String>,
+    /// Where its file was moved, once it was.
+    pub stored_path: Option<String>,
+}
+
 /// The store, one connection.
 pub struct Store {
     conn: Connection,
@@ -281,11 +293,26 @@ impl Store {
 
     /// The id of the report with this content, if stored.
     pub fn known(&self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.stored(sha256)?.map(|k| k.id))
+    }
+
+    /// The report with this content, if stored: what the daemon needs to finish a file whose
+    /// report was stored but which could not be moved at the time.
+    pub fn stored(&self, sha256: &str) -> Result<Option<Known>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT id FROM reports WHERE sha256 = ?1", [sha256], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT id, status, error, stored_path FROM reports WHERE sha256 = ?1",
+                [sha256],
+                |r| {
+                    Ok(Known {
+                        id: r.get(0)?,
+                        parsed: r.get::<_, String>(1)? == "parsed",
+                        error: r.get(2)?,
+                        stored_path: r.get(3)?,
+                    })
+                },
+            )
             .optional()?)
     }
 
@@ -517,6 +544,15 @@ impl Store {
     }
 
     /// Notes where the report file was moved to.
+    /// Records where the file of report `id` went, unless a place is recorded already.
+    pub fn set_stored_path_if_missing(&self, id: i64, path: &Path) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE reports SET stored_path = ?2 WHERE id = ?1 AND stored_path IS NULL",
+            params![id, path.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
     pub fn set_stored_path(&self, id: i64, path: &Path) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE reports SET stored_path = ?2 WHERE id = ?1",
