@@ -245,3 +245,22 @@ fn the_daemon_tells_systemd_when_it_is_ready_and_when_it_stops() {
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("ogi-audit.toml"),
+        "[rules]\ndir = \"no-such-rules\"\n",
+    )
+    .expect("config");
+    let o = ogi(dir.path(), &["rules", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no-such-rules"), "{err}");
+    assert_eq!(
+        err.matches("No such file or directory").count(),
+        1,
+        "{err}"
+    );
+}
