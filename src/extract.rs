@@ -102,6 +102,9 @@ fn unsupported_kind(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Bytes of a file in a legacy encoding the encoding detector looks at.
+const DETECT_BYTES: usize = 8 * 1024;
+
 /// Decodes bytes to a string: BOM first, then UTF-16 without BOM, valid UTF-8, and otherwise the
 /// legacy encoding `chardetng` guesses for Chinese pages (GBK/GB18030 in practice).
 pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
@@ -117,8 +120,12 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
         check_utf8_bytes(bytes)?;
         return Ok((text.to_string(), UTF_8.name()));
     } else {
+        // The guess settles within a few KB of Chinese text; the detector sees 8 KB from the
+        // first non-ASCII byte (a character boundary, as all before it is ASCII), not the file.
+        let start = bytes.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        let end = bytes.len().min(start + DETECT_BYTES);
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-        detector.feed(bytes, true);
+        detector.feed(&bytes[start..end], end == bytes.len());
         let guess = detector.guess(Some(b"cn"), chardetng::Utf8Detection::Allow);
         // GBK and GB2312 are subsets of GB18030: decode with the superset.
         if guess == encoding_rs::GBK {
