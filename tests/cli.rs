@@ -258,9 +258,5 @@ fn an_error_names_its_cause_once() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no-such-rules"), "{err}");
-    assert_eq!(
-        err.matches("No such file or directory").count(),
-        1,
-        "{err}"
-    );
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
