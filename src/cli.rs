@@ -101,13 +101,25 @@ pub enum Command {
     },
     /// Re-run the current rules over stored reports.
     ///
-    /// Example:
+    /// Each report gets findings of the current rule set; with --mail, a report that now has
+    /// findings it did not have before gets its summary mailed again (by the running daemon).
+    ///
+    /// Examples:
+    ///   ogi-audit reaudit --dry-run
     ///   ogi-audit reaudit --since 2026-03-01
+    ///   ogi-audit reaudit --mail
     #[command(verbatim_doc_comment)]
     Reaudit {
         /// Only reports received on or after this date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
+        /// Queue a summary for each report with findings it did not have before (at or above
+        /// mail.min_severity); the running daemon mails them.
+        #[arg(long)]
+        mail: bool,
+        /// Store and mail nothing; say how many reports would change.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Parse reports and print what was read.
     ///
@@ -234,7 +246,11 @@ pub fn main() -> ExitCode {
             since.as_deref(),
             format,
         ),
-        Command::Reaudit { since } => reaudit(cli.config.as_deref(), since.as_deref()),
+        Command::Reaudit {
+            since,
+            mail,
+            dry_run,
+        } => reaudit(cli.config.as_deref(), since.as_deref(), mail, dry_run),
         Command::Check {
             format,
             rules,
@@ -580,10 +596,49 @@ fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn reaudit(explicit: Option<&Path>, since: Option<&str>) -> Result<ExitCode> {
+fn reaudit(
+    explicit: Option<&Path>,
+    since: Option<&str>,
+    mail: bool,
+    dry_run: bool,
+) -> Result<ExitCode> {
     let config = config(explicit)?;
-    let (changed, total) = daemon::reaudit(&config, since)?;
-    println!("{changed} of {total} stored reports re-audited with the current rules");
+    let mode = match (dry_run, mail) {
+        (true, true) => anyhow::bail!("--dry-run stores and mails nothing: leave out --mail"),
+        (true, false) => daemon::ReauditMode::DryRun,
+        (false, true) => daemon::ReauditMode::StoreAndMail,
+        (false, false) => daemon::ReauditMode::Store,
+    };
+    let done = daemon::reaudit(&config, since, mode)?;
+    if dry_run {
+        println!(
+            "{} of {} stored reports would be re-audited with the current rules; {} would have new findings (nothing stored)",
+            done.changed, done.total, done.news
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} of {} stored reports re-audited with the current rules; {} with new findings",
+        done.changed, done.total, done.news
+    );
+    if mail {
+        println!(
+            "{} summaries queued for the daemon to mail{}",
+            done.queued,
+            if done.unrouted > 0 {
+                format!(
+                    " ({} without a route or fallback: kept unsent)",
+                    done.unrouted
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else if done.news > 0 {
+        println!(
+            "nothing mailed (reaudit --mail queues summaries of new findings; --dry-run first shows how many)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

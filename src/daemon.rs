@@ -744,22 +744,77 @@ fn spawn_worker(
         })
 }
 
-/// Re-runs the current rules over stored reports (received since `since`); returns how many
-/// reports got findings of the new rule set.
-pub fn reaudit(config: &Config, since: Option<&str>) -> Result<(usize, usize)> {
+/// What `reaudit` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaudited {
+    /// Stored reports looked at.
+    pub total: usize,
+    /// Reports that got findings of the current rule set (the others had them already).
+    pub changed: usize,
+    /// Reports with findings they did not have before, at or above `mail.min_severity`.
+    pub news: usize,
+    /// Summaries queued for the daemon's mailer (with `mail`).
+    pub queued: usize,
+    /// Of those, how many have no route and no fallback (kept as `unrouted`).
+    pub unrouted: usize,
+}
+
+/// How `reaudit` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReauditMode {
+    /// Store the new findings.
+    Store,
+    /// Store them, and queue a summary for each report with new findings.
+    StoreAndMail,
+    /// Store nothing: only count what would change.
+    DryRun,
+}
+
+/// Re-runs the current rules over stored reports (received since `since`). With
+/// [`ReauditMode::StoreAndMail`], a report that now has findings it did not have before (at or
+/// above `mail.min_severity`) gets a summary queued in the store, which the daemon's mailer sends
+/// like any other.
+pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Result<Reaudited> {
+    let mail = mode == ReauditMode::StoreAndMail;
     let ctx = Context::open(config.clone())?;
     let set = ctx.current_rules();
     let reports = ctx.with_store(|s| s.parsed_reports(since))?;
-    let total = reports.len();
-    let mut changed = 0;
+    let mut done = Reaudited {
+        total: reports.len(),
+        ..Reaudited::default()
+    };
+    let min = config.mail.min_severity;
     for (id, _path, report) in reports {
+        let before: HashSet<(String, String)> = ctx
+            .with_store(|s| s.current_findings(id))?
+            .into_iter()
+            .collect();
         let previous = ctx.previous_of(&report);
-        let findings = set.run(&Arc::new(report), previous.as_ref());
-        if ctx.with_store(|s| s.record_reaudit(id, &findings, &set.version))? {
-            changed += 1;
+        let report = Arc::new(report);
+        let findings = set.run(&report, previous.as_ref());
+        let news = findings
+            .iter()
+            .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));
+        let to = (mail && news).then(|| mail::recipients(&config.mail, &report));
+        let changed = if mode == ReauditMode::DryRun {
+            ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(set.version.as_str())
+        } else {
+            ctx.with_store(|s| s.record_reaudit(id, &findings, &set.version, to.as_deref()))?
+        };
+        if changed {
+            done.changed += 1;
+            if news {
+                done.news += 1;
+            }
+            if let Some(to) = &to {
+                done.queued += 1;
+                if to.is_empty() {
+                    done.unrouted += 1;
+                }
+            }
         }
     }
-    Ok((changed, total))
+    Ok(done)
 }
 
 #[cfg(test)]

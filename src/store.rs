@@ -390,13 +390,7 @@ impl Store {
         if let Some(version) = ruleset {
             insert_findings(&tx, id, &outcome.findings, version, &now)?;
             if let Some(to) = notify {
-                let recipients = serde_json::to_string(to).unwrap_or_else(|_| "[]".into());
-                let status = if to.is_empty() { "unrouted" } else { "pending" };
-                tx.execute(
-                    "INSERT INTO notices (report_id, ruleset, recipients, status, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, version, recipients, status, unix_ms()],
-                )?;
+                insert_notice(&tx, id, version, to)?;
             }
         }
         tx.commit()?;
@@ -615,13 +609,34 @@ impl Store {
         Ok(out)
     }
 
+    /// The rule set version of a report's latest audit.
+    pub fn ruleset_of(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT ruleset FROM reports WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The (rule, message) of a report's current findings: those of its latest audit.
+    pub fn current_findings(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.rule, f.message FROM findings f JOIN reports r ON r.id = f.report_id
+             WHERE r.id = ?1 AND f.ruleset = r.ruleset ORDER BY f.id",
+        )?;
+        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Stores a report's findings under another rule set version (re-audit); nothing happens when
-    /// the report already has findings of that version.
+    /// the report already has findings of that version. `notify` queues a summary for these
+    /// recipients in the same transaction (`Some(empty)`: no route, kept as `unrouted`).
     pub fn record_reaudit(
         &mut self,
         id: i64,
         findings: &[Finding],
         ruleset: &str,
+        notify: Option<&[String]>,
     ) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let current: Option<String> =
@@ -637,6 +652,9 @@ impl Store {
             "UPDATE reports SET ruleset = ?2, audited_at = ?3 WHERE id = ?1",
             params![id, ruleset, now],
         )?;
+        if let Some(to) = notify {
+            insert_notice(&tx, id, ruleset, to)?;
+        }
         tx.commit()?;
         Ok(true)
     }
@@ -706,6 +724,23 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Queues a summary of report `id`'s findings of `ruleset` for `to` (`unrouted` when empty).
+fn insert_notice(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    ruleset: &str,
+    to: &[String],
+) -> Result<(), StoreError> {
+    let recipients = serde_json::to_string(to).unwrap_or_else(|_| "[]".into());
+    let status = if to.is_empty() { "unrouted" } else { "pending" };
+    tx.execute(
+        "INSERT INTO notices (report_id, ruleset, recipients, status, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, ruleset, recipients, status, unix_ms()],
+    )?;
+    Ok(())
 }
 
 fn insert_findings(

@@ -321,3 +321,91 @@ fn mail_test_and_preview_commands() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A rule with one warning on every report: a change of the rule set that adds findings.
+const RULE_NEW_WARNING: &str = r#"
+const ID = "new-warning";
+const TITLE = "新规则";
+const SEVERITY = "warning";
+fn check(report) { [finding("新规则的提示")] }
+"#;
+
+#[test]
+fn reaudit_mails_new_findings_only_when_asked_and_only_once() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    let config = format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"ogi-audit@example.org\"\ngroup_wait = \"200ms\"\n\
+         group_interval = \"200ms\"\nfallback = [\"fallback@example.org\"]\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout = \"5s\"\n{ROUTES}"
+    );
+    let d = start_daemon(&config);
+    d.drop_file(&seed("002"), "yantai.txt");
+    wait_for(Duration::from_secs(30), || server.messages().len() == 1);
+
+    // The office adds a rule; the daemon reloads the set.
+    std::fs::write(d.path("rules/new-warning.rhai"), RULE_NEW_WARNING).expect("rule");
+    wait_for(Duration::from_secs(20), || {
+        d.log().contains("rule set reloaded")
+    });
+    let reaudit = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("reaudit")
+            .args(args)
+            .arg("--config")
+            .arg(d.path("ogi-audit.toml"))
+            .output()
+            .expect("reaudit");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // A dry run stores nothing.
+    let out = reaudit(&["--dry-run"]);
+    assert!(
+        out.contains("1 of 1 stored reports would be re-audited")
+            && out.contains("1 would have new findings"),
+        "{out}"
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM findings WHERE rule = 'new-warning'"),
+        0
+    );
+
+    // With --mail the new findings are stored and the running daemon mails the summary again.
+    let out = reaudit(&["--mail"]);
+    assert!(out.contains("1 with new findings"), "{out}");
+    assert!(out.contains("1 summaries queued"), "{out}");
+    wait_for(Duration::from_secs(30), || server.messages().len() == 2);
+    for m in server.messages() {
+        assert_eq!(header(&m, "To"), Some("yantai@example.org"));
+    }
+    // The second summary counts the new warning (subjects as the store logged them, in order).
+    let subjects: Vec<String> = {
+        let db = d.db();
+        let mut stmt = db
+            .prepare("SELECT subject FROM mails ORDER BY id")
+            .expect("query");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("rows");
+        rows.collect::<Result<_, _>>().expect("subjects")
+    };
+    assert_eq!(
+        subjects,
+        [
+            "[ogi-audit] 烟台市人民政府 2020年度报告：2个错误、0个警告",
+            "[ogi-audit] 烟台市人民政府 2020年度报告：2个错误、1个警告"
+        ]
+    );
+
+    // Again with the same rules: nothing new, nothing mailed.
+    let out = reaudit(&["--mail"]);
+    assert!(out.contains("0 of 1"), "{out}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(server.messages().len(), 2);
+    assert_eq!(d.count("SELECT COUNT(*) FROM notices"), 2);
+}
