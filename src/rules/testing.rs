@@ -9,6 +9,7 @@
 //! report = "reports/000_32590e3cc98cb08c.txt"   # relative to this file
 //! rules = ["t3-balance"]                         # rules under test (default: all)
 //! set = { "table3.new_received.total" = 59 }     # optional changes to the parsed report
+//!                                                # (a claim by what it says: "claims[回复率99.84%].value")
 //! previous = "reports/…"                         # optional: last year's report (report.previous)
 //! previous_set = { "year" = 2019 }               # optional changes to it
 //! [[case.expect]]                                # each must match a finding; none = no findings
@@ -169,40 +170,111 @@ fn load_report(
     }
 }
 
-/// Applies `"a.b.c" = value` changes to a report through its JSON form.
+/// One step of a `set` path: a key (or a list index), or a list element chosen by what it says.
+#[derive(Debug, PartialEq)]
+enum Step<'a> {
+    Key(&'a str),
+    Select(&'a str),
+}
+
+/// Splits `claims[办件回复率99.84%].value` into its steps; a selector may hold dots.
+fn steps(path: &str) -> Result<Vec<Step<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(inner) = rest.strip_prefix('[') {
+            let close = inner
+                .find(']')
+                .ok_or_else(|| format!("`{path}`: `[` without `]`"))?;
+            if close == 0 {
+                return Err(format!("`{path}`: empty `[]`"));
+            }
+            out.push(Step::Select(&inner[..close]));
+            rest = &inner[close + 1..];
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+            continue;
+        }
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        if end == 0 {
+            return Err(format!("`{path}`: empty part"));
+        }
+        out.push(Step::Key(&rest[..end]));
+        rest = &rest[end..];
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    Ok(out)
+}
+
+/// What a list element says, for `[…]` selectors: a claim's `phrase`, which ends with its number
+/// (`办件回复率99.84%`), else its `text`, else its `name`.
+fn says(item: &serde_json::Value) -> String {
+    let field = |k: &str| item.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    match (field("phrase"), field("text"), field("name")) {
+        ("", "", name) => name.to_string(),
+        (phrase, text, _) if phrase.ends_with(text) => phrase.to_string(),
+        (phrase, text, _) => format!("{phrase}{text}"),
+    }
+}
+
+/// Applies `"a.b.c" = value` changes to a report through its JSON form. A list element is named
+/// by its index (`claims.14`) or, better, by what it says (`claims[回复率99.84%]`: the one claim
+/// whose phrase contains those words), which survives parser changes that add or drop other
+/// claims.
 fn apply_overrides(report: &Report, set: &BTreeMap<String, toml::Value>) -> Result<Report, String> {
     let mut json = serde_json::to_value(report).map_err(|e| e.to_string())?;
     for (path, value) in set {
         let value = serde_json::to_value(value).map_err(|e| e.to_string())?;
+        let parts = steps(path)?;
         let mut node = &mut json;
-        let parts: Vec<&str> = path.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
-            node = match node {
-                serde_json::Value::Object(map) => {
+            let slot = match (node, part) {
+                (serde_json::Value::Object(map), Step::Key(key)) => {
                     if last {
-                        map.insert(part.to_string(), value.clone());
+                        map.insert((*key).to_string(), value.clone());
                         break;
                     }
-                    map.entry(part.to_string())
+                    map.entry((*key).to_string())
                         .or_insert_with(|| serde_json::json!({}))
                 }
-                serde_json::Value::Array(items) => {
-                    let idx: usize = part
+                (serde_json::Value::Array(items), Step::Key(key)) => {
+                    let idx: usize = key
                         .parse()
-                        .map_err(|_| format!("`{path}`: `{part}` is not an index"))?;
+                        .map_err(|_| format!("`{path}`: `{key}` is not an index"))?;
                     let len = items.len();
-                    let slot = items
+                    items
                         .get_mut(idx)
-                        .ok_or_else(|| format!("`{path}`: index {idx} out of {len}"))?;
-                    if last {
-                        *slot = value.clone();
-                        break;
-                    }
-                    slot
+                        .ok_or_else(|| format!("`{path}`: index {idx} out of {len}"))?
                 }
-                _ => return Err(format!("`{path}`: `{part}` is not inside a table")),
+                (serde_json::Value::Array(items), Step::Select(words)) => {
+                    let found: Vec<usize> = (0..items.len())
+                        .filter(|&i| says(&items[i]).contains(words))
+                        .collect();
+                    match found[..] {
+                        [idx] => &mut items[idx],
+                        [] => return Err(format!("`{path}`: no element says `{words}`")),
+                        _ => {
+                            let all: Vec<String> = found.iter().map(|&i| says(&items[i])).collect();
+                            return Err(format!(
+                                "`{path}`: {} elements say `{words}` ({}): say more",
+                                found.len(),
+                                all.join(" / ")
+                            ));
+                        }
+                    }
+                }
+                (_, Step::Select(words)) => {
+                    return Err(format!("`{path}`: `[{words}]` does not follow a list"))
+                }
+                (_, Step::Key(key)) => {
+                    return Err(format!("`{path}`: `{key}` is not inside a table"))
+                }
             };
+            if last {
+                *slot = value.clone();
+                break;
+            }
+            node = slot;
         }
     }
     serde_json::from_value(json).map_err(|e| format!("changed report is not valid: {e}"))
@@ -252,4 +324,80 @@ fn compare(expect: &[Expect], findings: &[Finding]) -> Vec<String> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_keys_indexes_and_selectors() {
+        assert_eq!(
+            steps("claims[办件回复率99.84%].value"),
+            Ok(vec![
+                Step::Key("claims"),
+                Step::Select("办件回复率99.84%"),
+                Step::Key("value")
+            ])
+        );
+        assert_eq!(
+            steps("table3.new_received.total"),
+            Ok(vec![
+                Step::Key("table3"),
+                Step::Key("new_received"),
+                Step::Key("total")
+            ])
+        );
+        assert_eq!(
+            steps("claims.14.text"),
+            Ok(vec![
+                Step::Key("claims"),
+                Step::Key("14"),
+                Step::Key("text")
+            ])
+        );
+        assert!(steps("claims[99.84%.value").is_err());
+        assert!(steps("claims[].value").is_err());
+        assert!(steps("a..b").is_err());
+    }
+
+    fn claim(phrase: &str, text: &str, value: f64) -> crate::model::Claim {
+        crate::model::Claim {
+            value,
+            unit: "件".to_string(),
+            text: text.to_string(),
+            phrase: phrase.to_string(),
+            sentence: phrase.to_string(),
+            before: String::new(),
+            after: String::new(),
+            section: None,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    #[test]
+    fn a_selector_changes_the_one_claim_that_says_it_or_says_why_not() {
+        let report = Report {
+            claims: vec![
+                claim("收到申请58件", "58件", 58.0),
+                claim("办理完毕58件", "58件", 58.0),
+                claim("其中予以公开12件", "12件", 12.0),
+            ],
+            ..Report::default()
+        };
+        let set = |k: &str, v: f64| BTreeMap::from([(k.to_string(), toml::Value::Float(v))]);
+
+        let changed = apply_overrides(&report, &set("claims[办理完毕58件].value", 57.0))
+            .expect("one claim says it");
+        let values: Vec<f64> = changed.claims.iter().map(|c| c.value).collect();
+        assert_eq!(values, [58.0, 57.0, 12.0]);
+
+        let err = apply_overrides(&report, &set("claims[58件].value", 57.0)).expect_err("two");
+        assert!(err.contains("2 elements say `58件`"), "{err}");
+        let err = apply_overrides(&report, &set("claims[不予公开].value", 1.0)).expect_err("none");
+        assert!(err.contains("no element says `不予公开`"), "{err}");
+        let err = apply_overrides(&report, &set("year[2020]", 1.0)).expect_err("not a list");
+        assert!(err.contains("does not follow a list"), "{err}");
+    }
 }
