@@ -246,6 +246,26 @@ pub fn t3_rows(template: Template) -> Vec<&'static str> {
     rows
 }
 
+/// The result categories of table 3 (三、本年度办理结果), in the template's order: the words
+/// the template heads them with, and their rows.
+pub fn t3_categories(template: Template) -> Vec<(&'static str, Vec<&'static str>)> {
+    let rows = t3_rows(template);
+    let with = |prefix: &str| -> Vec<&'static str> {
+        rows.iter()
+            .copied()
+            .filter(|r| r.starts_with(prefix))
+            .collect()
+    };
+    vec![
+        ("予以公开", vec!["granted"]),
+        ("部分公开", vec!["partial"]),
+        ("不予公开", with("denied_")),
+        ("无法提供", with("unable_")),
+        ("不予处理", with("rejected_")),
+        ("其他处理", with("other")),
+    ]
+}
+
 /// Group keys of table 4.
 pub const T4_GROUPS: [&str; 3] = ["review", "lawsuit_direct", "lawsuit_after_review"];
 /// Column keys of each table-4 group.
@@ -326,4 +346,42 @@ pub struct Finding {
     pub message: String,
     /// The numbers compared, the text span quoted.
     pub evidence: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_result_categories_cover_every_result_row_once() {
+        for template in [Template::Y2019, Template::Y2021] {
+            let categories = t3_categories(template);
+            let names: Vec<&str> = categories.iter().map(|(n, _)| *n).collect();
+            assert_eq!(
+                names,
+                [
+                    "予以公开",
+                    "部分公开",
+                    "不予公开",
+                    "无法提供",
+                    "不予处理",
+                    "其他处理"
+                ]
+            );
+            let mut covered: Vec<&str> = categories.into_iter().flat_map(|(_, r)| r).collect();
+            covered.extend([
+                "new_received",
+                "carried_over",
+                "total_processed",
+                "carried_forward",
+            ]);
+            covered.sort_unstable();
+            let mut all = t3_rows(template);
+            all.sort_unstable();
+            assert_eq!(covered, all, "{template:?}");
+        }
+        let other = |t| t3_categories(t).pop().map(|(_, rows)| rows);
+        assert_eq!(other(Template::Y2019), Some(vec!["other"]));
+        assert_eq!(other(Template::Y2021), Some(T3_OTHER_2021.to_vec()));
+    }
 }

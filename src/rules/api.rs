@@ -373,6 +373,17 @@ pub fn register(engine: &mut Engine) {
     pure("t3_rows").register_into_engine(engine, |r: &mut ScriptReport| {
         strings(&model::t3_rows(template_of(r.report())))
     });
+    pure("result_categories").register_into_engine(engine, |r: &mut ScriptReport| -> Array {
+        model::t3_categories(template_of(r.report()))
+            .into_iter()
+            .map(|(name, rows)| {
+                let mut m = Map::new();
+                m.insert("name".into(), name.into());
+                m.insert("rows".into(), strings(&rows).into());
+                Dynamic::from(m)
+            })
+            .collect()
+    });
     FuncRegistration::new("t3_columns").register_into_engine(engine, || strings(&T3_COLUMNS));
     FuncRegistration::new("applicant_columns")
         .register_into_engine(engine, || strings(&T3_COLUMNS[..6]));
