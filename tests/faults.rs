@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,22 +89,6 @@ fn daemon_over(folder: &str, size: &str) -> Option<(Daemon, Mount)> {
     Some((d, mount))
 }
 
-fn parsed_with_findings(d: &Daemon) -> i64 {
-    d.count(
-        "SELECT COUNT(*) FROM reports r WHERE r.status = 'parsed' AND EXISTS \
-         (SELECT 1 FROM findings f WHERE f.report_id = r.id AND f.rule = 'always')",
-    )
-}
-
-fn still_running(d: &mut Daemon) -> bool {
-    d.child
-        .as_mut()
-        .expect("started")
-        .try_wait()
-        .expect("wait")
-        .is_none()
-}
-
 #[test]
 fn a_full_disk_under_the_database_delays_reports_without_losing_them() {
     let Some((mut d, mount)) = daemon_over("data", "2m") else {
@@ -125,16 +110,16 @@ fn a_full_disk_under_the_database_delays_reports_without_losing_them() {
     assert_eq!(d.count("SELECT COUNT(*) FROM reports"), 0);
     assert_eq!(d.inbox_files(), 3);
     assert!(walk(&d.path("archive")).is_empty());
-    assert!(still_running(&mut d));
+    assert!(d.running());
 
     // Space again: the next scan stores all three with their findings and archives them.
     std::fs::remove_file(&ballast).expect("remove ballast");
     wait_for(Duration::from_secs(60), || {
-        parsed_with_findings(&d) == 3 && d.inbox_files() == 0
+        d.parsed_with_finding("always") == 3 && d.inbox_files() == 0
     });
     assert_eq!(d.count("SELECT COUNT(*) FROM reports"), 3);
     assert_eq!(walk(&d.path("archive")).len(), 3);
-    assert!(still_running(&mut d));
+    assert!(d.running());
 }
 
 #[test]
@@ -146,7 +131,7 @@ fn an_archive_on_a_read_only_or_full_disk_keeps_the_file_in_the_inbox() {
     mount.remount("ro");
     d.drop_file(&seed("001"), "read-only.txt");
     wait_for(Duration::from_secs(30), || {
-        parsed_with_findings(&d) == 1 && d.log().contains("cannot move to the archive")
+        d.parsed_with_finding("always") == 1 && d.log().contains("cannot move to the archive")
     });
     assert!(
         d.log().contains("Read-only file system"),
@@ -163,7 +148,7 @@ fn an_archive_on_a_read_only_or_full_disk_keeps_the_file_in_the_inbox() {
     let ballast = fill(&mount.at);
     d.drop_file(&seed("002"), "full.txt");
     wait_for(Duration::from_secs(30), || {
-        parsed_with_findings(&d) == 2 && d.log().contains("No space left on device")
+        d.parsed_with_finding("always") == 2 && d.log().contains("No space left on device")
     });
     // Give the rescan (2 s) time to retry both and fail again; neither leaves a partial copy.
     std::thread::sleep(Duration::from_secs(3));
@@ -189,7 +174,7 @@ fn an_archive_on_a_read_only_or_full_disk_keeps_the_file_in_the_inbox() {
     assert!(d
         .log()
         .contains("report stored before; archiving its file now"));
-    assert!(still_running(&mut d));
+    assert!(d.running());
 }
 
 #[test]
@@ -198,10 +183,7 @@ fn a_quarantine_on_a_read_only_disk_keeps_the_file_and_quarantines_it_later() {
         return;
     };
     mount.remount("ro");
-    let staging = d.path("staging");
-    std::fs::create_dir_all(&staging).expect("staging");
-    std::fs::write(staging.join("news.txt"), "今日天气晴。".repeat(50)).expect("write");
-    std::fs::rename(staging.join("news.txt"), d.path("inbox/news.txt")).expect("move in");
+    d.drop_bytes(OsStr::new("news.txt"), "今日天气晴。".repeat(50).as_bytes());
     wait_for(Duration::from_secs(30), || {
         d.log().contains("cannot move to quarantine")
     });
@@ -225,5 +207,5 @@ fn a_quarantine_on_a_read_only_disk_keeps_the_file_and_quarantines_it_later() {
         .starts_with("not an annual report"));
     assert!(walk(&d.path("archive")).is_empty());
     assert_eq!(d.count("SELECT COUNT(*) FROM reports"), 1);
-    assert!(still_running(&mut d));
+    assert!(d.running());
 }

@@ -12,37 +12,6 @@ use std::time::Duration;
 
 use common::{seed, wait_for, walk, Daemon, RULE_ALWAYS};
 
-/// The daemon's peak resident memory, from /proc.
-fn peak_rss_kb(d: &Daemon) -> u64 {
-    let pid = d.child.as_ref().expect("running").id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
-/// Writes `bytes` next to the inbox and moves it in whole under `name`.
-fn drop_bytes(d: &Daemon, name: &OsStr, bytes: &[u8]) {
-    let staging = d.path("staging");
-    std::fs::create_dir_all(&staging).expect("staging");
-    let tmp = staging.join("incoming");
-    std::fs::write(&tmp, bytes).expect("write");
-    std::fs::rename(&tmp, d.path("inbox").join(name)).expect("move in");
-}
-
-fn reason_files(d: &Daemon) -> Vec<(PathBuf, String)> {
-    walk(&d.path("quarantine"))
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".reason.txt"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
-            (p, text)
-        })
-        .collect()
-}
-
 /// A DOCX whose document.xml inflates to `size` bytes of spaces (compresses ~1000:1).
 fn docx_bomb(size: usize) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
@@ -95,29 +64,24 @@ fn hostile_entries_are_quarantined_and_real_reports_keep_flowing() {
     nested.push_str(&"<div>".repeat(100_000));
     nested.push_str("政府信息公开工作年度报告");
     nested.push_str(&"</div>".repeat(100_000));
-    drop_bytes(&d, OsStr::new("nested.html"), nested.as_bytes());
+    d.drop_bytes(OsStr::new("nested.html"), nested.as_bytes());
     let mut rows = String::from("<html><body><p>政府信息公开工作年度报告</p><table>");
     for i in 0..100_000 {
         rows.push_str(&format!("<tr><td>第{i}行</td><td>{i}</td></tr>"));
     }
     rows.push_str("</table></body></html>");
-    drop_bytes(&d, OsStr::new("rows.html"), rows.as_bytes());
-    drop_bytes(&d, OsStr::new("bomb.docx"), &docx_bomb(1 << 30));
+    d.drop_bytes(OsStr::new("rows.html"), rows.as_bytes());
+    d.drop_bytes(OsStr::new("bomb.docx"), &docx_bomb(1 << 30));
     let garbage: Vec<u8> = (0..200_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    drop_bytes(&d, OsStr::new("garbage.bin"), &garbage);
+    d.drop_bytes(OsStr::new("garbage.bin"), &garbage);
 
     // Real reports with odd names: spaces, a newline, bytes that are not UTF-8, 250 bytes long.
     let seed_bytes = |s: &str| std::fs::read(seed(s)).expect("seed");
-    drop_bytes(
-        &d,
-        OsStr::new("with spaces 年度 报告.txt"),
-        &seed_bytes("002"),
-    );
-    drop_bytes(&d, OsStr::new("new\nline.txt"), &seed_bytes("003"));
-    drop_bytes(
-        &d,
+    d.drop_bytes(OsStr::new("with spaces 年度 报告.txt"), &seed_bytes("002"));
+    d.drop_bytes(OsStr::new("new\nline.txt"), &seed_bytes("003"));
+    d.drop_bytes(
         OsStr::from_bytes(b"gbk-\xd5\xfe\xb8\xae.txt"),
         &seed_bytes("004"),
     );
@@ -125,7 +89,7 @@ fn hostile_entries_are_quarantined_and_real_reports_keep_flowing() {
     assert!(long.len() > 200 && long.len() < 256);
     let mut pingtan = seed_bytes("000");
     pingtan.extend_from_slice("\n（长文件名副本）\n".as_bytes());
-    drop_bytes(&d, OsStr::new(&long), &pingtan);
+    d.drop_bytes(OsStr::new(&long), &pingtan);
 
     // And a real report after them.
     d.drop_file(&seed("001"), "after.txt");
@@ -134,15 +98,7 @@ fn hostile_entries_are_quarantined_and_real_reports_keep_flowing() {
     wait_for(Duration::from_secs(120), || {
         d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") >= 6 && d.inbox_files() == 0
     });
-    assert!(
-        d.child
-            .as_mut()
-            .expect("running")
-            .try_wait()
-            .expect("wait")
-            .is_none(),
-        "daemon exited"
-    );
+    assert!(d.running(), "daemon exited");
 
     // Every parsed report has the always-rule's finding (findings stored with it).
     let without = d.count(
@@ -152,7 +108,7 @@ fn hostile_entries_are_quarantined_and_real_reports_keep_flowing() {
     assert_eq!(without, 0);
 
     // Hostile entries are in quarantine, each with a reason.
-    let reasons = reason_files(&d);
+    let reasons = d.reason_files();
     let all: String = reasons
         .iter()
         .map(|(_, t)| t.as_str())
@@ -201,7 +157,7 @@ fn hostile_entries_are_quarantined_and_real_reports_keep_flowing() {
     );
     assert!(archived.iter().all(|p| p.starts_with(d.path("archive"))));
 
-    let peak = peak_rss_kb(&d);
+    let peak = d.peak_rss_kb();
     assert!(peak < 400 * 1024, "peak RSS {peak} kB");
 }
 
@@ -300,22 +256,16 @@ fn budget_case(limits: &str, hostile: &[u8]) -> String {
         &format!("[limits]\n{limits}\n"),
     );
     d.drop_file(&seed("001"), "before.txt");
-    drop_bytes(&d, OsStr::new("costly.html"), hostile);
+    d.drop_bytes(OsStr::new("costly.html"), hostile);
     d.drop_file(&seed("002"), "after.txt");
     wait_for(Duration::from_secs(90), || {
         d.count("SELECT COUNT(*) FROM reports") == 3
             && d.inbox_files() == 0
-            && reason_files(&d).len() == 1
+            && d.reason_files().len() == 1
     });
     // The real reports around it are stored with their findings.
-    assert_eq!(
-        d.count(
-            "SELECT COUNT(*) FROM reports r WHERE r.status = 'parsed' AND EXISTS \
-             (SELECT 1 FROM findings f WHERE f.report_id = r.id AND f.rule = 'always')"
-        ),
-        2
-    );
-    let (_, note) = reason_files(&d).remove(0);
+    assert_eq!(d.parsed_with_finding("always"), 2);
+    let (_, note) = d.reason_files().remove(0);
     assert!(note.contains("costly.html"), "{note}");
     let error: String = d
         .db()

@@ -112,17 +112,6 @@ fn big_pdf() -> Vec<u8> {
     pdf
 }
 
-/// The daemon's peak resident memory, from /proc.
-fn peak_rss_kb(d: &Daemon) -> u64 {
-    let pid = d.child.as_ref().expect("running").id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 #[test]
 fn the_generator_writes_a_pdf_poppler_reads_page_by_page() {
     // A small one, checked through pdftotext itself: every page present, each with its text.
@@ -229,15 +218,7 @@ fn a_10000_page_pdf_is_quarantined_and_real_reports_keep_flowing() {
             })
     });
     eprintln!("three reports done in {:?}", start.elapsed());
-    assert!(
-        d.child
-            .as_mut()
-            .expect("running")
-            .try_wait()
-            .expect("wait")
-            .is_none(),
-        "daemon exited"
-    );
+    assert!(d.running(), "daemon exited");
 
     // The PDF's row: unparseable, with a reason, and no findings.
     let sha = ogi_audit::pipeline::sha256_hex(&pdf);
@@ -292,16 +273,10 @@ fn a_10000_page_pdf_is_quarantined_and_real_reports_keep_flowing() {
         d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'"),
         2
     );
-    assert_eq!(
-        d.count(
-            "SELECT COUNT(*) FROM reports r WHERE r.status = 'parsed' AND EXISTS \
-             (SELECT 1 FROM findings f WHERE f.report_id = r.id AND f.rule = 'always')"
-        ),
-        2
-    );
+    assert_eq!(d.parsed_with_finding("always"), 2);
     assert_eq!(walk(&d.path("archive")).len(), 2);
 
-    let peak = peak_rss_kb(&d);
+    let peak = d.peak_rss_kb();
     eprintln!("daemon peak RSS (VmHWM): {peak} kB");
     assert!(peak < 400 * 1024, "peak RSS {peak} kB");
 }

@@ -129,6 +129,53 @@ impl Daemon {
         walk(&self.path("inbox")).len()
     }
 
+    /// Writes `bytes` next to the inbox and moves it in whole under `name` (any bytes allowed).
+    pub fn drop_bytes(&self, name: &std::ffi::OsStr, bytes: &[u8]) {
+        let staging = self.path("staging");
+        std::fs::create_dir_all(&staging).expect("staging");
+        let tmp = staging.join("incoming");
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, self.path("inbox").join(name)).expect("move in");
+    }
+
+    /// The `.reason.txt` notes in quarantine, with their text.
+    pub fn reason_files(&self) -> Vec<(PathBuf, String)> {
+        walk(&self.path("quarantine"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".reason.txt"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                (p, text)
+            })
+            .collect()
+    }
+
+    /// Parsed reports stored with a finding of `rule` (findings stored with their report).
+    pub fn parsed_with_finding(&self, rule: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) FROM reports r WHERE r.status = 'parsed' AND EXISTS \
+             (SELECT 1 FROM findings f WHERE f.report_id = r.id AND f.rule = '{rule}')"
+        ))
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("wait").is_none())
+    }
+
+    /// The daemon's peak resident memory, from /proc.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
