@@ -56,8 +56,8 @@ pub enum Exceeded {
 /// The global allocator: the system allocator, counting what each thread holds.
 pub struct Counting;
 
-/// A scope's deadline, its time limit and its memory limit.
-type Scope = (Instant, Duration, u64);
+/// A scope: its deadline and its budget.
+type Scope = (Instant, Budget);
 
 /// One thread's count. Constant-initialised and without a destructor, so the allocator may
 /// touch it at any time, even while the thread is being torn down.
@@ -152,11 +152,7 @@ pub fn within<T>(budget: Budget, f: impl FnOnce() -> T) -> T {
             let allowance = i64::try_from(budget.memory).unwrap_or(i64::MAX);
             m.cap.set(m.held.get().saturating_add(allowance));
             m.over.set(false);
-            m.deadline.set(Some((
-                Instant::now() + budget.time,
-                budget.time,
-                budget.memory,
-            )));
+            m.deadline.set(Some((Instant::now() + budget.time, budget)));
             saved
         })
         .ok();
@@ -169,38 +165,24 @@ pub fn within<T>(budget: Budget, f: impl FnOnce() -> T) -> T {
 pub fn check(stage: &'static str) -> Result<(), Exceeded> {
     METER
         .try_with(|m| {
-            let Some((deadline, time, memory)) = m.deadline.get() else {
+            let Some((deadline, budget)) = m.deadline.get() else {
                 return Ok(());
             };
             if m.over.get() {
                 return Err(Exceeded::Memory {
-                    limit: memory,
+                    limit: budget.memory,
                     stage,
                 });
             }
             if Instant::now() > deadline {
-                return Err(Exceeded::Time { limit: time, stage });
+                return Err(Exceeded::Time {
+                    limit: budget.time,
+                    stage,
+                });
             }
             Ok(())
         })
         .unwrap_or(Ok(()))
-}
-
-/// Time left in the current scope (`None` outside one), for steps that wait on another process.
-pub fn remaining() -> Option<Duration> {
-    METER
-        .try_with(|m| {
-            m.deadline
-                .get()
-                .map(|(deadline, _, _)| deadline.saturating_duration_since(Instant::now()))
-        })
-        .ok()
-        .flatten()
-}
-
-/// Bytes this thread holds now (allocations minus frees), for measurements.
-pub fn held() -> i64 {
-    METER.try_with(|m| m.held.get()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -211,7 +193,6 @@ mod tests {
     fn outside_a_scope_every_check_passes() {
         let big = vec![0u8; 64 << 20];
         assert!(check("testing").is_ok());
-        assert_eq!(remaining(), None);
         drop(big);
     }
 
@@ -265,7 +246,6 @@ mod tests {
         };
         let result = within(budget, || {
             check("early")?;
-            assert!(remaining().is_some_and(|r| r <= Duration::from_millis(20)));
             std::thread::sleep(Duration::from_millis(40));
             check("late")
         });

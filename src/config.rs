@@ -596,6 +596,15 @@ mod tests {
         assert_eq!(c.database, Path::new("/srv/x/data/ogi-audit.sqlite"));
         assert_eq!(c.rules_dir, Path::new("/srv/x/rules"));
         assert_eq!(c.after, After::Move);
+        // The library's default budget (used without a config) is the documented one.
+        assert_eq!(c.budget, Budget::default());
+        let raw = Config::from_raw(
+            toml::from_str("").expect("empty"),
+            Path::new("/srv/x"),
+            Path::new("t"),
+        )
+        .expect("built-in");
+        assert_eq!(raw.budget, Budget::default());
     }
 
     #[test]

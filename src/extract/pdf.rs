@@ -101,12 +101,14 @@ pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
                     TIMEOUT.as_secs()
                 )));
             }
-            Ok(None) if crate::budget::remaining() == Some(Duration::ZERO) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                crate::budget::check("running pdftotext")?;
+            Ok(None) => {
+                if let Err(e) = crate::budget::check("running pdftotext") {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(e.into());
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(ExtractError::Corrupt(format!("PDF: {e}"))),
         }
     };
