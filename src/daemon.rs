@@ -340,7 +340,7 @@ impl Context {
                     findings = outcome.findings.len(),
                     "report audited"
                 );
-                self.move_done(path, &outcome.sha256, id, false);
+                self.move_done(path, &outcome.sha256, id);
                 Processed::Stored {
                     id,
                     findings: outcome.findings.len(),
@@ -361,11 +361,12 @@ impl Context {
     fn finish_known(&self, path: &Path, sha: &str, known: &store::Known) -> Processed {
         let id = known.id;
         if known.parsed {
-            let first_move = known.stored_path.is_none() && self.config.after == After::Move;
-            if first_move {
+            if known.stored_path.is_none() && self.config.after == After::Move {
                 tracing::info!(path = %path.display(), id, "report stored before; archiving its file now");
+            } else {
+                tracing::info!(path = %path.display(), id, "already stored; archiving this copy");
             }
-            self.move_done(path, sha, id, !first_move);
+            self.move_done(path, sha, id);
             return Processed::Duplicate { id };
         }
         let reason = known.error.clone().unwrap_or_default();
@@ -388,7 +389,8 @@ impl Context {
         }
     }
 
-    fn move_done(&self, path: &Path, sha: &str, id: i64, duplicate: bool) {
+    /// Moves a stored report's file to the archive and records where (unless one is recorded).
+    fn move_done(&self, path: &Path, sha: &str, id: i64) {
         if self.config.after == After::Keep {
             return;
         }
@@ -396,9 +398,7 @@ impl Context {
         let dir = self.config.archive.join(day);
         match move_into(path, &dir, sha) {
             Ok(dest) => {
-                if duplicate {
-                    tracing::info!(path = %path.display(), id, "already stored; file archived");
-                } else if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
+                if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
                     tracing::warn!("archive path not recorded: {e}");
                 }
             }
@@ -427,7 +427,7 @@ impl Context {
         });
         match moved {
             Ok(dest) => {
-                if let Err(e) = self.with_store(|s| s.set_stored_path_if_missing(id, &dest)) {
+                if let Err(e) = self.with_store(|s| s.set_stored_path(id, &dest)) {
                     tracing::warn!("quarantine path not recorded: {e}");
                 }
             }
@@ -910,8 +910,8 @@ mod tests {
             .expect("note")
             .contains("given up"));
         let bytes = std::fs::read(kept.iter().find(|p| *p != note).expect("file")).expect("read");
-        let known = ctx.with_store(|s| s.known(&pipeline::sha256_hex(&bytes)));
-        assert_eq!(known.expect("store"), Some(id));
+        let known = ctx.with_store(|s| s.stored(&pipeline::sha256_hex(&bytes)));
+        assert_eq!(known.expect("store").map(|k| k.id), Some(id));
     }
 
     #[test]

@@ -291,11 +291,6 @@ impl Store {
         Ok(())
     }
 
-    /// The id of the report with this content, if stored.
-    pub fn known(&self, sha256: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.stored(sha256)?.map(|k| k.id))
-    }
-
     /// The report with this content, if stored: what the daemon needs to finish a file whose
     /// report was stored but which could not be moved at the time.
     pub fn stored(&self, sha256: &str) -> Result<Option<Known>, StoreError> {
@@ -537,19 +532,11 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Notes where the report file was moved to.
-    /// Records where the file of report `id` went, unless a place is recorded already.
-    pub fn set_stored_path_if_missing(&self, id: i64, path: &Path) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE reports SET stored_path = ?2 WHERE id = ?1 AND stored_path IS NULL",
-            params![id, path.to_string_lossy()],
-        )?;
-        Ok(())
-    }
-
+    /// Records where report `id`'s file was moved: the first place only, so a copy of the same
+    /// content dropped again later does not replace the original's.
     pub fn set_stored_path(&self, id: i64, path: &Path) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE reports SET stored_path = ?2 WHERE id = ?1",
+            "UPDATE reports SET stored_path = ?2 WHERE id = ?1 AND stored_path IS NULL",
             params![id, path.to_string_lossy()],
         )?;
         Ok(())
