@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module per stage: [`extract`] (bytes → normalised text) → [`parse`] (text →
 //! [`model::Report`]) → rules → store → mail, with watch and config around them. [`pipeline`] runs
-//! the stages for one file; [`daemon`] runs them for every file dropped into the [`watch`]ed
+//! the stages for one file, within its [`budget`]; [`daemon`] runs them for every file dropped into the [`watch`]ed
 //! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
 //! the command line.
 
