@@ -144,7 +144,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), ExtractError> {
 /// is almost all CJK, punctuation and ASCII. GBK or binary data decoded as UTF-16 gives
 /// surrogate errors and scattered code points, so it does not pass.
 fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
-    if bytes.len() < 4 || bytes.len() % 2 != 0 || !bytes.contains(&0) {
+    if bytes.len() < 4 || !bytes.len().is_multiple_of(2) || !bytes.contains(&0) {
         return None;
     }
     let sample = &bytes[..bytes.len().min(8192)];

@@ -92,7 +92,7 @@ fn document_text(xml: &str) -> Result<String, ExtractError> {
     let mut events = 0u32;
     loop {
         events = events.wrapping_add(1);
-        if events % 4096 == 0 {
+        if events.is_multiple_of(4096) {
             crate::budget::check("reading the DOCX document")?;
         }
         let event = reader.read_event().map_err(|e| bad(e.to_string()))?;

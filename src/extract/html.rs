@@ -535,7 +535,7 @@ pub fn to_text(html: &str) -> Result<String, ExtractError> {
     let mut visited = 0u32;
     while let Some((node, leaving)) = stack.pop() {
         visited = visited.wrapping_add(1);
-        if visited % 4096 == 0 {
+        if visited.is_multiple_of(4096) {
             crate::budget::check("reading the HTML page")?;
         }
         match node.value() {
