@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::budget::Budget;
 use crate::config::{Config, LogFormat};
 use crate::daemon;
 use crate::mail::Mailer;
@@ -257,7 +256,7 @@ pub fn main() -> ExitCode {
             fail_on,
             paths,
         } => rule_set(cli.config.as_deref(), rules.as_deref())
-            .and_then(|(set, config)| check(&paths, &set, config.budget, format, fail_on)),
+            .and_then(|(set, config)| check(&paths, &set, &config, format, fail_on)),
         Command::Rules(RulesCommand::List { dir }) => {
             rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
         }
@@ -379,41 +378,101 @@ fn config(explicit: Option<&Path>) -> Result<Config> {
 }
 
 fn run(explicit: Option<&Path>) -> Result<ExitCode> {
-    let config = config(explicit)?;
+    let mut config = config(explicit)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(daemon::run(config, shutdown_signal()))?;
-    Ok(ExitCode::SUCCESS)
+    runtime.block_on(async {
+        let mut signals = Signals::new();
+        // The configuration the daemon last started with, to fall back on when a reloaded one
+        // cannot start.
+        let mut good: Option<Config> = None;
+        loop {
+            match daemon::run(config.clone(), signals.next()).await {
+                Ok(daemon::Stop::Exit) => return Ok(ExitCode::SUCCESS),
+                Ok(daemon::Stop::Reload) => {
+                    good = Some(config.clone());
+                    match Config::resolve(explicit) {
+                        Ok(new) => {
+                            if new.log_level != config.log_level
+                                || new.log_format != config.log_format
+                            {
+                                tracing::warn!("log.level and log.format take effect at the next start, not on reload");
+                            }
+                            tracing::info!("configuration read anew");
+                            config = new;
+                        }
+                        Err(e) => tracing::error!(
+                            "configuration not reloaded, the running one stays: {e}"
+                        ),
+                    }
+                }
+                Err(e) => match good.take() {
+                    // The reloaded configuration cannot start: go on with the one that could.
+                    Some(previous) => {
+                        tracing::error!(
+                            "the reloaded configuration cannot start, the previous one stays: {}",
+                            error_chain(&e)
+                        );
+                        config = previous;
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+    })
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
+/// SIGINT (Ctrl-C) and SIGTERM stop the daemon; SIGHUP reloads its configuration and rules.
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
             Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
+                tracing::error!("cannot listen for {name}: {e}");
+                None
+            }
+        };
+        Signals {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            hangup: listen(SignalKind::hangup(), "SIGHUP"),
+        }
+    }
+
+    /// Waits for the next signal and says what it asks for.
+    async fn next(&mut self) -> daemon::Stop {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("interrupted"),
-        () = term => tracing::info!("terminated"),
+        tokio::select! {
+            () = recv(&mut self.interrupt) => {
+                tracing::info!("interrupted");
+                daemon::Stop::Exit
+            }
+            () = recv(&mut self.terminate) => {
+                tracing::info!("terminated");
+                daemon::Stop::Exit
+            }
+            () = recv(&mut self.hangup) => {
+                tracing::info!("SIGHUP: reloading the configuration and rules");
+                daemon::Stop::Reload
+            }
+        }
     }
 }
 
@@ -431,6 +490,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
     let mut inbox = Inbox::new(config.inbox.clone(), std::time::Duration::ZERO, vec![]);
     inbox.scan();
     let pending = inbox.pending();
+    let daemon = crate::lockfile::holder(&config.database);
     match format {
         Format::Json => {
             let doc = serde_json::json!({
@@ -439,12 +499,19 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                 "inbox_problem": inbox_problem,
                 "summary": summary,
                 "pending_files": pending,
+                "daemon_running": daemon.is_some(),
+                "daemon_pid": daemon.flatten(),
                 "mail_notices": notices,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Human => {
             println!("database:      {}", config.database.display());
+            match daemon {
+                Some(Some(pid)) => println!("daemon:        running (pid {pid})"),
+                Some(None) => println!("daemon:        running"),
+                None => println!("daemon:        not running"),
+            }
             println!(
                 "reports:       {} ({} parsed, {} unparseable, {} error)",
                 summary.reports, summary.parsed, summary.unparseable, summary.errors
@@ -561,7 +628,7 @@ fn mail_test(explicit: Option<&Path>, to: &str) -> Result<ExitCode> {
 fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<ExitCode> {
     let config = config(explicit)?;
     let mailer = Mailer::offline(&config.mail)?;
-    let outcome = pipeline::read_file_within(path, config.budget);
+    let outcome = pipeline::read_path_within(path, config.budget, config.max_file_size);
     let Some(report) = &outcome.report else {
         println!(
             "{}: not readable as a report: {}",
@@ -665,39 +732,39 @@ fn rule_set(explicit_config: Option<&Path>, given: Option<&Path>) -> Result<(Rul
 fn check(
     paths: &[PathBuf],
     set: &RuleSet,
-    budget: Budget,
+    config: &Config,
     format: Format,
     fail_on: Severity,
 ) -> Result<ExitCode> {
     let files = pipeline::report_files(paths)?;
-    let mut outcomes: Vec<Outcome> = files
-        .iter()
-        .map(|f| pipeline::read_file_within(f, budget))
-        .collect();
-    for o in &mut outcomes {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // File by file: a folder of 10,000 reports is never held in memory at once.
+    let (mut failed, mut flagged) = (false, false);
+    if format == Format::Json {
+        writeln!(out, "{{\n  \"reports\": [")?;
+    }
+    for (i, f) in files.iter().enumerate() {
+        let mut o = pipeline::read_path_within(f, config.budget, config.max_file_size);
         if let Some(report) = &o.report {
             o.findings = set.run(report, None);
         }
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match format {
-        Format::Json => {
-            let doc = serde_json::json!({ "reports": outcomes });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
-        }
-        Format::Human => {
-            for o in &outcomes {
-                write_human(&mut out, o)?;
+        failed |= o.status != Status::Parsed;
+        flagged |= o.findings.iter().any(|f| f.severity >= fail_on);
+        match format {
+            Format::Json => {
+                if i > 0 {
+                    writeln!(out, ",")?;
+                }
+                serde_json::to_writer_pretty(&mut out, &o)?;
             }
+            Format::Human => write_human(&mut out, &o)?,
         }
+        out.flush()?;
     }
-    let failed = outcomes.iter().any(|o| o.status != Status::Parsed);
-    let flagged = outcomes
-        .iter()
-        .flat_map(|o| &o.findings)
-        .any(|f| f.severity >= fail_on);
+    if format == Format::Json {
+        writeln!(out, "\n  ]\n}}")?;
+    }
     Ok(if failed {
         ExitCode::from(2)
     } else if flagged {

@@ -227,6 +227,9 @@ impl Default for RawStore {
 struct RawRules {
     dir: String,
     deadline: String,
+    max_findings: i64,
+    max_message: String,
+    max_evidence: String,
 }
 
 impl Default for RawRules {
@@ -234,6 +237,9 @@ impl Default for RawRules {
         RawRules {
             dir: "rules".into(),
             deadline: "500ms".into(),
+            max_findings: 100,
+            max_message: "4KB".into(),
+            max_evidence: "64KB".into(),
         }
     }
 }
@@ -323,6 +329,12 @@ pub struct Config {
     pub database: PathBuf,
     pub rules_dir: PathBuf,
     pub rule_deadline: Duration,
+    /// Findings one rule may give on one report; the rest become one `rule-error` finding.
+    pub rule_max_findings: usize,
+    /// Bytes of one finding's message; a longer one is cut.
+    pub rule_max_message: usize,
+    /// Bytes of one finding's evidence (as JSON); larger evidence is replaced by a note.
+    pub rule_max_evidence: usize,
     pub archive: PathBuf,
     pub quarantine: PathBuf,
     pub after: After,
@@ -356,6 +368,87 @@ fn size(path: &Path, key: &str, value: &str) -> Result<u64, ConfigError> {
             message: format!("{key} = \"{value}\": write a size such as \"50MB\" or \"800KB\""),
         }),
     }
+}
+
+/// A size of at least `min` bytes: "0" or a few bytes would make the daemon refuse every report.
+fn size_at_least(path: &Path, key: &str, value: &str, min: u64) -> Result<u64, ConfigError> {
+    let n = size(path, key, value)?;
+    if n < min {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "{key} = \"{value}\": too small, every report would be refused; use at least {} (e.g. the default)",
+                human_size(min)
+            ),
+        });
+    }
+    Ok(n)
+}
+
+/// A duration of at least `min`.
+fn duration_at_least(
+    path: &Path,
+    key: &str,
+    value: &str,
+    min: Duration,
+) -> Result<Duration, ConfigError> {
+    let d = duration(path, key, value)?;
+    if d < min {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "{key} = \"{value}\": too short, every report would be refused; use at least {}",
+                humantime::format_duration(min)
+            ),
+        });
+    }
+    Ok(d)
+}
+
+/// "64 KB", "16 MB": a size as the config writes it.
+pub fn human_size(n: u64) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GB", n >> 30)
+    } else if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The levels `log.level` accepts.
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+/// Checks a log level or a filter such as `info,ogi_audit=debug`: every part must be a level or
+/// `target=level`. tracing reads an unknown word such as "warning" as a target name, which would
+/// silently log nothing at all.
+pub fn check_log_level(value: &str) -> Result<(), String> {
+    let accepted = || format!("use one of {}", LOG_LEVELS.join(", "));
+    if value.trim().is_empty() {
+        return Err(format!("log.level is empty: {}", accepted()));
+    }
+    for part in value.split(',').map(str::trim) {
+        let level =
+            part.rsplit_once('=').map_or(
+                part,
+                |(target, level)| {
+                    if target.trim().is_empty() {
+                        ""
+                    } else {
+                        level
+                    }
+                },
+            );
+        if !LOG_LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "log.level = \"{value}\": \"{part}\" is not a level; {} (or target=level, e.g. \"info,ogi_audit=debug\")",
+                accepted()
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Config {
@@ -448,6 +541,16 @@ impl Config {
                 )))
             }
         };
+        check_log_level(&raw.log.level).map_err(invalid)?;
+        let max_findings = usize::try_from(raw.rules.max_findings)
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "rules.max_findings = {}: use a number of at least 1 (default 100)",
+                    raw.rules.max_findings
+                ))
+            })?;
         let mail = mail_from_raw(&raw.mail, &resolve, &invalid, path)?;
         Ok(Config {
             mail,
@@ -456,21 +559,156 @@ impl Config {
             settle: duration(path, "watch.settle", &raw.watch.settle)?,
             poll: duration(path, "watch.poll", &raw.watch.poll)?.max(Duration::from_millis(10)),
             rescan: duration(path, "watch.rescan", &raw.watch.rescan)?.max(Duration::from_secs(1)),
-            max_file_size: size(path, "watch.max_file_size", &raw.watch.max_file_size)?,
+            max_file_size: size_at_least(
+                path,
+                "watch.max_file_size",
+                &raw.watch.max_file_size,
+                1 << 10,
+            )?,
             budget: Budget {
-                time: duration(path, "limits.parse_time", &raw.limits.parse_time)?
-                    .max(Duration::from_millis(1)),
-                memory: size(path, "limits.parse_memory", &raw.limits.parse_memory)?.max(1 << 20),
+                time: duration_at_least(
+                    path,
+                    "limits.parse_time",
+                    &raw.limits.parse_time,
+                    Duration::from_millis(100),
+                )?,
+                memory: size_at_least(
+                    path,
+                    "limits.parse_memory",
+                    &raw.limits.parse_memory,
+                    16 << 20,
+                )?,
             },
             database: resolve(&raw.store.database),
             rules_dir: resolve(&raw.rules.dir),
-            rule_deadline: duration(path, "rules.deadline", &raw.rules.deadline)?,
+            rule_deadline: duration_at_least(
+                path,
+                "rules.deadline",
+                &raw.rules.deadline,
+                Duration::from_millis(1),
+            )?,
+            rule_max_findings: max_findings,
+            rule_max_message: usize::try_from(size_at_least(
+                path,
+                "rules.max_message",
+                &raw.rules.max_message,
+                256,
+            )?)
+            .unwrap_or(usize::MAX),
+            rule_max_evidence: usize::try_from(size_at_least(
+                path,
+                "rules.max_evidence",
+                &raw.rules.max_evidence,
+                1 << 10,
+            )?)
+            .unwrap_or(usize::MAX),
             archive: resolve(&raw.files.archive),
             quarantine: resolve(&raw.files.quarantine),
             after,
             log_format,
             log_level: raw.log.level,
         })
+    }
+}
+
+/// A path as the file system resolves it: absolute, with symbolic links and `..` resolved as
+/// far as the path exists (the rest is appended as written), so that two names of one folder
+/// compare equal even before the folder is created.
+pub fn real_path(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            return out;
+        }
+        let Some(parent) = existing.parent() else {
+            return absolute;
+        };
+        if let Some(last) = existing.components().next_back() {
+            rest.push(last);
+        }
+        existing = parent;
+    }
+}
+
+impl Config {
+    /// What the daemon writes or reads as its own, by name: none of it may lie in the inbox.
+    pub fn own_paths(&self) -> Vec<(String, PathBuf)> {
+        let mut out = vec![
+            (
+                "the database (store.database)".to_string(),
+                self.database.clone(),
+            ),
+            (
+                "the archive (files.archive)".to_string(),
+                self.archive.clone(),
+            ),
+            (
+                "the quarantine (files.quarantine)".to_string(),
+                self.quarantine.clone(),
+            ),
+            (
+                "the rules folder (rules.dir)".to_string(),
+                self.rules_dir.clone(),
+            ),
+        ];
+        for suffix in ["-wal", "-shm", ".lock"] {
+            let mut p = self.database.clone().into_os_string();
+            p.push(suffix);
+            out.push((format!("the database's {suffix} file"), PathBuf::from(p)));
+        }
+        if self.mail.transport == Transport::File {
+            out.push((
+                "the mail outbox (mail.outbox)".to_string(),
+                self.mail.outbox.clone(),
+            ));
+        }
+        if let Some(t) = &self.mail.templates {
+            out.push(("the mail templates (mail.templates)".to_string(), t.clone()));
+        }
+        if let Some(source) = &self.source {
+            out.push(("this config file".to_string(), source.clone()));
+        }
+        out
+    }
+
+    /// Layouts that would make the daemon take its own files for reports, or never see a
+    /// report: the inbox containing (or being) the database, archive, quarantine, rules, outbox,
+    /// templates or the config file. Empty when the layout is sound.
+    pub fn layout_problems(&self) -> Vec<String> {
+        let inbox = real_path(&self.inbox);
+        let mut problems = Vec::new();
+        for (what, path) in self.own_paths() {
+            let real = real_path(&path);
+            if real == inbox {
+                problems.push(format!(
+                    "{what} {} is the inbox itself: nothing dropped there would ever be audited; give the inbox its own folder (watch.inbox = \"inbox\")",
+                    path.display()
+                ));
+            } else if real.starts_with(&inbox) {
+                problems.push(format!(
+                    "{what} {} is inside the inbox {}: the daemon would take its own files for reports and move them away; give the inbox its own folder (watch.inbox = \"inbox\")",
+                    path.display(),
+                    self.inbox.display()
+                ));
+            }
+        }
+        problems
     }
 }
 

@@ -26,7 +26,7 @@ use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::RuleSet;
 use crate::store::{self, Store, StoreError};
-use crate::watch::{self, Inbox};
+use crate::watch::{self, Inbox, Stamp};
 
 /// What the daemon shares between its loop and its workers.
 pub struct Context {
@@ -37,6 +37,8 @@ pub struct Context {
     in_flight: Mutex<HashSet<PathBuf>>,
     /// What each worker is on, for the watchdog.
     jobs: Mutex<HashMap<ThreadId, Job>>,
+    /// Files that changed while they were read: back to settling.
+    resettle: Mutex<Vec<PathBuf>>,
 }
 
 /// A file a worker is on.
@@ -100,6 +102,7 @@ impl Context {
             rules: RwLock::new(Arc::new(set)),
             in_flight: Mutex::new(HashSet::new()),
             jobs: Mutex::new(HashMap::new()),
+            resettle: Mutex::new(Vec::new()),
         })
     }
 
@@ -163,7 +166,7 @@ impl Context {
             sha256: sha,
             ..Outcome::unreadable(path, reason)
         };
-        let done = self.audit_and_store(path, outcome);
+        let done = self.audit_and_store(path, outcome, None);
         if let Ok(mut f) = self.in_flight.lock() {
             f.remove(path);
         }
@@ -230,35 +233,59 @@ impl Context {
                 }
             }
         };
+        let stamp = Stamp::of(&meta);
         let limit = self.config.max_file_size;
-        let bytes = if meta.file_type().is_symlink() {
-            Err("a symbolic link; links are not followed out of the inbox".to_string())
+        let refused = if meta.file_type().is_symlink() {
+            Some("a symbolic link; links are not followed out of the inbox".to_string())
         } else if !meta.is_file() {
-            Err("not a regular file (a device, socket or pipe)".to_string())
+            Some(format!(
+                "not a regular file ({}); not read",
+                pipeline::special_kind(&meta)
+            ))
         } else if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
             // Another name for the same file may lie outside the inbox: whoever dropped the
             // link could make the daemon read (and archive) a file it was never given.
-            Err(format!(
+            Some(format!(
                 "a hard link (the file has {} names); links are not followed out of the inbox: copy the report instead",
                 std::os::unix::fs::MetadataExt::nlink(&meta)
             ))
         } else if meta.len() > limit {
-            Err(format!(
+            Some(format!(
                 "too large: {} bytes, more than watch.max_file_size ({limit} bytes); not read",
                 meta.len()
             ))
         } else {
-            std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))
+            None
         };
-        let outcome = match bytes {
-            Ok(bytes) => {
+        if refused.is_none() && watch::held_by_this_process(&meta) {
+            tracing::warn!(path = %path.display(), "this daemon has the file open itself (its log, its database …): it is never taken for a report; move it out of the inbox");
+            return Processed::Later {
+                reason: "a file of the daemon's own".to_string(),
+            };
+        }
+        let outcome = match refused {
+            None => {
+                let bytes = match read_settled(path, &stamp, limit) {
+                    Ok(b) => b,
+                    Err(Unsettled::Changed(what)) => return self.settle_again(path, &what),
+                    Err(Unsettled::Io(e)) if std::fs::symlink_metadata(path).is_err() => {
+                        return Processed::Later {
+                            reason: format!("vanished: {e}"),
+                        }
+                    }
+                    Err(Unsettled::Io(e)) => {
+                        return Processed::Later {
+                            reason: format!("cannot read file: {e}"),
+                        }
+                    }
+                };
                 let sha = pipeline::sha256_hex(&bytes);
                 match self.with_store(|s| s.stored(&sha)) {
                     Ok(Some(known)) => {
                         if !self.claim() {
                             return Processed::GivenUp;
                         }
-                        return self.finish_known(path, &sha, &known);
+                        return self.finish_known(path, &sha, &known, Some(stamp));
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -269,15 +296,36 @@ impl Context {
                 }
                 pipeline::read_within(path, &bytes, sha, self.config.budget)
             }
-            Err(reason) => {
-                if std::fs::symlink_metadata(path).is_err() {
-                    return Processed::Later {
-                        reason: "vanished".to_string(),
-                    };
+            Some(reason) => {
+                // The store keys reports by content; without content, the entry itself (its
+                // inode, size and time) identifies it, so a retry is not stored twice.
+                let key = format!(
+                    "unreadable:{}:{}:{}:{}:{}",
+                    stamp.dev,
+                    stamp.ino,
+                    stamp.size,
+                    stamp
+                        .mtime
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos()),
+                    path.display()
+                );
+                match self.with_store(|s| s.stored(&key)) {
+                    Ok(Some(known)) => {
+                        if !self.claim() {
+                            return Processed::GivenUp;
+                        }
+                        return self.finish_known(path, &key, &known, Some(stamp));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Processed::Later {
+                            reason: e.to_string(),
+                        }
+                    }
                 }
-                // The store keys reports by content; without content, path and time identify it.
                 Outcome {
-                    sha256: format!("unreadable:{}:{}", path.display(), store::now()),
+                    sha256: key,
                     ..Outcome::unreadable(path, reason)
                 }
             }
@@ -285,10 +333,43 @@ impl Context {
         if !self.claim() {
             return Processed::GivenUp;
         }
-        self.audit_and_store(path, outcome)
+        self.audit_and_store(path, outcome, Some(stamp))
     }
 
-    fn audit_and_store(&self, path: &Path, mut outcome: Outcome) -> Processed {
+    /// A file that changed while it was read or audited: nothing of it is kept, and it settles
+    /// again (the copy is still going on).
+    fn settle_again(&self, path: &Path, what: &str) -> Processed {
+        tracing::info!(path = %path.display(), "{what}: still being written; it settles again");
+        if let Ok(mut r) = self.resettle.lock() {
+            r.push(path.to_path_buf());
+        }
+        Processed::Later {
+            reason: format!("{what}; settling again"),
+        }
+    }
+
+    /// Whether the file at `path` is still the one read (`stamp`); else it settles again.
+    fn unchanged(&self, path: &Path, stamp: Option<Stamp>, when: &str) -> bool {
+        let Some(stamp) = stamp else {
+            return true;
+        };
+        match Stamp::at(path) {
+            Ok(now) if now == stamp => true,
+            Ok(_) => {
+                self.settle_again(path, &format!("changed {when}"));
+                false
+            }
+            // Gone: nothing to move; the caller finds out.
+            Err(_) => true,
+        }
+    }
+
+    fn audit_and_store(
+        &self,
+        path: &Path,
+        mut outcome: Outcome,
+        stamp: Option<Stamp>,
+    ) -> Processed {
         let set = self.current_rules();
         let mut notify = None;
         if let Some(report) = &outcome.report {
@@ -310,6 +391,12 @@ impl Context {
                 }
                 notify = Some(to);
             }
+        }
+        // A copy that went on while the report was parsed and audited: nothing is stored.
+        if !self.unchanged(path, stamp, "while it was audited") {
+            return Processed::Later {
+                reason: "changed while it was audited".to_string(),
+            };
         }
         let received = store::now();
         let mut delay = Duration::from_millis(100);
@@ -340,7 +427,7 @@ impl Context {
                     findings = outcome.findings.len(),
                     "report audited"
                 );
-                self.move_done(path, &outcome.sha256, id);
+                self.move_done(path, &outcome.sha256, id, stamp);
                 Processed::Stored {
                     id,
                     findings: outcome.findings.len(),
@@ -349,7 +436,7 @@ impl Context {
             Status::Unparseable => {
                 let reason = outcome.error.clone().unwrap_or_default();
                 tracing::warn!(path = %path.display(), id, "report quarantined: {reason}");
-                self.quarantine(path, id, &reason);
+                self.quarantine(path, id, &reason, stamp);
                 Processed::Quarantined { id, reason }
             }
         }
@@ -358,7 +445,13 @@ impl Context {
     /// A file whose content is stored already: a copy dropped again, or a file that could not be
     /// moved when its report was stored (a full or read-only disk). It goes where its report's
     /// status says, and the place is recorded if none was.
-    fn finish_known(&self, path: &Path, sha: &str, known: &store::Known) -> Processed {
+    fn finish_known(
+        &self,
+        path: &Path,
+        sha: &str,
+        known: &store::Known,
+        stamp: Option<Stamp>,
+    ) -> Processed {
         let id = known.id;
         if known.parsed {
             if known.stored_path.is_none() && self.config.after == After::Move {
@@ -366,14 +459,14 @@ impl Context {
             } else {
                 tracing::info!(path = %path.display(), id, "already stored; archiving this copy");
             }
-            self.move_done(path, sha, id);
+            self.move_done(path, sha, id, stamp);
             return Processed::Duplicate { id };
         }
         let reason = known.error.clone().unwrap_or_default();
         if known.stored_path.is_none() {
             tracing::info!(path = %path.display(), id, "unparseable report stored before; quarantining it now");
         }
-        self.quarantine(path, id, &reason);
+        self.quarantine(path, id, &reason, stamp);
         Processed::Quarantined { id, reason }
     }
 
@@ -390,8 +483,13 @@ impl Context {
     }
 
     /// Moves a stored report's file to the archive and records where (unless one is recorded).
-    fn move_done(&self, path: &Path, sha: &str, id: i64) {
+    /// A file that changed since it was read is not the report stored: it stays and settles
+    /// again, to be read as the new content it now is.
+    fn move_done(&self, path: &Path, sha: &str, id: i64, stamp: Option<Stamp>) {
         if self.config.after == After::Keep {
+            return;
+        }
+        if !self.unchanged(path, stamp, "after its report was stored") {
             return;
         }
         let day = store::now().get(..10).unwrap_or("undated").to_string();
@@ -413,7 +511,10 @@ impl Context {
 
     /// Moves a file to quarantine; its `.reason.txt` is written first, so a file in
     /// quarantine always has its reason beside it.
-    fn quarantine(&self, path: &Path, id: i64, reason: &str) {
+    fn quarantine(&self, path: &Path, id: i64, reason: &str, stamp: Option<Stamp>) {
+        if !self.unchanged(path, stamp, "after it was recorded as unreadable") {
+            return;
+        }
         let moved = free_name(path, &self.config.quarantine, &format!("{id}")).and_then(|dest| {
             let mut note = dest.clone().into_os_string();
             note.push(".reason.txt");
@@ -487,11 +588,32 @@ fn free_name(path: &Path, dir: &Path, tag: &str) -> std::io::Result<PathBuf> {
 }
 
 /// Moves a file to `dest`; across file systems, copies, syncs and then removes the original. A
-/// copy that fails half-way (a full disk) is removed again and the original kept.
+/// copy that fails half-way (a full disk) is removed again and the original kept. Links and
+/// pipes are moved as what they are (never followed, never opened); a socket or device cannot
+/// leave its file system and stays.
 fn move_to(path: &Path, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt as _;
     match std::fs::rename(path, dest) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+            let kind = std::fs::symlink_metadata(path)?.file_type();
+            if kind.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(path)?, dest)?;
+                return std::fs::remove_file(path).inspect_err(|_| {
+                    let _ = std::fs::remove_file(dest);
+                });
+            }
+            if kind.is_fifo() {
+                make_fifo(dest)?;
+                return std::fs::remove_file(path).inspect_err(|_| {
+                    let _ = std::fs::remove_file(dest);
+                });
+            }
+            if !kind.is_file() {
+                return Err(std::io::Error::other(
+                    "a socket or device cannot be moved to another file system",
+                ));
+            }
             let copied = std::fs::copy(path, dest)
                 .and_then(|_| std::fs::File::open(dest))
                 .and_then(|f| f.sync_all());
@@ -506,6 +628,61 @@ fn move_to(path: &Path, dest: &Path) -> std::io::Result<()> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Creates a named pipe at `path`.
+fn make_fifo(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other("a NUL byte in the name"))?;
+    // SAFETY: mkfifo reads a NUL-terminated path that lives across the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Why a file could not be read as the settled file it seemed.
+enum Unsettled {
+    /// It changed (size, time or inode) while it was read: a copy still going on.
+    Changed(String),
+    Io(std::io::Error),
+}
+
+/// Reads a regular file that looked settled (`stamp`), at most `limit` bytes, and checks that
+/// what was read is the whole of that same file: same inode, as many bytes as it had, and
+/// unchanged afterwards.
+fn read_settled(path: &Path, stamp: &Stamp, limit: u64) -> Result<Vec<u8>, Unsettled> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(Unsettled::Io)?;
+    let opened = file
+        .metadata()
+        .map(|m| Stamp::of(&m))
+        .map_err(Unsettled::Io)?;
+    if opened != *stamp {
+        return Err(Unsettled::Changed("changed before it was read".to_string()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(stamp.size).unwrap_or(0));
+    (&mut file)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unsettled::Io)?;
+    let after = Stamp::at(path).map_err(Unsettled::Io)?;
+    if bytes.len() as u64 != stamp.size || after != *stamp {
+        return Err(Unsettled::Changed(format!(
+            "changed while it was read ({} bytes when it settled, {} read, {} now)",
+            stamp.size,
+            bytes.len(),
+            after.size
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A file name no longer than `max` bytes, so that a suffix or `.reason.txt` still fits the
@@ -538,8 +715,52 @@ fn short_name(name: &std::ffi::OsStr, max: usize) -> std::ffi::OsString {
     }
 }
 
-/// Runs the daemon until `shutdown` completes; the report in hand is finished first.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+/// Why the daemon's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Shut down (SIGTERM, Ctrl-C).
+    Exit,
+    /// Stop and start again with the configuration read anew (SIGHUP).
+    Reload,
+}
+
+/// Layouts the daemon refuses to start with: the config's (see [`Config::layout_problems`]),
+/// and this process's own output written into the inbox.
+pub fn start_problems(config: &Config) -> Vec<String> {
+    let mut problems = config.layout_problems();
+    let inbox = crate::config::real_path(&config.inbox);
+    for (fd, what) in [(1, "standard output"), (2, "the log (standard error)")] {
+        let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if target.is_absolute() && crate::config::real_path(&target).starts_with(&inbox) {
+            problems.push(format!(
+                "{what} is written to {}, inside the inbox: the daemon would take its own log for a report; write it elsewhere",
+                target.display()
+            ));
+        }
+    }
+    problems
+}
+
+/// Runs the daemon until `shutdown` completes; the report in hand is finished first. Returns
+/// what `shutdown` asked for.
+pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result<Stop> {
+    let problems = start_problems(&config);
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "refusing to start, the layout would lose reports:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    // One daemon per database: a second one would race on the same files.
+    let lock = crate::lockfile::DaemonLock::acquire(&config.database)?;
+    // A lease break (see watch::open_for_writing) would send SIGIO, whose default is to stop
+    // the process.
+    // SAFETY: setting a signal's disposition to ignored has no other effect.
+    unsafe {
+        libc::signal(libc::SIGIO, libc::SIG_IGN);
+    }
     std::fs::create_dir_all(&config.inbox)
         .with_context(|| format!("cannot create inbox {}", config.inbox.display()))?;
     let inbox_root = std::fs::canonicalize(&config.inbox).unwrap_or(config.inbox.clone());
@@ -550,7 +771,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .iter()
         .filter_map(|p| std::fs::canonicalize(p).ok().or_else(|| Some((*p).clone())))
         .collect();
-    let mut inbox = Inbox::new(inbox_root.clone(), ctx.config.settle, exclude);
+    let mut inbox = Inbox::new(inbox_root.clone(), ctx.config.settle, exclude)
+        .with_max_file_size(ctx.config.max_file_size);
 
     // Events from the inbox and the rules folder.
     let (event_tx, mut event_rx) = mpsc::unbounded_channel::<PathBuf>();
@@ -610,6 +832,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         inbox = %inbox_root.display(),
         database = %ctx.config.database.display(),
         rules = %ctx.config.rules_dir.display(),
+        lock = %lock.path().display(),
+        pid = std::process::id(),
         "ogi-audit running"
     );
     inbox.scan();
@@ -618,10 +842,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_scan = Instant::now();
     let mut reload_at: Option<Instant> = None;
+    // Set when the database file is no longer the one opened: no report is taken any more.
+    let mut halted: Option<String> = None;
     tokio::pin!(shutdown);
-    loop {
+    let stopped = loop {
         tokio::select! {
-            () = &mut shutdown => break,
+            why = &mut shutdown => break why,
             Some(path) = event_rx.recv() => inbox.touch(&path),
             Some(()) = rules_rx.recv() => {
                 reload_at = Some(Instant::now() + Duration::from_millis(300));
@@ -632,9 +858,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                     let ctx = ctx.clone();
                     tokio::task::spawn_blocking(move || ctx.reload_rules()).await.ok();
                 }
-                if last_scan.elapsed() >= ctx.config.rescan {
+                let rescan = last_scan.elapsed() >= ctx.config.rescan;
+                if rescan {
                     last_scan = Instant::now();
                     inbox.scan();
+                }
+                for path in ctx.resettle.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default() {
+                    inbox.touch(&path);
+                }
+                if halted.is_none() {
+                    if let Err(StoreError::Lost(why)) = ctx.with_store(|s| s.check_same_file()) {
+                        tracing::error!("{why}");
+                        halted = Some(why);
+                    }
+                }
+                if let Some(why) = &halted {
+                    if rescan {
+                        tracing::error!(waiting = inbox.pending(), "no report is taken: {why}");
+                    }
+                    continue;
                 }
                 for (thread, path, after) in ctx.overdue(give_up_after) {
                     // The stuck thread is left to finish on its own (it then stops); it is not
@@ -662,9 +904,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 }
             }
         }
+    };
+    match stopped {
+        Stop::Exit => {
+            crate::systemd::notify("STOPPING=1");
+            tracing::info!("shutting down: finishing the reports in hand");
+        }
+        Stop::Reload => {
+            crate::systemd::notify(&format!(
+                "RELOADING=1\nMONOTONIC_USEC={}",
+                crate::systemd::monotonic_usec()
+            ));
+            tracing::info!("reloading: finishing the reports in hand, then starting again with the configuration read anew");
+        }
     }
-    crate::systemd::notify("STOPPING=1");
-    tracing::info!("shutting down: finishing the reports in hand");
     drop(job_tx);
     // Workers finish the file in hand; files still queued stay in the inbox for the next start.
     let queued = {
@@ -685,8 +938,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     stop.store(true, Ordering::Relaxed);
     let _ = mail_thread.join();
+    drop(lock);
     tracing::info!("stopped");
-    Ok(())
+    Ok(stopped)
 }
 
 /// Starts worker number `n`: it audits files from the queue until the queue closes, or stops
@@ -936,5 +1190,55 @@ mod tests {
         ctx.jobs().remove(&me);
         // Outside a worker's job, processing is never refused.
         assert!(matches!(ctx.process_file(&path), Processed::Stored { .. }));
+    }
+
+    #[test]
+    fn a_file_that_changes_after_it_was_read_is_neither_stored_nor_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let path = seed_copy(dir.path(), "growing.txt");
+        let stamp = Stamp::at(&path).expect("stamp");
+        let outcome = pipeline::read_bytes(&path, &std::fs::read(&path).expect("read"));
+        // The copy goes on while the report is audited.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        std::io::Write::write_all(&mut f, "\n（续）\n".as_bytes()).expect("append");
+        drop(f);
+        let done = ctx.audit_and_store(&path, outcome.clone(), Some(stamp));
+        assert!(matches!(done, Processed::Later { .. }), "{done:?}");
+        assert_eq!(
+            ctx.with_store(|s| s.stored(&outcome.sha256))
+                .expect("store"),
+            None
+        );
+        assert!(path.exists());
+        assert_eq!(*ctx.resettle.lock().expect("resettle"), vec![path.clone()]);
+
+        // Stored, then changed before the move: the file is not the report stored, so it stays.
+        ctx.resettle.lock().expect("resettle").clear();
+        let stamp = Stamp::at(&path).expect("stamp");
+        let bytes = std::fs::read(&path).expect("read");
+        let sha = pipeline::sha256_hex(&bytes);
+        let id = ctx
+            .with_store(|s| {
+                s.record(
+                    &pipeline::read_bytes(&path, &bytes),
+                    None,
+                    &store::now(),
+                    None,
+                )
+            })
+            .expect("record");
+        std::fs::write(&path, [bytes.as_slice(), "（再续）".as_bytes()].concat()).expect("grow");
+        ctx.move_done(&path, &sha, id, Some(stamp));
+        assert!(path.exists(), "moved although changed");
+        assert!(!dir.path().join("archive").exists());
+        assert_eq!(*ctx.resettle.lock().expect("resettle"), vec![path.clone()]);
+        // Unchanged, it is moved.
+        let stamp = Stamp::at(&path).expect("stamp");
+        ctx.move_done(&path, &sha, id, Some(stamp));
+        assert!(!path.exists());
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod extract;
+pub mod lockfile;
 pub mod mail;
 pub mod model;
 pub mod parse;

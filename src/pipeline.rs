@@ -74,6 +74,74 @@ pub fn read_file_within(path: &Path, budget: Budget) -> Outcome {
     }
 }
 
+/// Reads and parses the file a command was given (`check`, `mail preview`): a regular file only
+/// (a link is followed to one; a pipe, device or socket is refused without being opened, since
+/// reading `/dev/zero` never ends and opening a FIFO waits for a writer), and at most
+/// `max_size` bytes of it.
+pub fn read_path_within(path: &Path, budget: Budget, max_size: u64) -> Outcome {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Outcome::unreadable(path, format!("cannot read file: {e}")),
+    };
+    if !meta.is_file() {
+        return Outcome::unreadable(
+            path,
+            format!("not a regular file ({}); not read", special_kind(&meta)),
+        );
+    }
+    let too_large = |n: u64| {
+        Outcome::unreadable(
+            path,
+            format!(
+                "too large: {n} bytes, more than watch.max_file_size ({max_size} bytes); not read"
+            ),
+        )
+    };
+    if meta.len() > max_size {
+        return too_large(meta.len());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    let read = file.and_then(|f| {
+        if f.metadata()?.is_file() {
+            f.take(max_size.saturating_add(1)).read_to_end(&mut bytes)
+        } else {
+            Err(std::io::Error::other("not a regular file any more"))
+        }
+    });
+    match read {
+        Err(e) => Outcome::unreadable(path, format!("cannot read file: {e}")),
+        Ok(n) if n as u64 > max_size => too_large(n as u64),
+        Ok(_) => read_within(path, &bytes, sha256_hex(&bytes), budget),
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    }
+}
+
 /// Parses a report from the bytes of a file at `path`, within the default [`Budget`].
 pub fn read_bytes(path: &Path, bytes: &[u8]) -> Outcome {
     read_within(path, bytes, sha256_hex(bytes), Budget::default())

@@ -48,6 +48,12 @@ pub struct Limits {
     pub max_map_size: usize,
     /// Wall-clock time one rule may take on one report.
     pub deadline: Duration,
+    /// Findings one rule may give on one report; the excess becomes one `rule-error` finding.
+    pub max_findings: usize,
+    /// Bytes of one finding's message; longer messages are cut.
+    pub max_message: usize,
+    /// Bytes of one finding's evidence as JSON; larger evidence is replaced by a note.
+    pub max_evidence: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +65,9 @@ impl Default for Limits {
             max_array_size: 100_000,
             max_map_size: 20_000,
             deadline: Duration::from_millis(500),
+            max_findings: 100,
+            max_message: 4 << 10,
+            max_evidence: 64 << 10,
         }
     }
 }
@@ -284,7 +293,7 @@ impl RuleSet {
         DEADLINE.with(|d| d.set(None));
         match result {
             Ok(value) => match findings_from(rule, value) {
-                Ok(f) => f,
+                Ok(f) => self.capped(rule, f),
                 Err(message) => vec![rule_error(rule, 0, message)],
             },
             Err(err) => {
@@ -305,6 +314,82 @@ impl RuleSet {
                 vec![rule_error(rule, line, err)]
             }
         }
+    }
+
+    /// A rule's findings within the limits: at most `max_findings` (the rest summed up in one
+    /// `rule-error` finding), each message and evidence within its size. One rule that floods
+    /// must not fill the database or the mail.
+    fn capped(&self, rule: &Rule, mut findings: Vec<Finding>) -> Vec<Finding> {
+        let limits = &self.limits;
+        let mut cut_messages = 0usize;
+        let mut cut_evidence = 0usize;
+        let total = findings.len();
+        let dropped = total.saturating_sub(limits.max_findings);
+        findings.truncate(limits.max_findings);
+        for f in &mut findings {
+            if f.message.len() > limits.max_message {
+                let mut end = limits.max_message;
+                while !f.message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let bytes = f.message.len();
+                f.message.truncate(end);
+                f.message
+                    .push_str(&format!("…（消息过长，已截断；原长 {bytes} 字节）"));
+                cut_messages += 1;
+            }
+            let size = serde_json::to_vec(&f.evidence).map_or(0, |v| v.len());
+            if size > limits.max_evidence {
+                f.evidence = json!({
+                    "truncated": true,
+                    "bytes": size,
+                    "note": format!("依据过大（{size} 字节，超过 rules.max_evidence），未保存"),
+                });
+                cut_evidence += 1;
+            }
+        }
+        if dropped > 0 || cut_messages > 0 || cut_evidence > 0 {
+            let mut parts = Vec::new();
+            if dropped > 0 {
+                parts.push(format!(
+                    "给出 {total} 条问题，超过上限 rules.max_findings（{}），只保留前 {} 条，其余 {dropped} 条未保存",
+                    limits.max_findings, limits.max_findings
+                ));
+            }
+            if cut_messages > 0 {
+                parts.push(format!(
+                    "{cut_messages} 条问题的说明超过 rules.max_message（{} 字节），已截断",
+                    limits.max_message
+                ));
+            }
+            if cut_evidence > 0 {
+                parts.push(format!(
+                    "{cut_evidence} 条问题的依据超过 rules.max_evidence（{} 字节），未保存",
+                    limits.max_evidence
+                ));
+            }
+            tracing::warn!(rule = %rule.id, total, dropped, cut_messages, cut_evidence, "rule output over its limits; cut");
+            findings.push(Finding {
+                rule: "rule-error".to_string(),
+                severity: Severity::Error,
+                message: format!(
+                    "规则 {} 的输出超出上限 ({})：{}",
+                    rule.id,
+                    rule.file.display(),
+                    parts.join("；")
+                ),
+                evidence: json!({
+                "rule": rule.id,
+                "file": rule.file.display().to_string(),
+                "findings": total,
+                "kept": total - dropped,
+                "dropped": dropped,
+                "messages_cut": cut_messages,
+                "evidence_cut": cut_evidence,
+                }),
+            });
+        }
+        findings
     }
 
     /// The rule with this id.

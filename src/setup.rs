@@ -43,6 +43,9 @@ pub fn builtin_rules(limits: Limits) -> RuleSet {
 pub fn rule_limits(config: &Config) -> Limits {
     Limits {
         deadline: config.rule_deadline,
+        max_findings: config.rule_max_findings,
+        max_message: config.rule_max_message,
+        max_evidence: config.rule_max_evidence,
         ..Limits::default()
     }
 }
@@ -155,6 +158,18 @@ pub fn validate(config: &Config, offline: bool) -> Vec<Check> {
             None => "built-in defaults (no config file)".to_string(),
         },
     )];
+    let problems = config.layout_problems();
+    checks.push(if problems.is_empty() {
+        Check::pass(
+            "layout",
+            format!(
+                "the inbox {} holds none of the daemon's own files",
+                config.inbox.display()
+            ),
+        )
+    } else {
+        Check::fail("layout", problems.join("\n"))
+    });
     checks.push(folder("inbox", &config.inbox));
     checks.push(folder("archive", &config.archive));
     checks.push(folder("quarantine", &config.quarantine));

@@ -44,6 +44,10 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// The database file was deleted or replaced while it was open: whatever is written goes
+    /// into a file nobody will read again.
+    #[error("{0}")]
+    Lost(String),
     #[error("database {path} has schema version {found}, newer than this program knows ({known})")]
     TooNew {
         path: PathBuf,
@@ -177,6 +181,15 @@ pub struct Known {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Device and inode of the file opened, to notice it being deleted or replaced.
+    identity: Option<(u64, u64)>,
+    /// Set once the file was found deleted or replaced: every later write is refused.
+    lost: std::cell::RefCell<Option<String>>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Counts for `ogi-audit status`.
@@ -231,6 +244,8 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            identity: identity(path),
+            lost: std::cell::RefCell::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -266,7 +281,70 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            identity: identity(path),
+            lost: std::cell::RefCell::new(None),
         })
+    }
+
+    /// Checks that the database file is still the one opened. When it was deleted or replaced
+    /// (an operator's `rm` or restore), what this connection holds is saved with `VACUUM INTO`
+    /// beside it and every later call fails with [`StoreError::Lost`], saying so.
+    pub fn check_same_file(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.lost.borrow().as_ref() {
+            return Err(StoreError::Lost(why.clone()));
+        }
+        let Some(opened) = self.identity else {
+            return Ok(());
+        };
+        let what = match std::fs::metadata(&self.path) {
+            Ok(_) if identity(&self.path) == Some(opened) => return Ok(()),
+            Ok(_) => "replaced by another file",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "deleted",
+            // Unreadable for a moment (permissions, I/O): the database calls will tell.
+            Err(_) => return Ok(()),
+        };
+        let saved = match self.rescue() {
+            Ok(p) => format!("what this daemon had stored is saved in {}", p.display()),
+            Err(e) => format!("saving what this daemon had stored failed: {e}"),
+        };
+        // The write-ahead log beside it still holds this database's last pages, which SQLite
+        // would lay over whatever file now has the name: fold them into the file this
+        // connection has open, and empty the log.
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::warn!("write-ahead log not emptied: {e}");
+        }
+        let why = format!(
+            "the database {} was {what} while the daemon was running; no report is stored until the daemon is restarted (reports stay in the inbox); {saved}",
+            self.path.display()
+        );
+        *self.lost.borrow_mut() = Some(why.clone());
+        Err(StoreError::Lost(why))
+    }
+
+    /// Copies what the open connection holds into a new file beside the database.
+    fn rescue(&self) -> Result<PathBuf, StoreError> {
+        let stamp: String = now().chars().filter(char::is_ascii_digit).collect();
+        let name = self.path.file_name().map_or_else(
+            || "ogi-audit.sqlite".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut dest = dir.join(format!("{name}.rescued-{stamp}"));
+        let mut n = 1;
+        while dest.exists() {
+            dest = dir.join(format!("{name}.rescued-{stamp}-{n}"));
+            n += 1;
+        }
+        self.conn
+            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(dest)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -337,6 +415,7 @@ impl Store {
         received_at: &str,
         notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
+        self.check_same_file()?;
         let tx = self.conn.transaction()?;
         if let Some(id) = tx
             .query_row(
@@ -394,6 +473,8 @@ impl Store {
 
     /// Sets of recipients with pending notices.
     pub fn pending_groups(&self) -> Result<Vec<PendingGroup>, StoreError> {
+        // A summary read from a database that is gone would be mailed again after a restart.
+        self.check_same_file()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT recipients, MIN(created_ms), MAX(next_attempt_ms) FROM notices
              WHERE status = 'pending' GROUP BY recipients ORDER BY MIN(created_ms)",
@@ -625,6 +706,7 @@ impl Store {
         ruleset: &str,
         notify: Option<&[String]>,
     ) -> Result<bool, StoreError> {
+        self.check_same_file()?;
         let tx = self.conn.transaction()?;
         let current: Option<String> =
             tx.query_row("SELECT ruleset FROM reports WHERE id = ?1", [id], |r| {

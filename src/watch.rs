@@ -4,8 +4,16 @@
 //! shares), so the inbox is also scanned at start-up and every `rescan`. A file is handed on only
 //! once its size and modification time have stayed the same for `settle`, so a report still being
 //! copied is never read half-written. Temporary and hidden files are never handed on.
+//!
+//! Settled means more than "unchanged for a while": a copy from a slow share can pause longer
+//! than `settle`, and a Windows copy first sizes the file and fills it with zeros. So a file is
+//! not handed on while another process still has it open for writing (where the kernel can tell:
+//! a read lease is refused then), nor while its last 4 KB are all zeros (for at most
+//! [`ZERO_TAIL_WAIT`], after which it is handed on and, if still zeros, quarantined).
 
 use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,6 +43,10 @@ pub fn is_ignored(path: &Path) -> bool {
         .any(|s| lower.ends_with(s))
 }
 
+/// A file with a zero-filled tail waits at most this long (or 20 × `settle` if longer) for its
+/// writer to fill it.
+pub const ZERO_TAIL_WAIT: Duration = Duration::from_secs(120);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
     size: u64,
@@ -45,6 +57,105 @@ struct Seen {
 struct Pending {
     seen: Seen,
     changed_at: Instant,
+    /// Since when the file has looked settled but for a zero tail.
+    zero_since: Option<Instant>,
+    /// Whether waiting for a writer has been logged (once per file).
+    told: bool,
+}
+
+impl Pending {
+    fn new(seen: Seen) -> Pending {
+        Pending {
+            seen,
+            changed_at: Instant::now(),
+            zero_since: None,
+            told: false,
+        }
+    }
+}
+
+/// What a file was when it was read: a file whose stamp changed since is not the file read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Stamp {
+    pub fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            size: meta.len(),
+            mtime: meta.modified().ok(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The stamp of the entry at `path` (links not followed).
+    pub fn at(path: &Path) -> std::io::Result<Stamp> {
+        std::fs::symlink_metadata(path).map(|m| Stamp::of(&m))
+    }
+}
+
+/// Whether another process has the regular file at `path` open for writing: the kernel refuses
+/// a read lease on such a file. `None` where that cannot be told (a file system without leases,
+/// a file of another user without CAP_LEASE).
+pub fn open_for_writing(path: &Path) -> Option<bool> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::io::AsRawFd as _;
+    // Non-blocking, so that a FIFO swapped in meanwhile cannot hang the daemon.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function owns; the lease is released at once (and with
+    // the descriptor). SIGIO, which a lease break would send, is ignored by the daemon.
+    let taken = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) };
+    if taken == 0 {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+        return Some(false);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EBUSY) => Some(true),
+        _ => None,
+    }
+}
+
+/// Whether the last 4 KB of a non-empty regular file are all zero bytes: space a copy has
+/// reserved but not yet written.
+pub fn zero_tail(path: &Path, size: u64) -> bool {
+    use std::io::{Read as _, Seek as _};
+    if size == 0 {
+        return false;
+    }
+    let want = size.min(4096);
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = vec![0u8; usize::try_from(want).unwrap_or(4096)];
+    if f.seek(std::io::SeekFrom::Start(size - want)).is_err() || f.read_exact(&mut buf).is_err() {
+        return false;
+    }
+    buf.iter().all(|b| *b == 0)
+}
+
+/// Whether this process itself has the file open (its log, its database …): such a file is
+/// never taken for a report, wherever it lies.
+pub fn held_by_this_process(meta: &Metadata) -> bool {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+    })
 }
 
 /// Files in the inbox that are waiting to settle.
@@ -54,6 +165,8 @@ pub struct Inbox {
     settle: Duration,
     /// Folders below the root that are not part of the inbox (an archive placed inside it).
     exclude: Vec<PathBuf>,
+    /// Files larger than this are refused unread, so their content is not waited for.
+    max_file_size: u64,
     pending: HashMap<PathBuf, Pending>,
 }
 
@@ -63,8 +176,16 @@ impl Inbox {
             root,
             settle,
             exclude,
+            max_file_size: u64::MAX,
             pending: HashMap::new(),
         }
+    }
+
+    /// Files over `limit` are handed on without waiting for a zero tail to fill: they are
+    /// refused unread whatever they hold.
+    pub fn with_max_file_size(mut self, limit: u64) -> Inbox {
+        self.max_file_size = limit;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -97,30 +218,21 @@ impl Inbox {
                 }
                 self.pending.insert(
                     path.to_path_buf(),
-                    Pending {
-                        seen: Seen {
-                            size: m.len(),
-                            mtime: m.modified().ok(),
-                        },
-                        changed_at: Instant::now(),
-                    },
+                    Pending::new(Seen {
+                        size: m.len(),
+                        mtime: m.modified().ok(),
+                    }),
                 );
             }
-            // Gone, or a link or special file: the daemon's file handling decides about links.
-            Ok(m)
-                if m.file_type().is_symlink()
-                    && !is_ignored(path)
-                    && !self.pending.contains_key(path) =>
-            {
+            // A link, pipe, socket or device: handed on too, for the daemon to quarantine with
+            // the reason (never read, never followed).
+            Ok(_) if !is_ignored(path) && !self.pending.contains_key(path) => {
                 self.pending.insert(
                     path.to_path_buf(),
-                    Pending {
-                        seen: Seen {
-                            size: 0,
-                            mtime: None,
-                        },
-                        changed_at: Instant::now(),
-                    },
+                    Pending::new(Seen {
+                        size: 0,
+                        mtime: None,
+                    }),
                 );
             }
             _ => {}
@@ -152,11 +264,14 @@ impl Inbox {
         }
     }
 
-    /// Files that have not changed for `settle`; they leave the pending set. Files that vanished
-    /// are forgotten.
+    /// Files that have settled: unchanged for `settle`, not open for writing by another
+    /// process, and not ending in reserved zeros; they leave the pending set. Files that
+    /// vanished are forgotten.
     pub fn ready(&mut self) -> Vec<PathBuf> {
         let now = Instant::now();
         let settle = self.settle;
+        let zero_wait = ZERO_TAIL_WAIT.max(settle * 20);
+        let max_file_size = self.max_file_size;
         let mut out = Vec::new();
         self.pending.retain(|path, p| {
             let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -169,13 +284,36 @@ impl Inbox {
             if seen != p.seen {
                 p.seen = seen;
                 p.changed_at = now;
+                p.zero_since = None;
                 return true;
             }
-            if now.duration_since(p.changed_at) >= settle {
-                out.push(path.clone());
-                return false;
+            if now.duration_since(p.changed_at) < settle {
+                return true;
             }
-            true
+            if meta.is_file() {
+                if open_for_writing(path) == Some(true) {
+                    if !p.told {
+                        tracing::info!(path = %path.display(), "still open for writing by another process: waiting for the copy to finish");
+                        p.told = true;
+                    }
+                    p.changed_at = now;
+                    return true;
+                }
+                if meta.len() <= max_file_size && zero_tail(path, meta.len()) {
+                    let since = *p.zero_since.get_or_insert(now);
+                    if now.duration_since(since) < zero_wait {
+                        if !p.told {
+                            tracing::info!(path = %path.display(), "ends in zeros (space reserved by a copy not yet written): waiting for the copy to finish");
+                            p.told = true;
+                        }
+                        p.changed_at = now;
+                        return true;
+                    }
+                    tracing::warn!(path = %path.display(), waited = %humantime::format_duration(Duration::from_secs(since.elapsed().as_secs())), "still ends in zeros; read as it is");
+                }
+            }
+            out.push(path.clone());
+            false
         });
         out.sort();
         out
