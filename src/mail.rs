@@ -575,11 +575,37 @@ mod tests {
                 "mail.routes[0]",
             ),
             ("[mail.smtp]\nsecurity = \"ssl3\"\n", "mail.smtp.security"),
+            (
+                "[mail]\nmax_message_size = \"0\"\n",
+                "mail.max_message_size",
+            ),
+            (
+                "[mail]\nmax_message_size = \"10KB\"\n",
+                "mail.max_message_size",
+            ),
+            (
+                "[mail]\nmax_message_size = \"big\"\n",
+                "mail.max_message_size",
+            ),
         ] {
             std::fs::write(&path, toml).expect("write");
             let e = Config::load(&path).expect_err(toml).to_string();
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn the_message_size_limit_defaults_to_5mb_and_accepts_64kb() {
+        assert_eq!(mail("").max_message_size, 5 << 20);
+        assert_eq!(
+            mail("max_message_size = \"64KB\"\n").max_message_size,
+            64 << 10
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[mail]\nmax_message_size = \"1000\"\n").expect("write");
+        let e = Config::load(&path).expect_err("too small").to_string();
+        assert!(e.contains("too small") && e.contains("64KB"), "{e}");
     }
 
     #[test]
