@@ -597,7 +597,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             .name("mailer".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = mailer.tick(&ctx.store) {
+                    if let Err(e) = mailer.tick(&ctx.store, &stop) {
                         tracing::error!("mailer: {e}");
                     }
                     std::thread::sleep(tick);

@@ -38,25 +38,103 @@ class Rejecting(Mailbox):
         return "250 OK"
 "#;
 
+/// Handlers that also record each accepted message decoded, as `received/N.json` beside the
+/// maildir (subject, plain text, size in bytes as received); `SecondRefused` answers the second
+/// DATA with a transient 451, as a server that is briefly overloaded does.
+const RECORDING: &str = r#"
+import email, email.policy, json, os
+from aiosmtpd.handlers import Mailbox
+
+class Recording(Mailbox):
+    def __init__(self, mail_dir):
+        super().__init__(mail_dir)
+        self.out = os.path.join(os.path.dirname(os.path.abspath(mail_dir)), "received")
+        os.makedirs(self.out, exist_ok=True)
+        self.datas = 0
+        self.saved = 0
+
+    def refuse(self, n):
+        return None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.datas += 1
+        refused = self.refuse(self.datas)
+        if refused:
+            return refused
+        raw = envelope.original_content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        record = {
+            "subject": str(msg["subject"]),
+            "text": msg.get_body(("plain",)).get_content(),
+            "size": len(raw),
+        }
+        self.saved += 1
+        tmp = os.path.join(self.out, ".%d.json" % self.saved)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.rename(tmp, os.path.join(self.out, "%d.json" % self.saved))
+        return await super().handle_DATA(server, session, envelope)
+
+class SecondRefused(Recording):
+    def refuse(self, n):
+        return "451 4.3.0 temporarily unable to accept" if n == 2 else None
+"#;
+
+/// Which handler a test server runs.
+#[derive(Clone, Copy)]
+enum Handler {
+    Mailbox,
+    Rejecting,
+    /// `Recording`, refusing messages over this many bytes with 552 (aiosmtpd's `--size`).
+    Recording(Option<usize>),
+    SecondRefused,
+}
+
+/// A decoded message as `Recording` saw it.
+#[derive(Debug)]
+struct Received {
+    subject: String,
+    text: String,
+    size: u64,
+}
+
 impl SmtpServer {
     fn start(port: u16, dir: &Path, rejecting: bool) -> SmtpServer {
+        SmtpServer::launch(
+            port,
+            dir,
+            if rejecting {
+                Handler::Rejecting
+            } else {
+                Handler::Mailbox
+            },
+        )
+    }
+
+    fn launch(port: u16, dir: &Path, handler: Handler) -> SmtpServer {
         std::fs::create_dir_all(dir).expect("maildir");
-        let handler = if rejecting {
-            std::fs::write(dir.join("rejecting.py"), REJECTING).expect("handler");
-            "rejecting.Rejecting"
-        } else {
-            "aiosmtpd.handlers.Mailbox"
+        std::fs::write(dir.join("rejecting.py"), REJECTING).expect("handler");
+        std::fs::write(dir.join("recording.py"), RECORDING).expect("handler");
+        let (class, size) = match handler {
+            Handler::Mailbox => ("aiosmtpd.handlers.Mailbox", None),
+            Handler::Rejecting => ("rejecting.Rejecting", None),
+            Handler::Recording(size) => ("recording.Recording", size),
+            Handler::SecondRefused => ("recording.SecondRefused", None),
         };
-        let child = Command::new(PYTHON)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                handler,
-            ])
+        let mut command = Command::new(PYTHON);
+        command.args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            class,
+        ]);
+        if let Some(size) = size {
+            command.args(["--size", &size.to_string()]);
+        }
+        let child = command
             .arg(dir.join("maildir"))
             .env("PYTHONPATH", dir)
             .stdout(Stdio::null())
@@ -70,6 +148,32 @@ impl SmtpServer {
             child,
             dir: dir.join("maildir"),
         }
+    }
+
+    /// The messages a `Recording` handler accepted so far, in order.
+    fn received(&self) -> Vec<Received> {
+        let dir = self.dir.with_file_name("received");
+        let mut numbered: Vec<(u64, PathBuf)> = walk(&dir)
+            .into_iter()
+            .filter_map(|p| {
+                let n = p.file_stem()?.to_str()?.parse().ok()?;
+                (p.extension()? == "json").then_some((n, p))
+            })
+            .collect();
+        numbered.sort();
+        numbered
+            .iter()
+            .map(|(_, p)| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).expect("record"))
+                        .expect("json");
+                Received {
+                    subject: v["subject"].as_str().expect("subject").to_string(),
+                    text: v["text"].as_str().expect("text").to_string(),
+                    size: v["size"].as_u64().expect("size"),
+                }
+            })
+            .collect()
     }
 
     /// The raw messages received so far.
@@ -408,4 +512,130 @@ fn reaudit_mails_new_findings_only_when_asked_and_only_once() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(server.messages().len(), 2);
     assert_eq!(d.count("SELECT COUNT(*) FROM notices"), 2);
+}
+
+/// SMTP settings sending every report to one office (the fallback), with `extra` `[mail]` keys.
+fn one_office(port: u16, group_wait: &str, group_interval: &str, extra: &str) -> String {
+    format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"ogi-audit@example.org\"\ngroup_wait = \"{group_wait}\"\n\
+         group_interval = \"{group_interval}\"\nfallback = [\"office@example.org\"]\n{extra}\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout = \"5s\"\n"
+    )
+}
+
+/// Puts `n` distinct reports with findings into the inbox: copies of the seeds 001–004, each
+/// made unique (stored as a report of its own) by a line of blanks at the end, which the parser
+/// ignores. Returns their file names.
+fn bulk_reports(d: &Daemon, n: usize) -> Vec<String> {
+    let seeds: Vec<Vec<u8>> = ["001", "002", "003", "004"]
+        .iter()
+        .map(|s| std::fs::read(seed(s)).expect("seed"))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut bytes = seeds[i % seeds.len()].clone();
+            bytes.push(b'\n');
+            bytes.extend(std::iter::repeat_n(b' ', i + 1));
+            bytes.push(b'\n');
+            let name = format!("bulk-{i:03}.txt");
+            d.drop_bytes(std::ffi::OsStr::new(&name), &bytes);
+            name
+        })
+        .collect()
+}
+
+/// Each report's summary is in exactly one of the messages (the text part names its file).
+fn each_report_once(received: &[Received], names: &[String]) {
+    for name in names {
+        let needle = format!("（文件：{name}）");
+        let n: usize = received
+            .iter()
+            .map(|m| m.text.matches(&needle).count())
+            .sum();
+        assert_eq!(n, 1, "{name} is in {n} messages");
+    }
+}
+
+/// A daemon whose inbox holds `n` bulk reports when it starts, so that they are all stored
+/// within `group_wait` and make one summary.
+fn daemon_with_bulk(config: &str, n: usize) -> (Daemon, Vec<String>) {
+    let mut d = start_daemon(config);
+    d.kill();
+    let names = bulk_reports(&d, n);
+    d.spawn();
+    (d, names)
+}
+
+#[test]
+fn a_summary_too_large_for_the_server_is_split_and_every_report_mailed_once() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The server refuses messages over 100 KB with 552; the mailer's own limit is the default
+    // 5 MB, so only the server's answer can tell it to split.
+    let limit = 100_000;
+    let server = SmtpServer::launch(port, tmp.path(), Handler::Recording(Some(limit)));
+    let (d, names) = daemon_with_bulk(&one_office(port, "4s", "200ms", ""), 48);
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status <> 'pending'") == 48
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        48,
+        "{}",
+        d.log()
+    );
+    let received = server.received();
+    assert!(received.len() > 1, "{} message(s)", received.len());
+    for m in &received {
+        assert!(m.size <= limit as u64, "{} bytes: {}", m.size, m.subject);
+    }
+    each_report_once(&received, &names);
+    assert!(
+        d.log().contains("refused the summary as too large"),
+        "{}",
+        d.log()
+    );
+    // The parts say which they are.
+    assert!(
+        received[0].subject.contains("（第1/"),
+        "{}",
+        received[0].subject
+    );
+}
+
+#[test]
+fn a_summary_over_max_message_size_goes_out_in_parts_and_a_refused_part_follows() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // No size limit on the server, but it answers the second message with a transient 451.
+    let server = SmtpServer::launch(port, tmp.path(), Handler::SecondRefused);
+    let config = one_office(port, "4s", "1h", "max_message_size = \"64KB\"\n");
+    let (d, names) = daemon_with_bulk(&config, 40);
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 40
+    });
+    let received = server.received();
+    assert!(received.len() > 1, "{} message(s)", received.len());
+    for m in &received {
+        assert!(m.size <= 64 << 10, "{} bytes: {}", m.size, m.subject);
+    }
+    each_report_once(&received, &names);
+    assert!(
+        received[0].subject.contains("（第1/"),
+        "{}",
+        received[0].subject
+    );
+    // The refused part stayed pending and went out on a later try, group_interval (1 h)
+    // notwithstanding: it belongs to a summary that was due.
+    assert!(
+        d.count("SELECT COUNT(*) FROM notices WHERE attempts = 2") > 0,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'failed'"),
+        0
+    );
+    // Split before sending: the server never had to refuse a message for its size.
+    assert!(!d.log().contains("too large"), "{}", d.log());
 }
