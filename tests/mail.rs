@@ -639,3 +639,122 @@ fn a_summary_over_max_message_size_goes_out_in_parts_and_a_refused_part_follows(
     // Split before sending: the server never had to refuse a message for its size.
     assert!(!d.log().contains("too large"), "{}", d.log());
 }
+
+#[test]
+fn a_report_too_large_alone_fails_with_the_reason_and_mail_retry_failed_sends_it() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Smaller than any one report's summary.
+    let server = SmtpServer::launch(port, tmp.path(), Handler::Recording(Some(3000)));
+    let d = start_daemon(&one_office(port, "300ms", "1h", ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    d.drop_file(&seed("003"), "ningguo.txt");
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'failed'") == 2
+    });
+    let errors: Vec<String> = {
+        let db = d.db();
+        let mut stmt = db.prepare("SELECT last_error FROM notices").expect("query");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("rows");
+        rows.collect::<Result<_, _>>().expect("errors")
+    };
+    for e in &errors {
+        assert!(e.contains("this report alone") && e.contains("552"), "{e}");
+    }
+    assert!(server.received().is_empty());
+    let config = d.path("ogi-audit.toml");
+    let status = Command::new(BIN)
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("2 failed"), "{status}");
+    assert!(
+        status.contains("(failed, 1 attempt): the summary of this report alone"),
+        "{status}"
+    );
+
+    // The server's limit is raised; the office asks for the failed summaries again.
+    drop(server);
+    let tmp2 = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::launch(port, tmp2.path(), Handler::Recording(None));
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--failed", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail retry");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 failed notices are pending again"),
+        "{text}"
+    );
+    // Each report named with its id and issuer (ids in the order the workers stored them).
+    for org in ["烟台市人民政府", "宁国市西津街道办事处"] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with("report #") && l.contains(org)),
+            "{text}"
+        );
+    }
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 2
+    });
+    // One summary, with both reports.
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].text.contains("（文件：yantai.txt）"));
+    assert!(received[0].text.contains("（文件：ningguo.txt）"));
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--failed", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail retry");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no failed notices"));
+}
+
+#[test]
+fn mail_retry_makes_a_summary_waiting_after_failures_due_now() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut d = start_daemon(&mail_config(port, ROUTES, ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    // Nothing listens: the attempt fails and the notice waits.
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'pending' AND attempts >= 1") == 1
+    });
+    d.kill();
+    // As after many failed attempts: the next one an hour away.
+    d.db()
+        .execute(
+            "UPDATE notices SET next_attempt_ms = next_attempt_ms + 3600000",
+            [],
+        )
+        .expect("update");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    d.spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(server.messages().is_empty(), "the notice still waits");
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("mail retry");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 pending notice is due now"), "{text}");
+    wait_for(Duration::from_secs(20), || server.messages().len() == 1);
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        1
+    );
+}
