@@ -538,6 +538,9 @@ fn short_name(name: &std::ffi::OsStr, max: usize) -> std::ffi::OsString {
     }
 }
 
+/// How long shutdown waits for the mailer to finish the message in hand.
+const MAILER_GRACE: Duration = Duration::from_secs(2);
+
 /// Runs the daemon until `shutdown` completes; the report in hand is finished first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     std::fs::create_dir_all(&config.inbox)
@@ -684,7 +687,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = h.join();
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = mail_thread.join();
+    // The mailer may be inside an SMTP conversation with a server that does not answer, which
+    // lasts up to mail.smtp.timeout. It marks a notice sent only once the server accepted the
+    // message, so leaving it behind loses nothing: the summary is still pending at the next start.
+    let grace = Instant::now() + MAILER_GRACE;
+    while !mail_thread.is_finished() && Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if mail_thread.is_finished() {
+        let _ = mail_thread.join();
+    } else {
+        tracing::warn!(
+            "the mailer is still waiting for the mail server (mail.smtp.timeout = {}); not waiting for it: the summary it is sending stays pending and is mailed after the next start",
+            humantime::format_duration(ctx.config.mail.smtp.timeout)
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

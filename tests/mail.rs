@@ -6,7 +6,7 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{seed, seeds, wait_for, walk, Daemon, BIN};
 
@@ -757,4 +757,101 @@ fn mail_retry_makes_a_summary_waiting_after_failures_due_now() {
         d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
         1
     );
+}
+
+/// A server that accepts connections and never says a word; each connection adds a line to
+/// `connections`, and `ready` appears once it listens.
+const SILENT: &str = r#"
+import socket, sys, os
+port, dir = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+open(os.path.join(dir, "ready"), "w").close()
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    with open(os.path.join(dir, "connections"), "a") as f:
+        f.write("connected\n")
+"#;
+
+struct Silent {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Silent {
+    fn start(port: u16, dir: &Path) -> Silent {
+        let child = Command::new(PYTHON)
+            .args(["-c", SILENT, &port.to_string()])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        wait_for(Duration::from_secs(20), || dir.join("ready").exists());
+        Silent {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("connections"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sigterm_while_the_smtp_server_hangs_stops_within_seconds_and_the_summary_stays_pending() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Silent::start(port, tmp.path());
+    let config = mail_config(port, ROUTES, "").replace("timeout = \"5s\"", "timeout = \"30s\"");
+    let mut d = start_daemon(&config);
+    d.drop_file(&seed("002"), "yantai.txt");
+    // The mailer is inside the SMTP conversation, waiting for a greeting that never comes.
+    wait_for(Duration::from_secs(30), || server.connections() >= 1);
+    let mut child = d.child.take().expect("running");
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let stopped = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if signalled.elapsed() > Duration::from_secs(8) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let status = stopped.unwrap_or_else(|| panic!("still running 8 s after SIGTERM:\n{}", d.log()));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    // Neither sent nor failed, not even counted as an attempt: mailed after the next start.
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'pending' AND attempts = 0"),
+        1
+    );
+    let log = d.log();
+    assert!(
+        log.contains("stays pending and is mailed after the next start"),
+        "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
 }
