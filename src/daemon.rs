@@ -598,14 +598,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let tick = ctx.config.poll.max(Duration::from_millis(200));
         std::thread::Builder::new()
             .name("mailer".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = mailer.tick(&ctx.store, &stop) {
-                        tracing::error!("mailer: {e}");
-                    }
-                    std::thread::sleep(tick);
-                }
-            })
+            .spawn(move || mailer.run(&ctx.store, &stop, tick))
             .context("cannot start the mailer")?
     };
 
@@ -687,6 +680,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = h.join();
     }
     stop.store(true, Ordering::Relaxed);
+    mail_thread.thread().unpark();
     // The mailer may be inside an SMTP conversation with a server that does not answer, which
     // lasts up to mail.smtp.timeout. It marks a notice sent only once the server accepted the
     // message, so leaving it behind loses nothing: the summary is still pending at the next start.

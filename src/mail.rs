@@ -10,14 +10,15 @@
 //! A summary larger than `max_message_size` goes out in consecutive parts in the same round, each
 //! under the limit and numbered in its subject; a server that refuses a message as too large
 //! (552) has it split further, and a single report's summary it still refuses is marked failed
-//! with that reason.
+//! with that reason. While its rounds fail (the database unusable) the mailer waits longer after
+//! each failure, up to a minute, and logs once per wait.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -560,6 +561,44 @@ impl Mailer {
         }
         Ok(sent)
     }
+
+    /// The daemon's mailer: a tick every `tick` until `stop` is set. While ticks fail (the
+    /// database unusable, a template that no longer renders) it waits longer after each
+    /// failure, from `tick` up to a minute, logging once per wait; the first tick that works
+    /// resets it. Wakes early when its thread is unparked (shutdown).
+    pub fn run(&self, store: &Mutex<Store>, stop: &AtomicBool, tick: Duration) {
+        let mut failing = Backoff::new(tick, MAX_FAILURE_WAIT);
+        while !stop.load(Ordering::Relaxed) {
+            let wait = match self.tick(store, stop) {
+                Ok(_) => {
+                    if failing.reset() {
+                        tracing::info!("mailer: working again; the waiting summaries are mailed");
+                    }
+                    tick
+                }
+                Err(e) => {
+                    let wait = failing.next_wait();
+                    let retry_in = humantime::format_duration(wait);
+                    let waiting = waiting(store);
+                    match e {
+                        MailError::Store(e) => tracing::error!(
+                            "mailer: the database is unusable ({e}); {waiting}; next try in {retry_in}"
+                        ),
+                        e => tracing::error!("mailer: {e}; {waiting}; next try in {retry_in}"),
+                    }
+                    wait
+                }
+            };
+            let until = Instant::now() + wait;
+            while !stop.load(Ordering::Relaxed) {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
+        }
+    }
 }
 
 /// One set of recipients' pending notices and their reports, in the same order.
@@ -603,6 +642,69 @@ fn too_large_reply(code: Option<u16>, permanent: bool, text: &str) -> bool {
         Some(552) => !full,
         Some(_) => permanent && says,
         None => false,
+    }
+}
+
+/// The longest the mailer waits between failing ticks.
+const MAX_FAILURE_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits that double after each failure, from `base` up to `max`.
+#[derive(Debug)]
+struct Backoff {
+    base: Duration,
+    max: Duration,
+    current: Option<Duration>,
+}
+
+impl Backoff {
+    fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff {
+            base,
+            max,
+            current: None,
+        }
+    }
+
+    /// The wait after one more failure.
+    fn next_wait(&mut self) -> Duration {
+        let wait = self
+            .current
+            .map_or(self.base, |c| c.saturating_mul(2))
+            .min(self.max);
+        self.current = Some(wait);
+        wait
+    }
+
+    /// Back to no failure; true when there had been one.
+    fn reset(&mut self) -> bool {
+        self.current.take().is_some()
+    }
+}
+
+/// What waits to be mailed, for the mailer's error log: the count of pending notices and
+/// their first reports, or why they cannot be read.
+fn waiting(store: &Mutex<Store>) -> String {
+    let guard = match store.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    match guard.waiting(10) {
+        Ok((0, _)) => "no summary waits to be mailed".to_string(),
+        Ok((count, reports)) => {
+            let ids: Vec<String> = reports.iter().map(|id| format!("#{id}")).collect();
+            let more = if count > reports.len() as i64 {
+                ", …"
+            } else {
+                ""
+            };
+            format!(
+                "{count} report{} waiting to be mailed (report{} {}{more})",
+                if count == 1 { "" } else { "s" },
+                if count == 1 { "" } else { "s" },
+                ids.join(", ")
+            )
+        }
+        Err(e) => format!("the reports waiting to be mailed cannot be counted ({e})"),
     }
 }
 
@@ -897,6 +999,35 @@ mod tests {
         assert_eq!(
             part_subject("[ogi-audit] 3份年度报告", 2, 5),
             "[ogi-audit] 3份年度报告（第2/5部分）"
+        );
+    }
+
+    #[test]
+    fn failing_rounds_wait_longer_each_time_up_to_a_minute() {
+        let mut b = Backoff::new(Duration::from_millis(200), MAX_FAILURE_WAIT);
+        let waits: Vec<Duration> = (0..12).map(|_| b.next_wait()).collect();
+        assert_eq!(waits[0], Duration::from_millis(200));
+        assert_eq!(waits[1], Duration::from_millis(400));
+        assert_eq!(waits[4], Duration::from_millis(3200));
+        assert_eq!(waits[11], Duration::from_secs(60));
+        assert!(b.reset());
+        assert!(!b.reset(), "reset once");
+        assert_eq!(b.next_wait(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn while_the_store_is_unusable_the_log_says_so_and_names_the_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let store = Mutex::new(Store::open(&path).expect("store"));
+        assert_eq!(waiting(&store), "no summary waits to be mailed");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch("DROP TABLE notices"))
+            .expect("drop");
+        let said = waiting(&store);
+        assert!(
+            said.contains("cannot be counted") && said.contains("no such table: notices"),
+            "{said}"
         );
     }
 

@@ -534,6 +534,21 @@ impl Store {
         Ok(())
     }
 
+    /// Pending notices: how many, and the report ids of the first `limit` (oldest first), for
+    /// the mailer's log while it cannot send.
+    pub fn waiting(&self, limit: usize) -> Result<(i64, Vec<i64>), StoreError> {
+        let count: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT report_id FROM notices WHERE status = 'pending' ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+        Ok((count, rows.collect::<Result<_, _>>()?))
+    }
+
     /// Makes every pending notice due now (`mail retry`): the waits after failed attempts end;
     /// `group_wait` and `group_interval` still apply. Returns how many are pending.
     pub fn retry_pending_now(&self) -> Result<usize, StoreError> {
@@ -891,6 +906,7 @@ mod tests {
         }
         // A failed notice is not touched by a plain retry.
         assert_eq!(status_of(&store, ids[2]).0, "failed");
+        assert_eq!(store.waiting(1).expect("waiting"), (2, vec![1]));
     }
 
     #[test]
@@ -926,5 +942,19 @@ mod tests {
         assert!(errors.iter().all(|e| e.status == "pending"));
         assert!(store.retry_failed().expect("again").is_empty());
         assert_eq!(store.notice_counts().expect("counts")["pending"], 2);
+    }
+
+    #[test]
+    fn waiting_counts_pending_notices_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = store_with_notices(dir.path(), &["甲市", "乙县", "丙区"]);
+        assert_eq!(store.waiting(2).expect("waiting"), (3, vec![1, 2]));
+        // A store whose notices cannot be read says so.
+        store
+            .conn
+            .execute_batch("ALTER TABLE notices RENAME TO notices_away")
+            .expect("rename");
+        let e = store.waiting(2).expect_err("unreadable").to_string();
+        assert!(e.contains("no such table: notices"), "{e}");
     }
 }

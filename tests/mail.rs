@@ -855,3 +855,46 @@ fn sigterm_while_the_smtp_server_hangs_stops_within_seconds_and_the_summary_stay
     );
     assert!(log.contains("stopped"), "{log}");
 }
+
+#[test]
+fn while_the_database_is_unusable_the_mailer_backs_off_and_then_mails() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    let d = start_daemon(&mail_config(port, ROUTES, ""));
+    // The mail log's table disappears (a botched manual change): every round of the mailer
+    // fails at once.
+    d.db()
+        .execute_batch("ALTER TABLE mails RENAME TO mails_away")
+        .expect("rename");
+    d.drop_file(&seed("002"), "yantai.txt");
+    let errors = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("ERROR") && l.contains("mailer:"))
+            .count()
+    };
+    wait_for(Duration::from_secs(30), || errors(&d.log()) >= 1);
+    std::thread::sleep(Duration::from_secs(5));
+    let log = d.log();
+    let n = errors(&log);
+    // One round every 200 ms would be about 25 lines; waits that double make a handful.
+    assert!((2..=8).contains(&n), "{n} mailer errors in 5 s:\n{log}");
+    assert!(
+        log.contains("the database is unusable (database: no such table: mails)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 report waiting to be mailed (report #1)"),
+        "{log}"
+    );
+    assert!(server.messages().is_empty());
+
+    d.db()
+        .execute_batch("ALTER TABLE mails_away RENAME TO mails")
+        .expect("rename back");
+    wait_for(Duration::from_secs(30), || server.messages().len() == 1);
+    wait_for(Duration::from_secs(10), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 1
+    });
+    assert!(d.log().contains("mailer: working again"), "{}", d.log());
+}
