@@ -201,9 +201,11 @@ pub enum MailCommand {
         #[arg(long)]
         html: bool,
     },
-    /// Try the waiting summaries again: every pending notice becomes due now (the wait after
-    /// failed attempts ends); with --failed, the notices the server refused are pending again.
-    /// The running daemon mails them.
+    /// Try waiting summaries again now; with --failed, those the server refused.
+    ///
+    /// Every pending notice becomes due now (the wait after failed attempts ends; group_wait
+    /// and group_interval still apply); with --failed, the failed notices are pending again,
+    /// their attempts counted from zero. The running daemon mails them.
     ///
     /// Examples:
     ///   ogi-audit mail retry
