@@ -14,7 +14,7 @@ use crate::mail::Mailer;
 use crate::model::{Report, Severity, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{self, Limits, RuleSet};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::watch::Inbox;
 
 #[derive(Debug, Parser)]
@@ -141,7 +141,7 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Mail: send a test message, preview a report's summary.
+    /// Mail: send a test message, preview a report's summary, retry waiting or failed summaries.
     #[command(subcommand)]
     Mail(MailCommand),
     /// Work with the rule pack: list the rules, run their test cases.
@@ -199,6 +199,21 @@ pub enum MailCommand {
         /// Print the HTML part instead of the text part.
         #[arg(long)]
         html: bool,
+    },
+    /// Try waiting summaries again now; with --failed, those the server refused.
+    ///
+    /// Every pending notice becomes due now (the wait after failed attempts ends; group_wait
+    /// and group_interval still apply); with --failed, the failed notices are pending again,
+    /// their attempts counted from zero. The running daemon mails them.
+    ///
+    /// Examples:
+    ///   ogi-audit mail retry
+    ///   ogi-audit mail retry --failed
+    #[command(verbatim_doc_comment)]
+    Retry {
+        /// Put the failed notices (refused by the server) back to pending, attempts from zero.
+        #[arg(long)]
+        failed: bool,
     },
 }
 
@@ -264,6 +279,7 @@ pub fn main() -> ExitCode {
         Command::Mail(MailCommand::Preview { report, html }) => {
             mail_preview(cli.config.as_deref(), &report, html)
         }
+        Command::Mail(MailCommand::Retry { failed }) => mail_retry(cli.config.as_deref(), failed),
         Command::Rules(RulesCommand::Test { dir }) => {
             rules_dir(cli.config.as_deref(), dir).and_then(|d| rules_test(&d))
         }
@@ -481,6 +497,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
     let store = Store::open_read_only(&config.database)?;
     let summary = store.summary()?;
     let notices = store.notice_counts()?;
+    let mail_errors = store.mail_errors(5)?;
     // A health check must fail when the inbox cannot be watched, not report "0 pending".
     let inbox_problem = match std::fs::read_dir(&config.inbox) {
         Ok(_) => None,
@@ -502,6 +519,7 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                 "daemon_running": daemon.is_some(),
                 "daemon_pid": daemon.flatten(),
                 "mail_notices": notices,
+                "mail_errors": mail_errors,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
@@ -543,6 +561,17 @@ fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
                     notices.join(", ")
                 }
             );
+            for n in &mail_errors {
+                println!(
+                    "  report #{} {} ({}, {} attempt{}): {}",
+                    n.report_id,
+                    n.organization.as_deref().unwrap_or("?"),
+                    n.status,
+                    n.attempts,
+                    if n.attempts == 1 { "" } else { "s" },
+                    n.last_error.as_deref().unwrap_or("")
+                );
+            }
         }
     }
     Ok(if inbox_problem.is_some() {
@@ -622,6 +651,45 @@ fn mail_test(explicit: Option<&Path>, to: &str) -> Result<ExitCode> {
     let mailer = Mailer::new(&config.mail)?;
     let id = mailer.send_test(to)?;
     println!("test message {id} accepted for {to}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mail_retry(explicit: Option<&Path>, failed: bool) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    if !config.database.is_file() {
+        return Err(StoreError::Missing(config.database.clone()).into());
+    }
+    let mut store = Store::open(&config.database)?;
+    if !failed {
+        let n = store.retry_pending_now()?;
+        println!(
+            "{n} pending notice{} due now; the running daemon mails {} at its next round (group_wait and group_interval still apply)",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "it" } else { "them" }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let back = store.retry_failed()?;
+    if back.is_empty() {
+        println!("no failed notices");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} failed notice{} pending again; the running daemon mails {}:",
+        back.len(),
+        if back.len() == 1 { " is" } else { "s are" },
+        if back.len() == 1 { "it" } else { "them" }
+    );
+    for n in back.iter().rev() {
+        println!(
+            "  report #{} {}{}",
+            n.report_id,
+            n.organization.as_deref().unwrap_or("(发布机关不详)"),
+            n.last_error
+                .as_deref()
+                .map_or_else(String::new, |e| format!(" (was: {e})"))
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -55,6 +55,7 @@ struct RawMail {
     from: String,
     group_wait: String,
     group_interval: String,
+    max_message_size: String,
     min_severity: String,
     fallback: Vec<String>,
     use_report_contact: bool,
@@ -71,6 +72,7 @@ impl Default for RawMail {
             from: "ogi-audit@localhost".into(),
             group_wait: "30s".into(),
             group_interval: "5m".into(),
+            max_message_size: "5MB".into(),
             min_severity: "warning".into(),
             fallback: vec!["audit@localhost".into()],
             use_report_contact: false,
@@ -164,6 +166,8 @@ pub struct Mail {
     pub from: String,
     pub group_wait: Duration,
     pub group_interval: Duration,
+    /// The largest message the mailer sends: a larger summary is split into parts.
+    pub max_message_size: u64,
     pub min_severity: crate::model::Severity,
     pub fallback: Vec<String>,
     pub use_report_contact: bool,
@@ -712,6 +716,9 @@ impl Config {
     }
 }
 
+/// The smallest `mail.max_message_size` accepted.
+const MIN_MESSAGE_SIZE: u64 = 64 << 10;
+
 fn mail_from_raw(
     raw: &RawMail,
     resolve: &dyn Fn(&str) -> PathBuf,
@@ -749,6 +756,13 @@ fn mail_from_raw(
     check_address(&raw.from, "mail.from")?;
     for a in &raw.fallback {
         check_address(a, "mail.fallback")?;
+    }
+    let max_message_size = size(path, "mail.max_message_size", &raw.max_message_size)?;
+    if max_message_size < MIN_MESSAGE_SIZE {
+        return Err(invalid(format!(
+            "mail.max_message_size = \"{}\": too small; write at least \"64KB\" (one report's summary alone takes a few KB; mail servers take 10MB or more)",
+            raw.max_message_size
+        )));
     }
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
@@ -807,6 +821,7 @@ fn mail_from_raw(
         from: raw.from.clone(),
         group_wait: duration(path, "mail.group_wait", &raw.group_wait)?,
         group_interval: duration(path, "mail.group_interval", &raw.group_interval)?,
+        max_message_size,
         min_severity,
         fallback: raw.fallback.clone(),
         use_report_contact: raw.use_report_contact,

@@ -715,6 +715,9 @@ fn short_name(name: &std::ffi::OsStr, max: usize) -> std::ffi::OsString {
     }
 }
 
+/// How long shutdown waits for the mailer to finish the message in hand.
+const MAILER_GRACE: Duration = Duration::from_secs(2);
+
 /// Why the daemon's loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -817,14 +820,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
         let tick = ctx.config.poll.max(Duration::from_millis(200));
         std::thread::Builder::new()
             .name("mailer".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = mailer.tick(&ctx.store) {
-                        tracing::error!("mailer: {e}");
-                    }
-                    std::thread::sleep(tick);
-                }
-            })
+            .spawn(move || mailer.run(&ctx.store, &stop, tick))
             .context("cannot start the mailer")?
     };
 
@@ -937,7 +933,24 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
         let _ = h.join();
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = mail_thread.join();
+    mail_thread.thread().unpark();
+    // The mailer may be inside an SMTP conversation with a server that does not answer, which
+    // lasts up to mail.smtp.timeout. It marks a notice sent only once the server accepted the
+    // message, so leaving it behind loses nothing: the summary is still pending at the next start.
+    // On reload the next mailer must not start while this one may still send the same
+    // summaries: it is waited for whole.
+    let grace = Instant::now() + MAILER_GRACE;
+    while !mail_thread.is_finished() && (stopped == Stop::Reload || Instant::now() < grace) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if mail_thread.is_finished() {
+        let _ = mail_thread.join();
+    } else {
+        tracing::warn!(
+            "the mailer is still waiting for the mail server (mail.smtp.timeout = {}); not waiting for it: the summary it is sending stays pending and is mailed after the next start",
+            humantime::format_duration(ctx.config.mail.smtp.timeout)
+        );
+    }
     drop(lock);
     tracing::info!("stopped");
     Ok(stopped)

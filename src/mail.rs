@@ -6,11 +6,19 @@
 //! every `group_interval`. A notice is marked sent only after the server accepted the message;
 //! transient failures are retried with backoff, permanent ones recorded with the reason. Without
 //! an SMTP server the same messages are written as `.eml` files to the outbox.
+//!
+//! A summary larger than `max_message_size` goes out in consecutive parts in the same round, each
+//! under the limit and numbered in its subject; a server that refuses a message as too large
+//! (552) has it split further, and a single report's summary it still refuses is marked failed
+//! with that reason. While its rounds fail (the database unusable) the mailer waits longer after
+//! each failure, up to a minute, and logs once per wait.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -22,7 +30,7 @@ use thiserror::Error;
 
 use crate::config::{Mail, Security, Transport};
 use crate::model::{Finding, Report, Severity};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Notice, Store, StoreError};
 
 /// Mail that cannot be set up (stops the daemon at start-up) or sent.
 #[derive(Debug, Error)]
@@ -35,6 +43,8 @@ pub enum MailError {
     Setup(String),
     #[error("mail not accepted (permanent): {0}")]
     Permanent(String),
+    #[error("mail not accepted, too large for the server: {0}")]
+    TooLarge(String),
     #[error("mail not sent (will retry): {0}")]
     Transient(String),
     #[error(transparent)]
@@ -266,8 +276,8 @@ impl Mailer {
         })
     }
 
-    /// Sends one message; returns its Message-ID.
-    pub fn send(&self, to: &[String], rendered: &Rendered) -> Result<String, MailError> {
+    /// Builds the message for these recipients; returns it with its Message-ID.
+    fn message(&self, to: &[String], rendered: &Rendered) -> Result<(Message, String), MailError> {
         let from: Mailbox = self
             .config
             .from
@@ -299,20 +309,33 @@ impl Mailer {
                     ),
             )
             .map_err(|e| MailError::Permanent(e.to_string()))?;
+        Ok((message, message_id))
+    }
+
+    /// Hands one message to the transport.
+    fn deliver(&self, message: &Message) -> Result<(), MailError> {
         match &self.sender {
             Sender::File(t) => t
-                .send(&message)
-                .map(|_| message_id)
+                .send(message)
+                .map(|_| ())
                 .map_err(|e| MailError::Transient(e.to_string())),
             Sender::Offline => Err(MailError::Setup(
                 "this mailer only renders messages (offline)".into(),
             )),
-            Sender::Smtp(t) => match t.send(&message) {
-                Ok(_) => Ok(message_id),
+            Sender::Smtp(t) => match t.send(message) {
+                Ok(_) => Ok(()),
+                Err(e) if too_large(&e) => Err(MailError::TooLarge(e.to_string())),
                 Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
                 Err(e) => Err(MailError::Transient(e.to_string())),
             },
         }
+    }
+
+    /// Sends one message; returns its Message-ID.
+    pub fn send(&self, to: &[String], rendered: &Rendered) -> Result<String, MailError> {
+        let (message, message_id) = self.message(to, rendered)?;
+        self.deliver(&message)?;
+        Ok(message_id)
     }
 
     /// Sends a test message (`ogi-audit mail test`).
@@ -339,29 +362,78 @@ impl Mailer {
         }
     }
 
-    /// Sends every group of notices that is due; returns how many messages went out.
-    pub fn tick(&self, store: &Mutex<Store>) -> Result<usize, MailError> {
+    /// The size of the message these reports' summary makes, as sent (headers, text and HTML).
+    /// `part`: measured as one part of a split summary (with the longest part note).
+    fn measure(
+        &self,
+        to: &[String],
+        reports: &[MailReport],
+        part: bool,
+    ) -> Result<usize, MailError> {
+        let mut rendered = self.render(reports)?;
+        if part {
+            rendered.subject.push_str(LONGEST_PART_NOTE);
+        }
+        let (message, _) = self.message(to, &rendered)?;
+        Ok(message.formatted().len())
+    }
+
+    /// Splits `range` of `reports` into consecutive parts whose messages are at most `limit`
+    /// bytes, halving until each fits; a single report is a part however large it is. `whole`:
+    /// `range` is the whole summary (sent without a part note if it fits).
+    fn partition(
+        &self,
+        to: &[String],
+        reports: &[MailReport],
+        range: Range<usize>,
+        limit: u64,
+        whole: bool,
+        out: &mut Vec<Range<usize>>,
+    ) -> Result<(), MailError> {
+        if range.len() <= 1 || self.measure(to, &reports[range.clone()], !whole)? as u64 <= limit {
+            out.push(range);
+            return Ok(());
+        }
+        let mid = range.start + range.len() / 2;
+        self.partition(to, reports, range.start..mid, limit, false, out)?;
+        self.partition(to, reports, mid..range.end, limit, false, out)
+    }
+
+    /// Sends every group of notices that is due; returns how many messages went out. Stops
+    /// between messages once `stop` is set (what is not sent stays pending).
+    pub fn tick(&self, store: &Mutex<Store>, stop: &AtomicBool) -> Result<usize, MailError> {
         let now = now_ms();
         let lock = || match store.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let groups = lock().pending_groups()?;
+        // What the server refuses as too large lowers the limit for the rest of this tick.
+        let mut limit = self.config.max_message_size;
         let mut sent = 0;
         for g in groups {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             let wait = i64::try_from(self.config.group_wait.as_millis()).unwrap_or(i64::MAX);
             let interval =
                 i64::try_from(self.config.group_interval.as_millis()).unwrap_or(i64::MAX);
             if now < g.first_created_ms.saturating_add(wait) || now < g.next_attempt_ms {
                 continue;
             }
-            if let Some(last) = lock().last_mail_ms(&g.recipients)? {
-                if now < last.saturating_add(interval) {
-                    continue;
+            let notices = lock().pending_notices(&g.recipients)?;
+            // A notice tried before belongs to a summary that was due already (a part that failed
+            // while the others went out, or a server that was down): `group_interval` spaces new
+            // summaries, not the retries of one.
+            let retrying = notices.iter().any(|n| n.attempts > 0);
+            if !retrying {
+                if let Some(last) = lock().last_mail_ms(&g.recipients)? {
+                    if now < last.saturating_add(interval) {
+                        continue;
+                    }
                 }
             }
             let to: Vec<String> = serde_json::from_str(&g.recipients).unwrap_or_default();
-            let notices = lock().pending_notices(&g.recipients)?;
             let mut reports = Vec::new();
             for n in &notices {
                 let (report, path, findings) = lock().report_for_mail(n.report_id, &n.ruleset)?;
@@ -372,29 +444,267 @@ impl Mailer {
                     &findings,
                 ));
             }
-            let ids: Vec<i64> = notices.iter().map(|n| n.id).collect();
-            let rendered = self.render(&reports)?;
-            match self.send(&to, &rendered) {
-                Ok(message_id) => {
-                    lock().mark_sent(&ids, &g.recipients, &rendered.subject, &message_id, now)?;
-                    tracing::info!(to = %to.join(", "), reports = reports.len(), subject = %rendered.subject, "summary mailed");
+            let group = Group {
+                recipients: &g.recipients,
+                to: &to,
+                notices: &notices,
+                reports: &reports,
+            };
+            sent += self.send_group(store, &group, &mut limit, now, stop)?;
+        }
+        Ok(sent)
+    }
+
+    /// Sends one group's summary, in as many parts as `limit` needs, all in this tick.
+    fn send_group(
+        &self,
+        store: &Mutex<Store>,
+        g: &Group<'_>,
+        limit: &mut u64,
+        now: i64,
+        stop: &AtomicBool,
+    ) -> Result<usize, MailError> {
+        let lock = || match store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let to = g.to.join(", ");
+        let mut parts = Vec::new();
+        self.partition(
+            g.to,
+            g.reports,
+            0..g.reports.len(),
+            *limit,
+            true,
+            &mut parts,
+        )?;
+        if parts.len() > 1 {
+            tracing::info!(to = %to, reports = g.reports.len(), parts = parts.len(), limit = *limit, "summary split into parts (mail.max_message_size)");
+        }
+        let mut queue: VecDeque<Range<usize>> = parts.into();
+        // Parts are numbered within this tick: those sent, and those still to send.
+        let mut done = 0usize;
+        let mut total = queue.len();
+        let mut sent = 0;
+        while let Some(range) = queue.pop_front() {
+            if stop.load(Ordering::Relaxed) {
+                tracing::info!(to = %to, reports = range.len() + queue.iter().map(ExactSizeIterator::len).sum::<usize>(), "shutting down: the rest of the summary stays pending");
+                break;
+            }
+            let reports = &g.reports[range.clone()];
+            let ids: Vec<i64> = g.notices[range.clone()].iter().map(|n| n.id).collect();
+            let mut rendered = self.render(reports)?;
+            if total > 1 {
+                rendered.subject = part_subject(&rendered.subject, done + 1, total);
+            }
+            let (message, message_id) = match self.message(g.to, &rendered) {
+                Ok(m) => m,
+                Err(MailError::Permanent(reason)) => {
+                    tracing::error!(to = %to, "summary not sent: {reason}");
+                    lock().mark_failed(&ids, &reason)?;
+                    total = total.saturating_sub(1);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let size = message.formatted().len();
+            if size as u64 > *limit {
+                tracing::warn!(to = %to, report = reports[0].id, size, limit = *limit, "the summary of one report alone is larger than mail.max_message_size; sent alone");
+            }
+            match self.deliver(&message) {
+                Ok(()) => {
+                    lock().mark_sent(&ids, g.recipients, &rendered.subject, &message_id, now)?;
+                    tracing::info!(to = %to, reports = reports.len(), size, subject = %rendered.subject, "summary mailed");
+                    done += 1;
                     sent += 1;
                 }
-                Err(MailError::Permanent(reason)) => {
-                    tracing::error!(to = %to.join(", "), "summary rejected: {reason}");
+                Err(MailError::TooLarge(reason)) if reports.len() > 1 => {
+                    // The server's limit is below this message: keep under it from now on.
+                    *limit = (*limit).min(size.saturating_sub(1) as u64);
+                    tracing::warn!(to = %to, reports = reports.len(), size, limit = *limit, "the mail server refused the summary as too large ({reason}); splitting it and sending the rest of this round's mail under {} bytes", *limit);
+                    let rest = range.start..queue.back().map_or(range.end, |r| r.end);
+                    let mut again = Vec::new();
+                    self.partition(g.to, g.reports, rest, *limit, false, &mut again)?;
+                    queue = again.into();
+                    total = done + queue.len();
+                }
+                Err(MailError::TooLarge(reason)) => {
+                    let reason = format!(
+                        "the summary of this report alone ({size} bytes) is larger than the mail server accepts: {reason}"
+                    );
+                    tracing::error!(to = %to, report = reports[0].id, "summary rejected: {reason}");
                     lock().mark_failed(&ids, &reason)?;
+                    total = total.saturating_sub(1);
+                }
+                Err(MailError::Permanent(reason)) => {
+                    tracing::error!(to = %to, "summary rejected: {reason}");
+                    lock().mark_failed(&ids, &reason)?;
+                    total = total.saturating_sub(1);
                 }
                 Err(e) => {
-                    let attempts = notices.iter().map(|n| n.attempts).max().unwrap_or(0) + 1;
+                    // The rest of the summary waits with this part: the group is due again when
+                    // this part is (its latest `next_attempt_ms`).
+                    let attempts = g.notices[range.clone()]
+                        .iter()
+                        .map(|n| n.attempts)
+                        .max()
+                        .unwrap_or(0)
+                        + 1;
                     let backoff = backoff(attempts);
-                    tracing::warn!(to = %to.join(", "), attempts, retry_in = ?backoff, "{e}");
+                    tracing::warn!(to = %to, attempts, retry_in = ?backoff, "{e}");
                     let next =
                         now.saturating_add(i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX));
                     lock().mark_retry(&ids, &e.to_string(), next)?;
+                    break;
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// The daemon's mailer: a tick every `tick` until `stop` is set. While ticks fail (the
+    /// database unusable, a template that no longer renders) it waits longer after each
+    /// failure, from `tick` up to a minute, logging once per wait; the first tick that works
+    /// resets it. Wakes early when its thread is unparked (shutdown).
+    pub fn run(&self, store: &Mutex<Store>, stop: &AtomicBool, tick: Duration) {
+        let mut failing = Backoff::new(tick, MAX_FAILURE_WAIT);
+        while !stop.load(Ordering::Relaxed) {
+            let wait = match self.tick(store, stop) {
+                Ok(_) => {
+                    if failing.reset() {
+                        tracing::info!("mailer: working again; the waiting summaries are mailed");
+                    }
+                    tick
+                }
+                Err(e) => {
+                    let wait = failing.next_wait();
+                    let retry_in = humantime::format_duration(wait);
+                    let waiting = waiting(store);
+                    match e {
+                        MailError::Store(e) => tracing::error!(
+                            "mailer: the database is unusable ({e}); {waiting}; next try in {retry_in}"
+                        ),
+                        e => tracing::error!("mailer: {e}; {waiting}; next try in {retry_in}"),
+                    }
+                    wait
+                }
+            };
+            let until = Instant::now() + wait;
+            while !stop.load(Ordering::Relaxed) {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
+        }
+    }
+}
+
+/// One set of recipients' pending notices and their reports, in the same order.
+struct Group<'a> {
+    recipients: &'a str,
+    to: &'a [String],
+    notices: &'a [Notice],
+    reports: &'a [MailReport],
+}
+
+/// The part note of a split summary's subject, at its longest (for measuring).
+const LONGEST_PART_NOTE: &str = "（第99999/99999部分）";
+
+/// A split summary's subject: which part of how many.
+fn part_subject(subject: &str, part: usize, parts: usize) -> String {
+    format!("{subject}（第{part}/{parts}部分）")
+}
+
+/// Whether the server refused a message for its size: reply 552 (RFC 5321: exceeded storage
+/// allocation, in practice the size limit) unless it says a mailbox is full, or any permanent
+/// reply that says so in words or by the enhanced codes 5.3.4 and 5.2.3.
+fn too_large(e: &lettre::transport::smtp::Error) -> bool {
+    too_large_reply(e.status().map(u16::from), e.is_permanent(), &e.to_string())
+}
+
+/// [`too_large`] on the parts of a reply: its code, whether it is permanent, its text.
+fn too_large_reply(code: Option<u16>, permanent: bool, text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    let full = text.contains("5.2.2") || text.contains("mailbox full") || text.contains("quota");
+    let says = [
+        "5.3.4",
+        "5.2.3",
+        "too large",
+        "too big",
+        "too much mail data",
+        "size",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    match code {
+        Some(552) => !full,
+        Some(_) => permanent && says,
+        None => false,
+    }
+}
+
+/// The longest the mailer waits between failing ticks.
+const MAX_FAILURE_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits that double after each failure, from `base` up to `max`.
+#[derive(Debug)]
+struct Backoff {
+    base: Duration,
+    max: Duration,
+    current: Option<Duration>,
+}
+
+impl Backoff {
+    fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff {
+            base,
+            max,
+            current: None,
+        }
+    }
+
+    /// The wait after one more failure.
+    fn next_wait(&mut self) -> Duration {
+        let wait = self
+            .current
+            .map_or(self.base, |c| c.saturating_mul(2))
+            .min(self.max);
+        self.current = Some(wait);
+        wait
+    }
+
+    /// Back to no failure; true when there had been one.
+    fn reset(&mut self) -> bool {
+        self.current.take().is_some()
+    }
+}
+
+/// What waits to be mailed, for the mailer's error log: the count of pending notices and
+/// their first reports, or why they cannot be read.
+fn waiting(store: &Mutex<Store>) -> String {
+    let guard = match store.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    match guard.waiting(10) {
+        Ok((0, _)) => "no summary waits to be mailed".to_string(),
+        Ok((count, reports)) => {
+            let ids: Vec<String> = reports.iter().map(|id| format!("#{id}")).collect();
+            let more = if count > reports.len() as i64 {
+                ", …"
+            } else {
+                ""
+            };
+            format!(
+                "{count} report{} waiting to be mailed (report{} {}{more})",
+                if count == 1 { "" } else { "s" },
+                if count == 1 { "" } else { "s" },
+                ids.join(", ")
+            )
+        }
+        Err(e) => format!("the reports waiting to be mailed cannot be counted ({e})"),
     }
 }
 
@@ -575,11 +885,150 @@ mod tests {
                 "mail.routes[0]",
             ),
             ("[mail.smtp]\nsecurity = \"ssl3\"\n", "mail.smtp.security"),
+            (
+                "[mail]\nmax_message_size = \"0\"\n",
+                "mail.max_message_size",
+            ),
+            (
+                "[mail]\nmax_message_size = \"10KB\"\n",
+                "mail.max_message_size",
+            ),
+            (
+                "[mail]\nmax_message_size = \"big\"\n",
+                "mail.max_message_size",
+            ),
         ] {
             std::fs::write(&path, toml).expect("write");
             let e = Config::load(&path).expect_err(toml).to_string();
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn the_message_size_limit_defaults_to_5mb_and_accepts_64kb() {
+        assert_eq!(mail("").max_message_size, 5 << 20);
+        assert_eq!(
+            mail("max_message_size = \"64KB\"\n").max_message_size,
+            64 << 10
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[mail]\nmax_message_size = \"1000\"\n").expect("write");
+        let e = Config::load(&path).expect_err("too small").to_string();
+        assert!(e.contains("too small") && e.contains("64KB"), "{e}");
+    }
+
+    #[test]
+    fn size_refusals_are_told_from_other_rejections() {
+        assert!(too_large_reply(
+            Some(552),
+            true,
+            "permanent error (552): Error: Too much mail data"
+        ));
+        assert!(too_large_reply(
+            Some(554),
+            true,
+            "permanent error (554): 5.3.4 Message size exceeds fixed limit"
+        ));
+        assert!(!too_large_reply(
+            Some(552),
+            true,
+            "permanent error (552): 5.2.2 Mailbox full"
+        ));
+        assert!(!too_large_reply(
+            Some(550),
+            true,
+            "permanent error (550): 5.1.1 mailbox unavailable"
+        ));
+        // A transient reply is retried as it is, whatever it says.
+        assert!(!too_large_reply(
+            Some(452),
+            false,
+            "transient error (452): message size exceeds the space left"
+        ));
+        assert!(!too_large_reply(None, false, "network error: size"));
+    }
+
+    fn many_reports(n: usize) -> Vec<MailReport> {
+        (0..n)
+            .map(|i| {
+                let mut r = sample_report();
+                r.id = i64::try_from(i).expect("id");
+                r.file = format!("r{i}.txt");
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_summary_is_split_into_consecutive_parts_under_the_limit() {
+        let mailer = Mailer::offline(&mail("")).expect("mailer");
+        let to = ["office@example.org".to_string()];
+        let reports = many_reports(40);
+        let whole = mailer.measure(&to, &reports, false).expect("measure") as u64;
+        let limit = whole / 3;
+        let mut parts = Vec::new();
+        mailer
+            .partition(&to, &reports, 0..reports.len(), limit, true, &mut parts)
+            .expect("partition");
+        assert!(parts.len() >= 3, "{parts:?}");
+        // Consecutive, covering every report once, each part's message under the limit with the
+        // part note its subject gets.
+        assert_eq!(parts[0].start, 0);
+        assert_eq!(parts.last().map(|r| r.end), Some(reports.len()));
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                assert_eq!(parts[i - 1].end, p.start);
+            }
+            let mut rendered = mailer.render(&reports[p.clone()]).expect("render");
+            rendered.subject = part_subject(&rendered.subject, i + 1, parts.len());
+            let (message, _) = mailer.message(&to, &rendered).expect("message");
+            assert!(message.formatted().len() as u64 <= limit);
+        }
+        // A summary that fits is one message; a report larger than the limit is a part alone.
+        let mut parts = Vec::new();
+        mailer
+            .partition(&to, &reports, 0..reports.len(), whole, true, &mut parts)
+            .expect("partition");
+        assert_eq!((parts.len(), parts.first()), (1, Some(&(0..40))));
+        let mut parts = Vec::new();
+        mailer
+            .partition(&to, &reports, 0..3, 10, true, &mut parts)
+            .expect("partition");
+        assert_eq!(parts, [0..1, 1..2, 2..3]);
+        assert_eq!(
+            part_subject("[ogi-audit] 3份年度报告", 2, 5),
+            "[ogi-audit] 3份年度报告（第2/5部分）"
+        );
+    }
+
+    #[test]
+    fn failing_rounds_wait_longer_each_time_up_to_a_minute() {
+        let mut b = Backoff::new(Duration::from_millis(200), MAX_FAILURE_WAIT);
+        let waits: Vec<Duration> = (0..12).map(|_| b.next_wait()).collect();
+        assert_eq!(waits[0], Duration::from_millis(200));
+        assert_eq!(waits[1], Duration::from_millis(400));
+        assert_eq!(waits[4], Duration::from_millis(3200));
+        assert_eq!(waits[11], Duration::from_secs(60));
+        assert!(b.reset());
+        assert!(!b.reset(), "reset once");
+        assert_eq!(b.next_wait(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn while_the_store_is_unusable_the_log_says_so_and_names_the_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let store = Mutex::new(Store::open(&path).expect("store"));
+        assert_eq!(waiting(&store), "no summary waits to be mailed");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch("DROP TABLE notices"))
+            .expect("drop");
+        let said = waiting(&store);
+        assert!(
+            said.contains("cannot be counted") && said.contains("no such table: notices"),
+            "{said}"
+        );
     }
 
     #[test]

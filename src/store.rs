@@ -154,6 +154,17 @@ pub struct Notice {
     pub attempts: i64,
 }
 
+/// A notice with its report's issuer, as `mail retry` and `status` name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoticeInfo {
+    pub notice: i64,
+    pub report_id: i64,
+    pub organization: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
 fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -604,6 +615,59 @@ impl Store {
         Ok(())
     }
 
+    /// Pending notices: how many, and the report ids of the first `limit` (oldest first), for
+    /// the mailer's log while it cannot send.
+    pub fn waiting(&self, limit: usize) -> Result<(i64, Vec<i64>), StoreError> {
+        let count: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT report_id FROM notices WHERE status = 'pending' ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+        Ok((count, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// Makes every pending notice due now (`mail retry`): the waits after failed attempts end;
+    /// `group_wait` and `group_interval` still apply. Returns how many are pending.
+    pub fn retry_pending_now(&self) -> Result<usize, StoreError> {
+        self.conn.execute(
+            "UPDATE notices SET next_attempt_ms = 0 WHERE status = 'pending' AND next_attempt_ms <> 0",
+            [],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
+    /// Puts every failed notice back to pending, due now, its attempts counted from zero and its
+    /// last error kept (`mail retry --failed`); returns them as they were.
+    pub fn retry_failed(&mut self) -> Result<Vec<NoticeInfo>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let failed = notice_infos(&tx, "n.status = 'failed'", usize::MAX)?;
+        tx.execute(
+            "UPDATE notices SET status = 'pending', attempts = 0, next_attempt_ms = 0
+             WHERE status = 'failed'",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(failed)
+    }
+
+    /// Pending and failed notices with an error from their last attempt, newest first, at most
+    /// `limit` (for `status`).
+    pub fn mail_errors(&self, limit: usize) -> Result<Vec<NoticeInfo>, StoreError> {
+        notice_infos(
+            &self.conn,
+            "n.status IN ('pending', 'failed') AND n.last_error IS NOT NULL",
+            limit,
+        )
+    }
+
     /// Notices by status (`pending`, `sent`, `failed`, `unrouted`).
     pub fn notice_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
         let mut stmt = self
@@ -795,6 +859,30 @@ impl Store {
     }
 }
 
+/// Notices matching `filter` (SQL on `notices n`) with their reports' issuers, newest first.
+fn notice_infos(
+    conn: &Connection,
+    filter: &str,
+    limit: usize,
+) -> Result<Vec<NoticeInfo>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT n.id, n.report_id, r.organization, n.status, n.attempts, n.last_error
+         FROM notices n LEFT JOIN reports r ON r.id = n.report_id
+         WHERE {filter} ORDER BY n.id DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        Ok(NoticeInfo {
+            notice: r.get(0)?,
+            report_id: r.get(1)?,
+            organization: r.get(2)?,
+            status: r.get(3)?,
+            attempts: r.get(4)?,
+            last_error: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Queues a summary of report `id`'s findings of `ruleset` for `to` (`unrouted` when empty).
 fn insert_notice(
     tx: &rusqlite::Transaction<'_>,
@@ -835,4 +923,120 @@ fn insert_findings(
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A store with one parsed report of `org` per entry, each with a pending notice for
+    /// `office@example.org`; returns the store and the notice ids.
+    fn store_with_notices(dir: &Path, orgs: &[&str]) -> (Store, Vec<i64>) {
+        let mut store = Store::open(&dir.join("s.sqlite")).expect("open");
+        let to = ["office@example.org".to_string()];
+        for (i, org) in orgs.iter().enumerate() {
+            let outcome = Outcome {
+                sha256: format!("sha-{i}"),
+                status: Status::Parsed,
+                error: None,
+                report: Some(Arc::new(Report {
+                    organization: Some((*org).to_string()),
+                    ..Report::default()
+                })),
+                ..Outcome::unreadable(Path::new("r.txt"), String::new())
+            };
+            store
+                .record(&outcome, Some("v1"), &now(), Some(&to))
+                .expect("record");
+        }
+        let ids = store
+            .pending_notices("[\"office@example.org\"]")
+            .expect("pending")
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        (store, ids)
+    }
+
+    fn status_of(store: &Store, id: i64) -> (String, i64, i64, Option<String>) {
+        store
+            .conn
+            .query_row(
+                "SELECT status, attempts, next_attempt_ms, last_error FROM notices WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("notice")
+    }
+
+    #[test]
+    fn retry_makes_pending_notices_due_now_and_leaves_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, ids) = store_with_notices(dir.path(), &["甲市", "乙县", "丙区"]);
+        store
+            .mark_retry(&ids[..2], "transient error (421)", i64::MAX)
+            .expect("retry");
+        store
+            .mark_failed(&ids[2..], "permanent (550)")
+            .expect("failed");
+        assert_eq!(store.retry_pending_now().expect("retry now"), 2);
+        for id in &ids[..2] {
+            let (status, attempts, next, error) = status_of(&store, *id);
+            assert_eq!((status.as_str(), attempts, next), ("pending", 1, 0));
+            assert_eq!(error.as_deref(), Some("transient error (421)"));
+        }
+        // A failed notice is not touched by a plain retry.
+        assert_eq!(status_of(&store, ids[2]).0, "failed");
+        assert_eq!(store.waiting(1).expect("waiting"), (2, vec![1]));
+    }
+
+    #[test]
+    fn retry_failed_puts_failed_notices_back_and_names_their_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, ids) = store_with_notices(dir.path(), &["甲市", "乙县", "丙区"]);
+        store
+            .mark_failed(&ids[1..], "552 too much mail data")
+            .expect("failed");
+        store
+            .mark_sent(&ids[..1], "[\"office@example.org\"]", "s", "<id>", 1)
+            .expect("sent");
+        assert_eq!(store.mail_errors(10).expect("errors").len(), 2);
+
+        let back = store.retry_failed().expect("retry failed");
+        let named: Vec<(i64, Option<&str>, &str)> = back
+            .iter()
+            .map(|n| (n.report_id, n.organization.as_deref(), n.status.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [(3, Some("丙区"), "failed"), (2, Some("乙县"), "failed")]
+        );
+        for id in &ids[1..] {
+            let (status, attempts, next, error) = status_of(&store, *id);
+            assert_eq!((status.as_str(), attempts, next), ("pending", 0, 0));
+            assert_eq!(error.as_deref(), Some("552 too much mail data"), "kept");
+        }
+        assert_eq!(status_of(&store, ids[0]).0, "sent");
+        // The error stays readable for `status` while the notice waits.
+        let errors = store.mail_errors(10).expect("errors");
+        assert_eq!(errors.len(), 2);
+        assert!(errors.iter().all(|e| e.status == "pending"));
+        assert!(store.retry_failed().expect("again").is_empty());
+        assert_eq!(store.notice_counts().expect("counts")["pending"], 2);
+    }
+
+    #[test]
+    fn waiting_counts_pending_notices_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = store_with_notices(dir.path(), &["甲市", "乙县", "丙区"]);
+        assert_eq!(store.waiting(2).expect("waiting"), (3, vec![1, 2]));
+        // A store whose notices cannot be read says so.
+        store
+            .conn
+            .execute_batch("ALTER TABLE notices RENAME TO notices_away")
+            .expect("rename");
+        let e = store.waiting(2).expect_err("unreadable").to_string();
+        assert!(e.contains("no such table: notices"), "{e}");
+    }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{seed, seeds, wait_for, walk, Daemon, BIN};
 
@@ -38,25 +38,103 @@ class Rejecting(Mailbox):
         return "250 OK"
 "#;
 
+/// Handlers that also record each accepted message decoded, as `received/N.json` beside the
+/// maildir (subject, plain text, size in bytes as received); `SecondRefused` answers the second
+/// DATA with a transient 451, as a server that is briefly overloaded does.
+const RECORDING: &str = r#"
+import email, email.policy, json, os
+from aiosmtpd.handlers import Mailbox
+
+class Recording(Mailbox):
+    def __init__(self, mail_dir):
+        super().__init__(mail_dir)
+        self.out = os.path.join(os.path.dirname(os.path.abspath(mail_dir)), "received")
+        os.makedirs(self.out, exist_ok=True)
+        self.datas = 0
+        self.saved = 0
+
+    def refuse(self, n):
+        return None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.datas += 1
+        refused = self.refuse(self.datas)
+        if refused:
+            return refused
+        raw = envelope.original_content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        record = {
+            "subject": str(msg["subject"]),
+            "text": msg.get_body(("plain",)).get_content(),
+            "size": len(raw),
+        }
+        self.saved += 1
+        tmp = os.path.join(self.out, ".%d.json" % self.saved)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.rename(tmp, os.path.join(self.out, "%d.json" % self.saved))
+        return await super().handle_DATA(server, session, envelope)
+
+class SecondRefused(Recording):
+    def refuse(self, n):
+        return "451 4.3.0 temporarily unable to accept" if n == 2 else None
+"#;
+
+/// Which handler a test server runs.
+#[derive(Clone, Copy)]
+enum Handler {
+    Mailbox,
+    Rejecting,
+    /// `Recording`, refusing messages over this many bytes with 552 (aiosmtpd's `--size`).
+    Recording(Option<usize>),
+    SecondRefused,
+}
+
+/// A decoded message as `Recording` saw it.
+#[derive(Debug)]
+struct Received {
+    subject: String,
+    text: String,
+    size: u64,
+}
+
 impl SmtpServer {
     fn start(port: u16, dir: &Path, rejecting: bool) -> SmtpServer {
+        SmtpServer::launch(
+            port,
+            dir,
+            if rejecting {
+                Handler::Rejecting
+            } else {
+                Handler::Mailbox
+            },
+        )
+    }
+
+    fn launch(port: u16, dir: &Path, handler: Handler) -> SmtpServer {
         std::fs::create_dir_all(dir).expect("maildir");
-        let handler = if rejecting {
-            std::fs::write(dir.join("rejecting.py"), REJECTING).expect("handler");
-            "rejecting.Rejecting"
-        } else {
-            "aiosmtpd.handlers.Mailbox"
+        std::fs::write(dir.join("rejecting.py"), REJECTING).expect("handler");
+        std::fs::write(dir.join("recording.py"), RECORDING).expect("handler");
+        let (class, size) = match handler {
+            Handler::Mailbox => ("aiosmtpd.handlers.Mailbox", None),
+            Handler::Rejecting => ("rejecting.Rejecting", None),
+            Handler::Recording(size) => ("recording.Recording", size),
+            Handler::SecondRefused => ("recording.SecondRefused", None),
         };
-        let child = Command::new(PYTHON)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                handler,
-            ])
+        let mut command = Command::new(PYTHON);
+        command.args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            class,
+        ]);
+        if let Some(size) = size {
+            command.args(["--size", &size.to_string()]);
+        }
+        let child = command
             .arg(dir.join("maildir"))
             .env("PYTHONPATH", dir)
             .stdout(Stdio::null())
@@ -70,6 +148,32 @@ impl SmtpServer {
             child,
             dir: dir.join("maildir"),
         }
+    }
+
+    /// The messages a `Recording` handler accepted so far, in order.
+    fn received(&self) -> Vec<Received> {
+        let dir = self.dir.with_file_name("received");
+        let mut numbered: Vec<(u64, PathBuf)> = walk(&dir)
+            .into_iter()
+            .filter_map(|p| {
+                let n = p.file_stem()?.to_str()?.parse().ok()?;
+                (p.extension()? == "json").then_some((n, p))
+            })
+            .collect();
+        numbered.sort();
+        numbered
+            .iter()
+            .map(|(_, p)| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).expect("record"))
+                        .expect("json");
+                Received {
+                    subject: v["subject"].as_str().expect("subject").to_string(),
+                    text: v["text"].as_str().expect("text").to_string(),
+                    size: v["size"].as_u64().expect("size"),
+                }
+            })
+            .collect()
     }
 
     /// The raw messages received so far.
@@ -408,4 +512,389 @@ fn reaudit_mails_new_findings_only_when_asked_and_only_once() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(server.messages().len(), 2);
     assert_eq!(d.count("SELECT COUNT(*) FROM notices"), 2);
+}
+
+/// SMTP settings sending every report to one office (the fallback), with `extra` `[mail]` keys.
+fn one_office(port: u16, group_wait: &str, group_interval: &str, extra: &str) -> String {
+    format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"ogi-audit@example.org\"\ngroup_wait = \"{group_wait}\"\n\
+         group_interval = \"{group_interval}\"\nfallback = [\"office@example.org\"]\n{extra}\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout = \"5s\"\n"
+    )
+}
+
+/// Puts `n` distinct reports with findings into the inbox: copies of the seeds 001–004, each
+/// made unique (stored as a report of its own) by a line of blanks at the end, which the parser
+/// ignores. Returns their file names.
+fn bulk_reports(d: &Daemon, n: usize) -> Vec<String> {
+    let seeds: Vec<Vec<u8>> = ["001", "002", "003", "004"]
+        .iter()
+        .map(|s| std::fs::read(seed(s)).expect("seed"))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut bytes = seeds[i % seeds.len()].clone();
+            bytes.push(b'\n');
+            bytes.extend(std::iter::repeat_n(b' ', i + 1));
+            bytes.push(b'\n');
+            let name = format!("bulk-{i:03}.txt");
+            d.drop_bytes(std::ffi::OsStr::new(&name), &bytes);
+            name
+        })
+        .collect()
+}
+
+/// Each report's summary is in exactly one of the messages (the text part names its file).
+fn each_report_once(received: &[Received], names: &[String]) {
+    for name in names {
+        let needle = format!("（文件：{name}）");
+        let n: usize = received
+            .iter()
+            .map(|m| m.text.matches(&needle).count())
+            .sum();
+        assert_eq!(n, 1, "{name} is in {n} messages");
+    }
+}
+
+/// A daemon whose inbox holds `n` bulk reports when it starts, so that they are all stored
+/// within `group_wait` and make one summary.
+fn daemon_with_bulk(config: &str, n: usize) -> (Daemon, Vec<String>) {
+    let mut d = start_daemon(config);
+    d.kill();
+    let names = bulk_reports(&d, n);
+    d.spawn();
+    (d, names)
+}
+
+#[test]
+fn a_summary_too_large_for_the_server_is_split_and_every_report_mailed_once() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The server refuses messages over 100 KB with 552; the mailer's own limit is the default
+    // 5 MB, so only the server's answer can tell it to split.
+    let limit = 100_000;
+    let server = SmtpServer::launch(port, tmp.path(), Handler::Recording(Some(limit)));
+    let (d, names) = daemon_with_bulk(&one_office(port, "4s", "200ms", ""), 48);
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status <> 'pending'") == 48
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        48,
+        "{}",
+        d.log()
+    );
+    let received = server.received();
+    assert!(received.len() > 1, "{} message(s)", received.len());
+    for m in &received {
+        assert!(m.size <= limit as u64, "{} bytes: {}", m.size, m.subject);
+    }
+    each_report_once(&received, &names);
+    assert!(
+        d.log().contains("refused the summary as too large"),
+        "{}",
+        d.log()
+    );
+    // The parts say which they are.
+    assert!(
+        received[0].subject.contains("（第1/"),
+        "{}",
+        received[0].subject
+    );
+}
+
+#[test]
+fn a_summary_over_max_message_size_goes_out_in_parts_and_a_refused_part_follows() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // No size limit on the server, but it answers the second message with a transient 451.
+    let server = SmtpServer::launch(port, tmp.path(), Handler::SecondRefused);
+    let config = one_office(port, "4s", "1h", "max_message_size = \"64KB\"\n");
+    let (d, names) = daemon_with_bulk(&config, 40);
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 40
+    });
+    let received = server.received();
+    assert!(received.len() > 1, "{} message(s)", received.len());
+    for m in &received {
+        assert!(m.size <= 64 << 10, "{} bytes: {}", m.size, m.subject);
+    }
+    each_report_once(&received, &names);
+    assert!(
+        received[0].subject.contains("（第1/"),
+        "{}",
+        received[0].subject
+    );
+    // The refused part stayed pending and went out on a later try, group_interval (1 h)
+    // notwithstanding: it belongs to a summary that was due.
+    assert!(
+        d.count("SELECT COUNT(*) FROM notices WHERE attempts = 2") > 0,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'failed'"),
+        0
+    );
+    // Split before sending: the server never had to refuse a message for its size.
+    assert!(!d.log().contains("too large"), "{}", d.log());
+}
+
+#[test]
+fn a_report_too_large_alone_fails_with_the_reason_and_mail_retry_failed_sends_it() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Smaller than any one report's summary.
+    let server = SmtpServer::launch(port, tmp.path(), Handler::Recording(Some(3000)));
+    let d = start_daemon(&one_office(port, "300ms", "1h", ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    d.drop_file(&seed("003"), "ningguo.txt");
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'failed'") == 2
+    });
+    let errors: Vec<String> = {
+        let db = d.db();
+        let mut stmt = db.prepare("SELECT last_error FROM notices").expect("query");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("rows");
+        rows.collect::<Result<_, _>>().expect("errors")
+    };
+    for e in &errors {
+        assert!(e.contains("this report alone") && e.contains("552"), "{e}");
+    }
+    assert!(server.received().is_empty());
+    let config = d.path("ogi-audit.toml");
+    let status = Command::new(BIN)
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .expect("status");
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("2 failed"), "{status}");
+    assert!(
+        status.contains("(failed, 1 attempt): the summary of this report alone"),
+        "{status}"
+    );
+
+    // The server's limit is raised; the office asks for the failed summaries again.
+    drop(server);
+    let tmp2 = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::launch(port, tmp2.path(), Handler::Recording(None));
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--failed", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail retry");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 failed notices are pending again"),
+        "{text}"
+    );
+    // Each report named with its id and issuer (ids in the order the workers stored them).
+    for org in ["烟台市人民政府", "宁国市西津街道办事处"] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with("report #") && l.contains(org)),
+            "{text}"
+        );
+    }
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 2
+    });
+    // One summary, with both reports.
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].text.contains("（文件：yantai.txt）"));
+    assert!(received[0].text.contains("（文件：ningguo.txt）"));
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--failed", "--config"])
+        .arg(&config)
+        .output()
+        .expect("mail retry");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no failed notices"));
+}
+
+#[test]
+fn mail_retry_makes_a_summary_waiting_after_failures_due_now() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut d = start_daemon(&mail_config(port, ROUTES, ""));
+    d.drop_file(&seed("002"), "yantai.txt");
+    // Nothing listens: the attempt fails and the notice waits.
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'pending' AND attempts >= 1") == 1
+    });
+    d.kill();
+    // As after many failed attempts: the next one an hour away.
+    d.db()
+        .execute(
+            "UPDATE notices SET next_attempt_ms = next_attempt_ms + 3600000",
+            [],
+        )
+        .expect("update");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    d.spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(server.messages().is_empty(), "the notice still waits");
+    let out = Command::new(BIN)
+        .args(["mail", "retry", "--config"])
+        .arg(d.path("ogi-audit.toml"))
+        .output()
+        .expect("mail retry");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 pending notice is due now"), "{text}");
+    wait_for(Duration::from_secs(20), || server.messages().len() == 1);
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'"),
+        1
+    );
+}
+
+/// A server that accepts connections and never says a word; each connection adds a line to
+/// `connections`, and `ready` appears once it listens.
+const SILENT: &str = r#"
+import socket, sys, os
+port, dir = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+open(os.path.join(dir, "ready"), "w").close()
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    with open(os.path.join(dir, "connections"), "a") as f:
+        f.write("connected\n")
+"#;
+
+struct Silent {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Silent {
+    fn start(port: u16, dir: &Path) -> Silent {
+        let child = Command::new(PYTHON)
+            .args(["-c", SILENT, &port.to_string()])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        wait_for(Duration::from_secs(20), || dir.join("ready").exists());
+        Silent {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("connections"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sigterm_while_the_smtp_server_hangs_stops_within_seconds_and_the_summary_stays_pending() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Silent::start(port, tmp.path());
+    let config = mail_config(port, ROUTES, "").replace("timeout = \"5s\"", "timeout = \"30s\"");
+    let mut d = start_daemon(&config);
+    d.drop_file(&seed("002"), "yantai.txt");
+    // The mailer is inside the SMTP conversation, waiting for a greeting that never comes.
+    wait_for(Duration::from_secs(30), || server.connections() >= 1);
+    let mut child = d.child.take().expect("running");
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let stopped = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if signalled.elapsed() > Duration::from_secs(8) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let status = stopped.unwrap_or_else(|| panic!("still running 8 s after SIGTERM:\n{}", d.log()));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    // Neither sent nor failed, not even counted as an attempt: mailed after the next start.
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'pending' AND attempts = 0"),
+        1
+    );
+    let log = d.log();
+    assert!(
+        log.contains("stays pending and is mailed after the next start"),
+        "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn while_the_database_is_unusable_the_mailer_backs_off_and_then_mails() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::start(port, tmp.path(), false);
+    let d = start_daemon(&mail_config(port, ROUTES, ""));
+    // The mail log's table disappears (a botched manual change): every round of the mailer
+    // fails at once.
+    d.db()
+        .execute_batch("ALTER TABLE mails RENAME TO mails_away")
+        .expect("rename");
+    d.drop_file(&seed("002"), "yantai.txt");
+    let errors = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("ERROR") && l.contains("mailer:"))
+            .count()
+    };
+    wait_for(Duration::from_secs(30), || errors(&d.log()) >= 1);
+    std::thread::sleep(Duration::from_secs(5));
+    let log = d.log();
+    let n = errors(&log);
+    // One round every 200 ms would be about 25 lines; waits that double make a handful.
+    assert!((2..=8).contains(&n), "{n} mailer errors in 5 s:\n{log}");
+    assert!(
+        log.contains("the database is unusable (database: no such table: mails)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 report waiting to be mailed (report #1)"),
+        "{log}"
+    );
+    assert!(server.messages().is_empty());
+
+    d.db()
+        .execute_batch("ALTER TABLE mails_away RENAME TO mails")
+        .expect("rename back");
+    wait_for(Duration::from_secs(30), || server.messages().len() == 1);
+    wait_for(Duration::from_secs(10), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 1
+    });
+    assert!(d.log().contains("mailer: working again"), "{}", d.log());
 }
