@@ -1,0 +1,203 @@
+//! What the store holds: `status`, `findings`, `reaudit`.
+
+use super::*;
+
+pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let store = Store::open_read_only(&config.database)?;
+    let summary = store.summary()?;
+    let notices = store.notice_counts()?;
+    let mail_errors = store.mail_errors(5)?;
+    // A health check must fail when the inbox cannot be watched, not report "0 pending".
+    let inbox_problem = match std::fs::read_dir(&config.inbox) {
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("missing".to_string()),
+        Err(e) => Some(format!("unreadable: {e}")),
+    };
+    let mut inbox = Inbox::new(config.inbox.clone(), std::time::Duration::ZERO, vec![]);
+    inbox.scan();
+    let pending = inbox.pending();
+    let daemon = crate::lockfile::holder(&config.database);
+    match format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "database": config.database,
+                "inbox": config.inbox,
+                "inbox_problem": inbox_problem,
+                "summary": summary,
+                "pending_files": pending,
+                "daemon_running": daemon.is_some(),
+                "daemon_pid": daemon.flatten(),
+                "mail_notices": notices,
+                "mail_errors": mail_errors,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Human => {
+            println!("database:      {}", config.database.display());
+            match daemon {
+                Some(Some(pid)) => println!("daemon:        running (pid {pid})"),
+                Some(None) => println!("daemon:        running"),
+                None => println!("daemon:        not running"),
+            }
+            println!(
+                "reports:       {} ({} parsed, {} unparseable, {} error)",
+                summary.reports, summary.parsed, summary.unparseable, summary.errors
+            );
+            println!("findings:      {}", summary.findings);
+            match &summary.last_report {
+                Some((path, at, org)) => println!(
+                    "last report:   {} ({}, {})",
+                    path,
+                    org.as_deref().unwrap_or("?"),
+                    at
+                ),
+                None => println!("last report:   none"),
+            }
+            println!(
+                "rule set:      {}",
+                summary.ruleset.as_deref().unwrap_or("none loaded yet")
+            );
+            match &inbox_problem {
+                None => println!("pending files: {} in {}", pending, config.inbox.display()),
+                Some(p) => println!("inbox:         {} is {p}", config.inbox.display()),
+            }
+            let notices: Vec<String> = notices.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            println!(
+                "mail notices:  {}",
+                if notices.is_empty() {
+                    "none".to_string()
+                } else {
+                    notices.join(", ")
+                }
+            );
+            for n in &mail_errors {
+                println!(
+                    "  report #{} {} ({}, {} attempt{}): {}",
+                    n.report_id,
+                    n.organization.as_deref().unwrap_or("?"),
+                    n.status,
+                    n.attempts,
+                    if n.attempts == 1 { "" } else { "s" },
+                    n.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(if inbox_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub(super) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub(super) fn findings(
+    explicit: Option<&Path>,
+    org: Option<&str>,
+    since: Option<&str>,
+    format: TableFormat,
+) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let store = Store::open_read_only(&config.database)?;
+    let rows = store.findings(org, since)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        TableFormat::Csv => {
+            writeln!(out, "report_id,organization,year,path,rule,severity,message,evidence,ruleset,created_at")?;
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{},{}",
+                    r.report_id,
+                    csv_field(r.organization.as_deref().unwrap_or("")),
+                    r.year.map_or(String::new(), |y| y.to_string()),
+                    csv_field(&r.path),
+                    csv_field(&r.rule),
+                    r.severity,
+                    csv_field(&r.message),
+                    csv_field(&r.evidence.to_string()),
+                    r.ruleset,
+                    r.created_at
+                )?;
+            }
+        }
+        TableFormat::Human => {
+            let mut last = None;
+            for r in &rows {
+                if last != Some(r.report_id) {
+                    writeln!(
+                        out,
+                        "== #{} {} {} ({})",
+                        r.report_id,
+                        r.organization.as_deref().unwrap_or("?"),
+                        r.year.map_or("?".to_string(), |y| y.to_string()),
+                        r.path
+                    )?;
+                    last = Some(r.report_id);
+                }
+                writeln!(out, "   [{}] {}: {}", r.severity, r.rule, r.message)?;
+            }
+            writeln!(out, "{} findings", rows.len())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn reaudit(
+    explicit: Option<&Path>,
+    since: Option<&str>,
+    mail: bool,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let config = config(explicit)?;
+    let mode = match (dry_run, mail) {
+        (true, true) => anyhow::bail!("--dry-run stores and mails nothing: leave out --mail"),
+        (true, false) => daemon::ReauditMode::DryRun,
+        (false, true) => daemon::ReauditMode::StoreAndMail,
+        (false, false) => daemon::ReauditMode::Store,
+    };
+    let done = daemon::reaudit(&config, since, mode)?;
+    if dry_run {
+        println!(
+            "{} of {} stored reports would be re-audited with the current rules; {} would have new findings (nothing stored)",
+            done.changed, done.total, done.news
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} of {} stored reports re-audited with the current rules; {} with new findings",
+        done.changed, done.total, done.news
+    );
+    if mail {
+        println!(
+            "{} summaries queued for the daemon to mail{}",
+            done.queued,
+            if done.unrouted > 0 {
+                format!(
+                    " ({} without a route or fallback: kept unsent)",
+                    done.unrouted
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else if done.news > 0 {
+        println!(
+            "nothing mailed (reaudit --mail queues summaries of new findings; --dry-run first shows how many)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
