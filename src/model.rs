@@ -165,8 +165,14 @@ pub struct Report {
     pub organization: Option<String>,
     /// The report year (the year whose work is reported, not the publication year).
     pub year: Option<i32>,
-    /// The official template, told from the table markers (not from the year).
+    /// The official form table 3 follows, told from the rows it prints (a single (六)其他处理
+    /// row is the 2019 form, three (六) rows the 2021 one), not from the year. Real reports mix
+    /// forms: a 2023 report may keep the 2019 table 3 under a 2021 table 2.
     pub template: Option<Template>,
+    /// The official form table 2 follows, told from its column words (本年新制作数量 … or
+    /// 本年制发件数 …).
+    #[serde(default)]
+    pub table2_template: Option<Template>,
     /// The title line, where the copy has one.
     pub title: Option<String>,
     pub period: Option<Period>,

@@ -58,22 +58,36 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
             .map(|(_, _, body, end, _)| (*body, *end))
     };
 
-    // Template, from the tables' own words.
-    let template = tables::detect_template(text);
-    budget::check("detecting the template")?;
-    report.template = template;
-    if template.is_none() {
-        report
-            .warnings
-            .push("template: no marker of the 2019 or the 2021 template found".to_string());
-    }
-    let assumed = template.unwrap_or(Template::Y2021);
-
     let mut spans = Vec::new();
     // Table 3 is the core; without it the copy is not a report we can audit.
     let (s3, e3) = range(SectionKey::Requests)
         .or_else(|| fallback_region(text, &bounds))
         .unwrap_or((0, body_end));
+    let (s2, e2) = range(SectionKey::Proactive).unwrap_or((0, s3));
+
+    // Each table's form, from the rows and columns it prints (real reports mix them); the
+    // whole text's markers where a table's own region does not tell.
+    let overall = tables::detect_template(text);
+    let t3_form = text
+        .get(s3..e3)
+        .and_then(tables::detect_table3_template)
+        .or(overall);
+    let t2_form = text
+        .get(s2..e2)
+        .and_then(tables::detect_table2_template)
+        .or(overall)
+        .or(t3_form);
+    budget::check("detecting the template")?;
+    report.template = t3_form;
+    report.table2_template = t2_form;
+    if t3_form.is_none() {
+        report
+            .warnings
+            .push("template: no marker of the 2019 or the 2021 template found".to_string());
+    }
+    let assumed = t3_form.unwrap_or(Template::Y2021);
+    let assumed2 = t2_form.unwrap_or(assumed);
+
     let t3 = tables::read_table3(text, s3, e3, assumed, &li, &mut report.warnings);
     budget::check("reading table 3")?;
     let read_rows = t3
@@ -97,8 +111,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     report.table3 = t3.table;
     report.raw_cells.insert("table3".to_string(), t3.raw);
 
-    let (s2, e2) = range(SectionKey::Proactive).unwrap_or((0, s3));
-    let t2 = tables::read_table2(text, s2, e2, assumed, &li, &mut report.warnings);
+    let t2 = tables::read_table2(text, s2, e2, assumed2, &li, &mut report.warnings);
     budget::check("reading table 2")?;
     spans.extend(t2.span);
     report.table2 = t2.table;

@@ -84,7 +84,10 @@ pub(super) fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
         "   issuer: {}   year: {}   template: {}",
         r.organization.as_deref().unwrap_or("?"),
         r.year.map_or("?".to_string(), |y| y.to_string()),
-        r.template.map_or("?", |t| t.as_str()),
+        match (r.template, r.table2_template) {
+            (Some(t3), Some(t2)) if t2 != t3 => format!("{t3} (table 2: {t2})"),
+            (t3, _) => t3.map_or("?", |t| t.as_str()).to_string(),
+        },
     )?;
     let sections: Vec<&str> = r.sections.iter().map(|s| s.as_str()).collect();
     writeln!(out, "   sections: {}", sections.join(", "))?;

@@ -717,21 +717,87 @@ pub fn read_table2(
     Read { table, raw, span }
 }
 
-/// Markers of the two templates (SPEC.md §2): words only one of them prints.
-pub fn detect_template(text: &str) -> Option<Template> {
-    static Y2021: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"本\s*年\s*制\s*发\s*件\s*数|现\s*行\s*有\s*效\s*件\s*数|本\s*年\s*废\s*止|本年处理决定数量|本\s*年\s*收\s*费\s*金\s*额|逾\s*期\s*不\s*补\s*正|逾期未按收费通知")
-            .expect("2021 markers")
-    });
-    static Y2019: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"本\s*年\s*新\s*制\s*作|对\s*外\s*公\s*开\s*总\s*数\s*量|上\s*一\s*年\s*项\s*目\s*数\s*量|本\s*年\s*增\s*/\s*减|政\s*府\s*集\s*中\s*采\s*购|采\s*购\s*总\s*金\s*额")
-            .expect("2019 markers")
-    });
-    let a = Y2021.find_iter(text).count();
-    let b = Y2019.find_iter(text).count();
+/// Table 2's column words in the 2021 form (SPEC.md §2).
+static T2_2021: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"本\s*年\s*制\s*发\s*件\s*数|现\s*行\s*有\s*效\s*件\s*数|本\s*年\s*废\s*止|本年处理决定数量|本\s*年\s*收\s*费\s*金\s*额")
+        .expect("2021 table 2 markers")
+});
+/// Table 2's column and row words in the 2019 form.
+static T2_2019: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"本\s*年\s*新\s*制\s*作|对\s*外\s*公\s*开\s*总\s*数\s*量|上\s*一\s*年\s*项\s*目\s*数\s*量|本\s*年\s*增\s*/\s*减|政\s*府\s*集\s*中\s*采\s*购|采\s*购\s*总\s*金\s*额")
+        .expect("2019 table 2 markers")
+});
+/// The (六) sub-rows only the 2021 table 3 prints.
+static T3_2021: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"逾\s*期\s*不\s*补\s*正|逾期未按收费通知|逾\s*期\s*未\s*按\s*收\s*费")
+        .expect("2021 table 3 markers")
+});
+/// The (六) row both forms print; alone (without the 2021 sub-rows) it is the 2019 form.
+static T3_OTHER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"其\s*他\s*处\s*理").expect("(六) row"));
+
+fn by_markers(text: &str, y2021: &Regex, y2019: &Regex) -> Option<Template> {
+    let a = y2021.find_iter(text).count();
+    let b = y2019.find_iter(text).count();
     match a.cmp(&b) {
         std::cmp::Ordering::Greater => Some(Template::Y2021),
         std::cmp::Ordering::Less => Some(Template::Y2019),
         std::cmp::Ordering::Equal => None,
+    }
+}
+
+/// Markers of the two templates over the whole text (SPEC.md §2): words only one of them
+/// prints. The fallback where a table's own region does not tell.
+pub fn detect_template(text: &str) -> Option<Template> {
+    let a = T2_2021.find_iter(text).count() + T3_2021.find_iter(text).count();
+    let b = T2_2019.find_iter(text).count();
+    match a.cmp(&b) {
+        std::cmp::Ordering::Greater => Some(Template::Y2021),
+        std::cmp::Ordering::Less => Some(Template::Y2019),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+/// The form table 2 follows, from its own column words in `region`.
+pub fn detect_table2_template(region: &str) -> Option<Template> {
+    by_markers(region, &T2_2021, &T2_2019)
+}
+
+/// The form table 3 follows, from the rows it prints in `region`: the 2021 (六) sub-rows (逾期
+/// 不补正, 逾期未按收费通知) make it the 2021 form; a (六)其他处理 row without them the 2019 form.
+pub fn detect_table3_template(region: &str) -> Option<Template> {
+    if T3_2021.is_match(region) {
+        Some(Template::Y2021)
+    } else if T3_OTHER.is_match(region) {
+        Some(Template::Y2019)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_table_tells_its_own_form() {
+        let t3_2019 = "（六）其他处理 | 8 | 0 | 0 | 0 | 0 | 0 | 8\n（七）总计 | 53 |";
+        let t3_2021 = "（六）其他处理\n1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请 | 0 |\n\
+                       2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请 | 0 |\n3.其他 | 1 |";
+        assert_eq!(detect_table3_template(t3_2019), Some(Template::Y2019));
+        assert_eq!(detect_table3_template(t3_2021), Some(Template::Y2021));
+        assert_eq!(
+            detect_table3_template("一、本年新收政府信息公开申请数量 | 3"),
+            None
+        );
+        assert_eq!(
+            detect_table2_template("信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数"),
+            Some(Template::Y2021)
+        );
+        assert_eq!(
+            detect_table2_template("信息内容 | 本年新制作数量 | 本年新公开数量 | 对外公开总数量"),
+            Some(Template::Y2019)
+        );
+        assert_eq!(detect_table2_template("规章 | 0 | 0 | 0"), None);
     }
 }

@@ -15,10 +15,11 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use crate::model::{Claim, Report};
 
 /// The names scripts can read, as `report.NAME` or `report["NAME"]`.
-pub const FIELDS: [&str; 17] = [
+pub const FIELDS: [&str; 18] = [
     "organization",
     "year",
     "template",
+    "table2_template",
     "title",
     "period",
     "contact",
@@ -101,6 +102,7 @@ impl ScriptReport {
             "organization" => rhai::serde::to_dynamic(&r.organization),
             "year" => rhai::serde::to_dynamic(r.year),
             "template" => rhai::serde::to_dynamic(r.template),
+            "table2_template" => rhai::serde::to_dynamic(r.table2_template.or(r.template)),
             "title" => rhai::serde::to_dynamic(&r.title),
             "period" => rhai::serde::to_dynamic(&r.period),
             "contact" => rhai::serde::to_dynamic(&r.contact),
