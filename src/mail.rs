@@ -66,6 +66,8 @@ pub struct MailReport {
     pub warnings: usize,
     pub infos: usize,
     pub findings: Vec<MailFinding>,
+    /// Why a person should look at the tables (cells the parser could not read); empty: none.
+    pub review: Vec<String>,
 }
 
 /// One finding in a summary.
@@ -114,6 +116,7 @@ impl MailReport {
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             infos: count(Severity::Info),
+            review: report.map(Report::review_reasons).unwrap_or_default(),
             findings: findings
                 .iter()
                 .map(|f| MailFinding {
@@ -748,6 +751,9 @@ fn sample_report() -> MailReport {
         errors: 1,
         warnings: 1,
         infos: 0,
+        review: vec![
+            "表三有1格未能读出（“(六)其他处理”），涉及这些格的核对未做，请人工核对".to_string(),
+        ],
         findings: vec![
             MailFinding {
                 rule: "t3-balance".to_string(),
@@ -871,6 +877,32 @@ mod tests {
             "{}",
             out.subject
         );
+    }
+
+    #[test]
+    fn a_report_with_unread_cells_says_so_in_both_parts() {
+        let m = mail(&format!(
+            "outbox = \"{}\"\n",
+            tempfile::tempdir().expect("tmp").path().display()
+        ));
+        let mailer = Mailer::new(&m).expect("mailer");
+        let mut r = MailReport::new(1, Some(&report("示例县人民政府", &[])), "a.txt", &[]);
+        r.review =
+            vec!["表三有7格未能读出（“(二)部分公开”），涉及这些格的核对未做，请人工核对".into()];
+        let out = mailer.render(&[r]).expect("render");
+        assert!(
+            out.text.contains("需人工核对：表三有7格未能读出"),
+            "{}",
+            out.text
+        );
+        assert!(out.html.contains("需人工核对"), "{}", out.html);
+        // The reasons come from the report itself: a report without tables has every cell unread.
+        let bare = MailReport::new(3, Some(&report("示例县人民政府", &[])), "c.txt", &[]);
+        assert_eq!(bare.review.len(), 2, "{:?}", bare.review);
+        let clean = MailReport::new(2, None, "b.txt", &[]);
+        assert!(clean.review.is_empty(), "{:?}", clean.review);
+        let out = mailer.render(&[clean]).expect("render");
+        assert!(!out.text.contains("需人工核对"));
     }
 
     #[test]

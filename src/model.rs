@@ -196,6 +196,89 @@ pub struct Report {
 }
 
 impl Report {
+    /// The cells of tables 3 and 4 the parser could not read, as (table, row, column): no value
+    /// and no printed text recorded. A cell printed blank (or `/`, `-`, `无`) keeps its text in
+    /// `raw_cells` and is not among them: blank is the document's, unread is the parser's.
+    pub fn unread_cells(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        let mut out = Vec::new();
+        let t3_rows = t3_rows(self.template.unwrap_or(Template::Y2021));
+        for (name, rows, cols) in [
+            ("table3", t3_rows, &T3_COLUMNS[..]),
+            ("table4", T4_GROUPS.to_vec(), &T4_COLUMNS[..]),
+        ] {
+            for row in rows {
+                for col in cols {
+                    if self.is_unread(name, row, col) {
+                        out.push((name, row, *col));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the parser could not read a cell (`table` is `table2`, `table3` or `table4`): it
+    /// has no value and no printed text. A cell printed blank has its text (`""`, `/` …).
+    pub fn is_unread(&self, table: &str, row: &str, col: &str) -> bool {
+        let has_value = match table {
+            "table2" => self
+                .table2
+                .get(row)
+                .and_then(|r| r.get(col))
+                .is_some_and(Option::is_some),
+            "table3" => self
+                .table3
+                .get(row)
+                .and_then(|r| r.get(col))
+                .is_some_and(Option::is_some),
+            "table4" => self
+                .table4
+                .get(row)
+                .and_then(|r| r.get(col))
+                .is_some_and(Option::is_some),
+            _ => return false,
+        };
+        !has_value
+            && self
+                .raw_cells
+                .get(table)
+                .and_then(|t| t.get(row))
+                .and_then(|r| r.get(col))
+                .is_none()
+    }
+
+    /// Why a person should look at the tables before trusting the findings: the cells the
+    /// parser could not read, per table (the checks that need them were not made). Empty when
+    /// every cell was read.
+    pub fn review_reasons(&self) -> Vec<String> {
+        let unread = self.unread_cells();
+        let mut out = Vec::new();
+        for (name, zh) in [("table3", "表三"), ("table4", "表四")] {
+            let cells: Vec<_> = unread.iter().filter(|c| c.0 == name).collect();
+            if cells.is_empty() {
+                continue;
+            }
+            let mut rows: Vec<&str> = cells.iter().map(|c| c.1).collect();
+            rows.dedup();
+            let shown: Vec<String> = rows
+                .iter()
+                .take(3)
+                .map(|r| format!("“{}”", label(name, r)))
+                .collect();
+            let more = if rows.len() > 3 {
+                format!("等{}行", rows.len())
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{zh}有{}格未能读出（{}{more}），涉及这些格的核对未做，请人工核对",
+                cells.len(),
+                shown.join("、")
+            ));
+        }
+        out
+    }
+
     /// The text of a section, if the report has it.
     pub fn section(&self, key: SectionKey) -> Option<&Section> {
         self.section_text.iter().find(|s| s.key == key)
@@ -352,6 +435,93 @@ pub struct Finding {
     pub message: String,
     /// The numbers compared, the text span quoted.
     pub evidence: serde_json::Value,
+}
+
+/// The Chinese label of a key as the templates print it: `table` is `table2`, `table3`,
+/// `table4` or `section`. Unknown keys come back unchanged.
+pub fn label(table: &str, key: &str) -> String {
+    let found = match table {
+        "table2" => match key {
+            "rules" => "规章",
+            "normative_docs" => "规范性文件",
+            "licensing" => "行政许可",
+            "other_services" => "其他对外管理服务事项",
+            "penalty" => "行政处罚",
+            "enforcement" => "行政强制",
+            "fees" => "行政事业性收费",
+            "procurement" => "政府集中采购",
+            "new_made" => "本年新制作数量",
+            "new_published" => "本年新公开数量",
+            "total_published" => "对外公开总数量",
+            "issued" => "本年制发件数",
+            "repealed" => "本年废止件数",
+            "in_force" => "现行有效件数",
+            "prev_items" => "上一年项目数量",
+            "delta" => "本年增/减",
+            "decisions" => "处理决定数量",
+            "amount_wan" => "本年收费金额(万元)",
+            "items" => "采购项目数量",
+            "amount_yuan" => "采购总金额",
+            _ => "",
+        },
+        "table3" => match key {
+            "new_received" => "一、本年新收政府信息公开申请数量",
+            "carried_over" => "二、上年结转政府信息公开申请数量",
+            "granted" => "(一)予以公开",
+            "partial" => "(二)部分公开",
+            "denied_state_secret" => "(三)不予公开 1.属于国家秘密",
+            "denied_law_prohibited" => "(三)不予公开 2.其他法律行政法规禁止公开",
+            "denied_three_safety" => "(三)不予公开 3.危及“三安全一稳定”",
+            "denied_third_party" => "(三)不予公开 4.保护第三方合法权益",
+            "denied_internal" => "(三)不予公开 5.属于三类内部事务信息",
+            "denied_process" => "(三)不予公开 6.属于四类过程性信息",
+            "denied_enforcement_file" => "(三)不予公开 7.属于行政执法案卷",
+            "denied_admin_query" => "(三)不予公开 8.属于行政查询事项",
+            "unable_not_held" => "(四)无法提供 1.本机关不掌握相关政府信息",
+            "unable_needs_creation" => "(四)无法提供 2.没有现成信息需要另行制作",
+            "unable_unclear" => "(四)无法提供 3.补正后申请内容仍不明确",
+            "rejected_petition" => "(五)不予处理 1.信访举报投诉类申请",
+            "rejected_duplicate" => "(五)不予处理 2.重复申请",
+            "rejected_publication" => "(五)不予处理 3.要求提供公开出版物",
+            "rejected_excessive" => "(五)不予处理 4.无正当理由大量反复申请",
+            "rejected_confirmation" => "(五)不予处理 5.要求行政机关确认或重新出具已获取信息",
+            "other" => "(六)其他处理",
+            "other_no_correction" => "(六)其他处理 1.申请人无正当理由逾期不补正",
+            "other_no_fee" => "(六)其他处理 2.申请人逾期未按收费通知要求缴纳费用",
+            "other_misc" => "(六)其他处理 3.其他",
+            "total_processed" => "(七)总计",
+            "carried_forward" => "四、结转下年度继续办理",
+            "natural_person" => "自然人",
+            "commercial" => "商业企业",
+            "research" => "科研机构",
+            "social_welfare" => "社会公益组织",
+            "legal_service" => "法律服务机构",
+            "other_org" => "其他",
+            "total" => "总计",
+            _ => "",
+        },
+        "table4" => match key {
+            "review" => "行政复议",
+            "lawsuit_direct" => "行政诉讼(未经复议直接起诉)",
+            "lawsuit_after_review" => "行政诉讼(复议后起诉)",
+            "upheld" => "结果维持",
+            "corrected" => "结果纠正",
+            "other" => "其他结果",
+            "pending" => "尚未审结",
+            "total" => "总计",
+            _ => "",
+        },
+        "section" => SectionKey::ALL
+            .iter()
+            .find(|k| k.as_str() == key)
+            .map_or("", |k| k.title()),
+        _ => "",
+    };
+    if found.is_empty() {
+        key.to_string()
+    } else {
+        found.to_string()
+    }
 }
 
 #[cfg(test)]

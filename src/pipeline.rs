@@ -37,6 +37,10 @@ pub struct Outcome {
     pub format: Option<String>,
     pub report: Option<Arc<Report>>,
     pub findings: Vec<Finding>,
+    /// Why a person should look at the report's tables before trusting its findings (cells the
+    /// parser could not read); empty when none.
+    #[serde(default)]
+    pub needs_review: Vec<String>,
 }
 
 /// Hex SHA-256 of bytes: a report's identity is its content.
@@ -57,6 +61,7 @@ impl Outcome {
             format: None,
             report: None,
             findings: Vec::new(),
+            needs_review: Vec::new(),
         }
     }
 }
@@ -163,6 +168,7 @@ fn parse_bytes(path: &Path, bytes: &[u8], sha256: String) -> Outcome {
         format: None,
         report: None,
         findings: Vec::new(),
+        needs_review: Vec::new(),
     };
     let extracted = match extract::extract_bytes(bytes) {
         Ok(x) => x,
@@ -176,6 +182,7 @@ fn parse_bytes(path: &Path, bytes: &[u8], sha256: String) -> Outcome {
     match parse::parse(&extracted.text) {
         Ok(mut report) => {
             report.warnings.extend(extracted.warnings);
+            outcome.needs_review = report.review_reasons();
             outcome.status = Status::Parsed;
             outcome.report = Some(Arc::new(report));
         }

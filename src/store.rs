@@ -134,6 +134,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (report_id, ruleset)
     );
     CREATE INDEX notices_pending ON notices (status, recipients);",
+    // 3: why a report needs a person to look at its tables (JSON array; NULL: no need).
+    "ALTER TABLE reports ADD COLUMN needs_review TEXT;",
 ];
 
 /// Pending notices for one set of recipients.
@@ -454,8 +456,8 @@ impl Store {
         let now = now();
         tx.execute(
             "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
-                                  report_json, ruleset, received_at, audited_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                  report_json, ruleset, received_at, audited_at, needs_review)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 outcome.sha256,
                 outcome.path.to_string_lossy(),
@@ -469,6 +471,8 @@ impl Store {
                 ruleset,
                 received_at,
                 report.map(|_| now.clone()),
+                (!outcome.needs_review.is_empty())
+                    .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -1038,5 +1042,41 @@ mod tests {
             .expect("rename");
         let e = store.waiting(2).expect_err("unreadable").to_string();
         assert!(e.contains("no such table: notices"), "{e}");
+    }
+
+    #[test]
+    fn a_store_of_schema_2_gains_the_review_column_and_keeps_its_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO reports (sha256, path, status, received_at) VALUES ('abc', 'a.txt', 'unparseable', 'x')",
+                [],
+            )
+            .expect("old row");
+        }
+        let store = Store::open(&path).expect("migrated");
+        let (version, review): (i64, Option<String>) = (
+            store
+                .conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .expect("version"),
+            store
+                .conn
+                .query_row(
+                    "SELECT needs_review FROM reports WHERE sha256 = 'abc'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("row kept"),
+        );
+        assert_eq!(version, 3);
+        assert_eq!(review, None);
     }
 }

@@ -63,6 +63,9 @@ pub(super) fn write_human(out: &mut impl Write, o: &Outcome) -> Result<()> {
         return Ok(());
     };
     write_report(out, r)?;
+    for why in &o.needs_review {
+        writeln!(out, "   NEEDS MANUAL REVIEW: {why}")?;
+    }
     let colour = std::io::stdout().is_terminal();
     for f in &o.findings {
         let tag = f.severity.as_str();

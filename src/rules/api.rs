@@ -13,7 +13,7 @@ use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
 
 use super::view::{self, ScriptReport};
-use crate::model::{self, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
+use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -248,93 +248,6 @@ fn section_text(report: &Report, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The Chinese label of a key as the templates print it: `table` is `table2`, `table3`,
-/// `table4` or `section`. Unknown keys come back unchanged.
-fn label(table: &str, key: &str) -> String {
-    let found = match table {
-        "table2" => match key {
-            "rules" => "规章",
-            "normative_docs" => "规范性文件",
-            "licensing" => "行政许可",
-            "other_services" => "其他对外管理服务事项",
-            "penalty" => "行政处罚",
-            "enforcement" => "行政强制",
-            "fees" => "行政事业性收费",
-            "procurement" => "政府集中采购",
-            "new_made" => "本年新制作数量",
-            "new_published" => "本年新公开数量",
-            "total_published" => "对外公开总数量",
-            "issued" => "本年制发件数",
-            "repealed" => "本年废止件数",
-            "in_force" => "现行有效件数",
-            "prev_items" => "上一年项目数量",
-            "delta" => "本年增/减",
-            "decisions" => "处理决定数量",
-            "amount_wan" => "本年收费金额(万元)",
-            "items" => "采购项目数量",
-            "amount_yuan" => "采购总金额",
-            _ => "",
-        },
-        "table3" => match key {
-            "new_received" => "一、本年新收政府信息公开申请数量",
-            "carried_over" => "二、上年结转政府信息公开申请数量",
-            "granted" => "(一)予以公开",
-            "partial" => "(二)部分公开",
-            "denied_state_secret" => "(三)不予公开 1.属于国家秘密",
-            "denied_law_prohibited" => "(三)不予公开 2.其他法律行政法规禁止公开",
-            "denied_three_safety" => "(三)不予公开 3.危及“三安全一稳定”",
-            "denied_third_party" => "(三)不予公开 4.保护第三方合法权益",
-            "denied_internal" => "(三)不予公开 5.属于三类内部事务信息",
-            "denied_process" => "(三)不予公开 6.属于四类过程性信息",
-            "denied_enforcement_file" => "(三)不予公开 7.属于行政执法案卷",
-            "denied_admin_query" => "(三)不予公开 8.属于行政查询事项",
-            "unable_not_held" => "(四)无法提供 1.本机关不掌握相关政府信息",
-            "unable_needs_creation" => "(四)无法提供 2.没有现成信息需要另行制作",
-            "unable_unclear" => "(四)无法提供 3.补正后申请内容仍不明确",
-            "rejected_petition" => "(五)不予处理 1.信访举报投诉类申请",
-            "rejected_duplicate" => "(五)不予处理 2.重复申请",
-            "rejected_publication" => "(五)不予处理 3.要求提供公开出版物",
-            "rejected_excessive" => "(五)不予处理 4.无正当理由大量反复申请",
-            "rejected_confirmation" => "(五)不予处理 5.要求行政机关确认或重新出具已获取信息",
-            "other" => "(六)其他处理",
-            "other_no_correction" => "(六)其他处理 1.申请人无正当理由逾期不补正",
-            "other_no_fee" => "(六)其他处理 2.申请人逾期未按收费通知要求缴纳费用",
-            "other_misc" => "(六)其他处理 3.其他",
-            "total_processed" => "(七)总计",
-            "carried_forward" => "四、结转下年度继续办理",
-            "natural_person" => "自然人",
-            "commercial" => "商业企业",
-            "research" => "科研机构",
-            "social_welfare" => "社会公益组织",
-            "legal_service" => "法律服务机构",
-            "other_org" => "其他",
-            "total" => "总计",
-            _ => "",
-        },
-        "table4" => match key {
-            "review" => "行政复议",
-            "lawsuit_direct" => "行政诉讼(未经复议直接起诉)",
-            "lawsuit_after_review" => "行政诉讼(复议后起诉)",
-            "upheld" => "结果维持",
-            "corrected" => "结果纠正",
-            "other" => "其他结果",
-            "pending" => "尚未审结",
-            "total" => "总计",
-            _ => "",
-        },
-        "section" => model::SectionKey::ALL
-            .iter()
-            .find(|k| k.as_str() == key)
-            .map_or("", |k| k.title()),
-        _ => "",
-    };
-    if found.is_empty() {
-        key.to_string()
-    } else {
-        found.to_string()
-    }
-}
-
 /// A text field of a claim (`before`, `after`): the parser computes the words around each
 /// number once, across hard line breaks; the helpers only hand them out.
 fn claim_field(claim: &Map, field: &str) -> String {
@@ -464,6 +377,12 @@ pub fn register(engine: &mut Engine) {
         engine,
         |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
             raw_cell(r.report(), table, row, col)
+        },
+    );
+    pure("unread").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
+            r.report().is_unread(table, row, col)
         },
     );
     pure("section_text").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
