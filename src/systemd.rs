@@ -33,6 +33,20 @@ fn send(path: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The monotonic clock in microseconds, as systemd wants it beside `RELOADING=1`.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000
+        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,18 +61,4 @@ mod tests {
         let n = server.recv(&mut buf).expect("recv");
         assert_eq!(&buf[..n], b"READY=1");
     }
-}
-
-/// The monotonic clock in microseconds, as systemd wants it beside `RELOADING=1`.
-pub fn monotonic_usec() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return 0;
-    }
-    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000
-        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000
 }
