@@ -345,11 +345,27 @@ pub fn read_table3(
     let mut glued_keys: Vec<&'static str> = Vec::new();
     // One budget for the whole table: hostile copies repeat labels with long digit runs.
     let mut steps = cells::SPLIT_STEPS;
+    // A run broken by stray spaces is only taken for one in a table that glues its cells: some
+    // row there is one unbroken run, or no row has its cells apart. Elsewhere a few numbers a
+    // space apart are a short row.
+    let labelled = || {
+        anchors
+            .iter()
+            .zip(&slices)
+            .filter(|(a, _)| rows.contains(&a.key))
+    };
+    let glued_table = labelled().any(|(_, toks)| glued_run(text, toks, width, false).is_some())
+        || !labelled().any(|(_, toks)| {
+            toks.iter()
+                .filter(|t| matches!(t, Tok::Value { .. }))
+                .count()
+                >= width
+        });
     for (a, toks) in anchors.iter().zip(&slices) {
         if !rows.contains(&a.key) || glued_keys.contains(&a.key) {
             continue;
         }
-        let Some(digits) = glued_run(text, toks, width) else {
+        let Some(digits) = glued_run(text, toks, width, glued_table) else {
             continue;
         };
         glued_keys.push(a.key);
@@ -499,10 +515,10 @@ struct Ambiguous {
     splits: Vec<Vec<u64>>,
 }
 
-/// The digits of a glued row: the values after a label, when they are one run of digits, or a
-/// few pieces of digits with single spaces between them (a stray `&nbsp;` inside the run), too
-/// few pieces to be the row's cells and digits enough to be them all.
-fn glued_run(text: &str, toks: &[Tok<'_>], width: usize) -> Option<String> {
+/// The digits of a glued row: the values after a label, when they are one run of digits, or
+/// (with `spaced`) a few pieces of digits with single spaces between them (a stray `&nbsp;`
+/// inside the run), too few pieces to be the row's cells and digits enough to be them all.
+fn glued_run(text: &str, toks: &[Tok<'_>], width: usize, spaced: bool) -> Option<String> {
     let first = toks.iter().position(|t| matches!(t, Tok::Value { .. }))?;
     let pieces: Vec<&str> = toks[first..]
         .iter()
@@ -515,7 +531,7 @@ fn glued_run(text: &str, toks: &[Tok<'_>], width: usize) -> Option<String> {
     let more_values = toks[first + pieces.len()..]
         .iter()
         .any(|t| !matches!(t, Tok::Text { .. }));
-    if more_values || pieces.len() >= width {
+    if more_values || pieces.len() >= width || (pieces.len() > 1 && !spaced) {
         return None;
     }
     if !pieces.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
@@ -1247,8 +1263,15 @@ mod tests {
     #[test]
     fn glued_runs_join_across_single_spaces_only() {
         let toks = |s: &'static str| cells::tokenize(s, 0, s.len(), 0);
-        let run = |s: &'static str| glued_run(s, &toks(s), 7);
+        let run = |s: &'static str| glued_run(s, &toks(s), 7, true);
         assert_eq!(run("713000074").as_deref(), Some("713000074"));
+        // Outside a glued table, numbers a space apart are cells.
+        let s = "数量 150 000015";
+        assert_eq!(glued_run(s, &toks(s), 7, false), None);
+        assert_eq!(
+            glued_run("713000074", &toks("713000074"), 7, false).as_deref(),
+            Some("713000074")
+        );
         assert_eq!(run("数量 150 000015").as_deref(), Some("150000015"));
         assert_eq!(run("1 0 0 0 0 0 1"), None);
         assert_eq!(run("150  000015"), None);
@@ -1280,5 +1303,31 @@ mod tests {
             );
         }
         assert!(warnings.iter().all(|w| w.len() < 400), "{warnings:#?}");
+    }
+
+    #[test]
+    fn a_short_row_of_a_spaced_table_is_not_taken_for_a_glued_run() {
+        // Cells a space apart everywhere; 予以公开 lost a cell. Its six numbers joined would
+        // split as 1,0,2,0,0,0,3 — a row the table never printed.
+        let rows = consistent(&[(2, [10, 2, 0, 0, 0, 0])], [0; 6], [0; 6]);
+        let text = glued_text(&rows, |i, _| {
+            let cells = rows[i];
+            let total: u64 = cells.iter().sum();
+            let mut printed: Vec<String> =
+                cells.iter().chain([&total]).map(u64::to_string).collect();
+            if i == 2 {
+                printed = ["10", "2", "0", "0", "0", "3"].map(String::from).to_vec();
+            }
+            format!("{} ", printed.join(" "))
+        });
+        let (table, warnings) = read(&text);
+        assert_eq!(row_of(&table, "granted"), vec![None; 7], "{warnings:#?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("table3 row granted: 6 of 7 cells")),
+            "{warnings:#?}"
+        );
+        assert_eq!(row_of(&table, "total_processed"), want(rows[23]));
     }
 }
