@@ -7,8 +7,12 @@
 //!   and its cells on one line, a line of bare cells is a row whose label was printed elsewhere
 //!   (PDF extraction often moves wrapped labels away from their numbers). Such rows take their
 //!   place from the template's row order, between the labelled rows around them.
-//! - *glued cells* (`713000074`): split so that the 总计 cell is the sum of the six before it;
-//!   when no split or more than one split fits, the row is reported, not guessed.
+//! - *glued cells* (`713000074`, or `150 000015` with a stray space): split so that the 总计
+//!   cell is the sum of the six before it. Rows that this leaves with several splits
+//!   (`330000033`: 33,0,… or 3,30,…) are decided together by the column identities of table 3
+//!   (balance, and (七)总计 = the result rows), a search over their splits within the table's
+//!   step budget. A row no split fits, or one the identities still leave open, is reported, not
+//!   guessed.
 //!
 //! Whatever cannot be read is left `None` and named in the warnings.
 
