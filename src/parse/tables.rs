@@ -7,8 +7,12 @@
 //!   and its cells on one line, a line of bare cells is a row whose label was printed elsewhere
 //!   (PDF extraction often moves wrapped labels away from their numbers). Such rows take their
 //!   place from the template's row order, between the labelled rows around them.
-//! - *glued cells* (`713000074`): split so that the 总计 cell is the sum of the six before it;
-//!   when no split or more than one split fits, the row is reported, not guessed.
+//! - *glued cells* (`713000074`, or `150 000015` with a stray space): split so that the 总计
+//!   cell is the sum of the six before it. Rows that this leaves with several splits
+//!   (`330000033`: 33,0,… or 3,30,…) are decided together by the column identities of table 3
+//!   (balance, and (七)总计 = the result rows), a search over their splits within the table's
+//!   step budget. A row no split fits, or one the identities still leave open, is reported, not
+//!   guessed.
 //!
 //! Whatever cannot be read is left `None` and named in the warnings.
 
@@ -337,50 +341,69 @@ pub fn read_table3(
     let columns = column_order(text, start, anchors.first().map_or(end, |a| a.start));
     let slices = slices(text, &anchors, end, li);
     let line_rows = is_line_rows(&anchors, &slices, width);
-    // Glued rows: a label followed by one long run of digits.
+    // Glued rows: a label followed by one long run of digits (a stray space may break it).
     let mut glued: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    // Glued rows whose own identity allows several splits: decided with the whole table below.
+    let mut ambiguous: Vec<Ambiguous> = Vec::new();
+    // Every row read as glued, split or not: its cells are not looked for again.
+    let mut glued_keys: Vec<&'static str> = Vec::new();
     // One budget for the whole table: hostile copies repeat labels with long digit runs.
     let mut steps = cells::SPLIT_STEPS;
+    // A run broken by stray spaces is only taken for one in a table that glues its cells: some
+    // row there is one unbroken run, or no row has its cells apart. Elsewhere a few numbers a
+    // space apart are a short row.
+    let labelled = || {
+        anchors
+            .iter()
+            .zip(&slices)
+            .filter(|(a, _)| rows.contains(&a.key))
+    };
+    let glued_table = labelled().any(|(_, toks)| glued_run(text, toks, width, false).is_some())
+        || !labelled().any(|(_, toks)| {
+            toks.iter()
+                .filter(|t| matches!(t, Tok::Value { .. }))
+                .count()
+                >= width
+        });
     for (a, toks) in anchors.iter().zip(&slices) {
-        if !rows.contains(&a.key) {
+        if !rows.contains(&a.key) || glued_keys.contains(&a.key) {
             continue;
         }
-        let values: Vec<&str> = toks
-            .iter()
-            .filter_map(|t| match t {
-                Tok::Value { text, .. } => Some(*text),
-                _ => None,
-            })
-            .collect();
-        if let [digits] = values.as_slice() {
-            if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
-                let Some(splits) = cells::split_glued(digits, 1, width, 3, &mut steps) else {
-                    warnings.push(format!(
-                        "table3 row {}: glued cells `{digits}` have too many possible splits to try; left unread",
-                        a.key
-                    ));
-                    continue;
-                };
-                match splits.len() {
-                    1 => {
-                        glued.insert(a.key, splits[0].clone());
-                    }
-                    0 => warnings.push(format!(
-                        "table3 row {}: glued cells `{digits}` cannot be split so that 总计 is the sum of the six columns",
-                        a.key
-                    )),
-                    _ => warnings.push(format!(
-                        "table3 row {}: glued cells `{digits}` split in more than one way; left unread",
-                        a.key
-                    )),
-                }
+        let Some(digits) = glued_run(text, toks, width, glued_table) else {
+            continue;
+        };
+        glued_keys.push(a.key);
+        let Some(splits) = cells::split_glued(&digits, 1, width, MAX_ROW_SPLITS + 1, &mut steps)
+        else {
+            warnings.push(format!(
+                "table3 row {}: glued cells `{digits}` have too many possible splits to try; left unread",
+                a.key
+            ));
+            continue;
+        };
+        match splits.len() {
+            0 => warnings.push(format!(
+                "table3 row {}: glued cells `{digits}` cannot be split so that 总计 is the sum of the six columns",
+                a.key
+            )),
+            1 => {
+                glued.insert(a.key, splits[0].clone());
             }
+            n if n > MAX_ROW_SPLITS => warnings.push(format!(
+                "table3 row {}: glued cells `{digits}` split in more than {MAX_ROW_SPLITS} ways; left unread",
+                a.key
+            )),
+            _ => ambiguous.push(Ambiguous {
+                key: a.key,
+                digits,
+                splits,
+            }),
         }
     }
     let mut local = Vec::new();
     let cands = candidates(&anchors, &slices, width, line_rows, &mut local);
     for (key, why) in local {
-        if rows.contains(&key) && !glued.contains_key(key) {
+        if rows.contains(&key) && !glued_keys.contains(&key) {
             warnings.push(format!("table3 row {key}: {why}"));
         }
     }
@@ -389,15 +412,11 @@ pub fn read_table3(
     let mut raw: RawCells = BTreeMap::new();
     let mut filled: BTreeMap<&'static str, bool> = BTreeMap::new();
     for (key, values) in &glued {
-        let mut row = BTreeMap::new();
-        let mut raw_row = BTreeMap::new();
-        for (col, v) in columns.iter().zip(values) {
-            row.insert(col.to_string(), i64::try_from(*v).ok());
-            raw_row.insert(col.to_string(), v.to_string());
-        }
-        table.insert(key.to_string(), row);
-        raw.insert(key.to_string(), raw_row);
+        insert_glued_row(&mut table, &mut raw, &columns, key, values);
         filled.insert(key, true);
+    }
+    for amb in &ambiguous {
+        filled.insert(amb.key, true);
     }
     let mut pointer = 0usize;
     for cand in &cands {
@@ -442,11 +461,32 @@ pub fn read_table3(
         filled.insert(key, true);
         pointer = idx + 1;
     }
+    // Glued rows that their own identity left open: the column identities of the whole table
+    // decide them, or they stay unread.
+    if !ambiguous.is_empty() {
+        let chosen = solve_ambiguous(&table, &ambiguous, &columns, template, &mut steps);
+        for (amb, outcome) in ambiguous.iter().zip(chosen) {
+            match outcome {
+                Ok(values) => {
+                    insert_glued_row(&mut table, &mut raw, &columns, amb.key, &values);
+                }
+                Err(why) => warnings.push(format!(
+                    "table3 row {}: glued cells `{}` split in {} ways ({}); {why}; left unread",
+                    amb.key,
+                    amb.digits,
+                    amb.splits.len(),
+                    some_splits(&amb.splits)
+                )),
+            }
+        }
+    }
     // Every row of the template appears, with None where nothing was read.
     let mut missing = Vec::new();
     for key in &rows {
         if !table.contains_key(*key) {
-            missing.push(*key);
+            if !glued_keys.contains(key) {
+                missing.push(*key);
+            }
             table.insert(
                 key.to_string(),
                 T3_COLUMNS.iter().map(|c| (c.to_string(), None)).collect(),
@@ -461,6 +501,297 @@ pub fn read_table3(
     }
     let span = span_of(&anchors, end);
     Read { table, raw, span }
+}
+
+/// Splits a glued row may have on its own before it is given up unread: real rows have a few.
+const MAX_ROW_SPLITS: usize = 64;
+
+/// Solutions of the table-wide search kept at most (each ambiguous row only needs to be seen
+/// with two different splits to be known undecided).
+const MAX_SOLUTIONS: usize = 256;
+
+/// A glued row of table 3 whose own identity (总计 = the six columns) allows several splits.
+#[derive(Debug)]
+struct Ambiguous {
+    key: &'static str,
+    digits: String,
+    /// Every split its own identity allows, cells in printed column order.
+    splits: Vec<Vec<u64>>,
+}
+
+/// The digits of a glued row: the values after a label, when they are one run of digits, or
+/// (with `spaced`) a few pieces of digits with single spaces between them (a stray `&nbsp;`
+/// inside the run), too few pieces to be the row's cells and digits enough to be them all.
+fn glued_run(text: &str, toks: &[Tok<'_>], width: usize, spaced: bool) -> Option<String> {
+    let first = toks.iter().position(|t| matches!(t, Tok::Value { .. }))?;
+    let pieces: Vec<&str> = toks[first..]
+        .iter()
+        .map_while(|t| match t {
+            Tok::Value { text, .. } => Some(*text),
+            _ => None,
+        })
+        .collect();
+    // Values after the run (past a text token) mean the row is not one run.
+    let more_values = toks[first + pieces.len()..]
+        .iter()
+        .any(|t| !matches!(t, Tok::Text { .. }));
+    if more_values || pieces.len() >= width || (pieces.len() > 1 && !spaced) {
+        return None;
+    }
+    if !pieces.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    // Consecutive pieces must be one space apart in the text itself.
+    let offset = |p: &str| (p.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+    for pair in pieces.windows(2) {
+        let end = offset(pair[0])? + pair[0].len();
+        let next = offset(pair[1])?;
+        if text.get(end..next) != Some(" ") {
+            return None;
+        }
+    }
+    let digits: String = pieces.concat();
+    (digits.len() >= width).then_some(digits)
+}
+
+/// The first few splits of a row, for its warning.
+fn some_splits(splits: &[Vec<u64>]) -> String {
+    const SHOWN: usize = 4;
+    let mut out: Vec<String> = splits
+        .iter()
+        .take(SHOWN)
+        .map(|s| s.iter().map(u64::to_string).collect::<Vec<_>>().join(","))
+        .collect();
+    if splits.len() > SHOWN {
+        out.push("…".to_string());
+    }
+    out.join(" or ")
+}
+
+/// Stores a split glued row (cells in printed column order).
+fn insert_glued_row(
+    table: &mut Table,
+    raw: &mut RawCells,
+    columns: &[&'static str],
+    key: &str,
+    values: &[u64],
+) {
+    let mut row = BTreeMap::new();
+    let mut raw_row = BTreeMap::new();
+    for (col, v) in columns.iter().zip(values) {
+        row.insert(col.to_string(), i64::try_from(*v).ok());
+        raw_row.insert(col.to_string(), v.to_string());
+    }
+    table.insert(key.to_string(), row);
+    raw.insert(key.to_string(), raw_row);
+}
+
+/// One column identity of table 3 over the ambiguous rows: the known cells add up to
+/// `constant`, and `terms` (ambiguous row, coefficient) must bring the sum to zero.
+#[derive(Debug)]
+struct Identity {
+    column: usize,
+    constant: i128,
+    terms: Vec<(usize, i128)>,
+    /// The last ambiguous row it involves: it is checked once that row is chosen.
+    last: usize,
+}
+
+/// The column identities of table 3 (SPEC.md §3), each as rows with coefficients that add up to
+/// zero: the balance (新收 + 上年结转 = (七)总计 + 结转下年度), the results ((七)总计 = the sum of
+/// the result rows, (六) as its rows in either template) and the two together (which still holds
+/// where (七)总计 itself is unread). The form prints no group totals for (三)(四)(五).
+fn t3_identities(template: Template) -> Vec<Vec<(&'static str, i128)>> {
+    let results: Vec<&'static str> = model::t3_rows(template)
+        .into_iter()
+        .filter(|r| {
+            !matches!(
+                *r,
+                "new_received" | "carried_over" | "total_processed" | "carried_forward"
+            )
+        })
+        .collect();
+    let balance = vec![
+        ("new_received", 1),
+        ("carried_over", 1),
+        ("total_processed", -1),
+        ("carried_forward", -1),
+    ];
+    let mut processed = vec![("total_processed", 1)];
+    processed.extend(results.iter().map(|r| (*r, -1)));
+    let mut both = vec![
+        ("new_received", 1),
+        ("carried_over", 1),
+        ("carried_forward", -1),
+    ];
+    both.extend(results.iter().map(|r| (*r, -1)));
+    vec![balance, processed, both]
+}
+
+/// Chooses a split for each ambiguous glued row so that table 3's column identities hold, given
+/// the rows already read: a search over the rows' candidate splits, with the table's step
+/// budget. A row is decided when every assignment that satisfies the identities gives it the
+/// same split; otherwise the reason it is left unread.
+fn solve_ambiguous(
+    table: &Table,
+    ambiguous: &[Ambiguous],
+    columns: &[&'static str],
+    template: Template,
+    steps: &mut usize,
+) -> Vec<Result<Vec<u64>, String>> {
+    let index_of = |row: &str| ambiguous.iter().position(|a| a.key == row);
+    let mut identities = Vec::new();
+    for sums in t3_identities(template) {
+        'column: for (c, col) in columns.iter().enumerate() {
+            let mut constant = 0i128;
+            let mut terms = Vec::new();
+            for (row, coef) in &sums {
+                if let Some(i) = index_of(row) {
+                    terms.push((i, *coef));
+                    continue;
+                }
+                // A cell not read (blank, `/`, unread) leaves this identity out for the column.
+                match table.get(*row).and_then(|r| r.get(*col)).copied().flatten() {
+                    Some(v) => constant += coef * i128::from(v),
+                    None => continue 'column,
+                }
+            }
+            if let Some(last) = terms.iter().map(|(i, _)| *i).max() {
+                identities.push(Identity {
+                    column: c,
+                    constant,
+                    terms,
+                    last,
+                });
+            }
+        }
+    }
+    let mut search = Assign::new(ambiguous, &identities, steps);
+    search.run();
+    let (gave_up, solutions, seen) = (search.gave_up, search.solutions, search.seen);
+    tracing::debug!(
+        rows = ambiguous.len(),
+        identities = identities.len(),
+        solutions,
+        gave_up,
+        "table3: glued rows solved with the column identities"
+    );
+    ambiguous
+        .iter()
+        .zip(seen)
+        .map(|(amb, seen)| {
+            if gave_up {
+                Err("too many combinations with the other ambiguous rows to try".to_string())
+            } else if solutions == 0 {
+                Err("no choice of splits makes table 3's column identities hold".to_string())
+            } else if let [only] = seen.as_slice() {
+                Ok(amb.splits[*only].clone())
+            } else {
+                Err(format!(
+                    "table 3's column identities hold with {} of them",
+                    seen.len()
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The state of the search over the ambiguous rows' splits.
+struct Assign<'a> {
+    ambiguous: &'a [Ambiguous],
+    steps: &'a mut usize,
+    gave_up: bool,
+    /// For each row, the identities it takes part in: (identity, column, coefficient).
+    terms: Vec<Vec<(usize, usize, i128)>>,
+    /// For each row, the identities whose last row it is: checked once it is chosen.
+    checks: Vec<Vec<usize>>,
+    /// Each identity's sum so far (zero when it holds).
+    sums: Vec<i128>,
+    /// The split chosen for each row so far.
+    choice: Vec<usize>,
+    /// For each row, the splits it has in the solutions found.
+    seen: Vec<Vec<usize>>,
+    solutions: usize,
+    /// Every row has been seen with two splits: nothing more to learn.
+    all_open: bool,
+}
+
+impl<'a> Assign<'a> {
+    fn new(ambiguous: &'a [Ambiguous], identities: &[Identity], steps: &'a mut usize) -> Self {
+        let mut terms = vec![Vec::new(); ambiguous.len()];
+        let mut checks = vec![Vec::new(); ambiguous.len()];
+        for (k, id) in identities.iter().enumerate() {
+            for &(row, coef) in &id.terms {
+                terms[row].push((k, id.column, coef));
+            }
+            checks[id.last].push(k);
+        }
+        Assign {
+            ambiguous,
+            steps,
+            gave_up: false,
+            terms,
+            checks,
+            sums: identities.iter().map(|id| id.constant).collect(),
+            choice: Vec::with_capacity(ambiguous.len()),
+            seen: vec![Vec::new(); ambiguous.len()],
+            solutions: 0,
+            all_open: false,
+        }
+    }
+
+    fn run(&mut self) {
+        self.descend();
+        if self.solutions > MAX_SOLUTIONS && !self.all_open {
+            // Stopped early: the rows seen with one split so far may have others.
+            self.gave_up = true;
+        }
+    }
+
+    /// The search is over: out of steps, too many solutions, or nothing more to learn.
+    fn stopped(&self) -> bool {
+        self.gave_up || self.solutions > MAX_SOLUTIONS || self.all_open
+    }
+
+    /// Adds (`sign` 1) or takes back (-1) row `row`'s split `split` in the identities' sums.
+    fn apply(&mut self, row: usize, split: usize, sign: i128) {
+        let cells = &self.ambiguous[row].splits[split];
+        for &(k, column, coef) in &self.terms[row] {
+            let v = cells.get(column).map_or(0, |v| i128::from(*v));
+            self.sums[k] += sign * coef * v;
+        }
+    }
+
+    fn descend(&mut self) {
+        let depth = self.choice.len();
+        if depth == self.ambiguous.len() {
+            self.solutions += 1;
+            for (seen, &c) in self.seen.iter_mut().zip(&self.choice) {
+                if !seen.contains(&c) {
+                    seen.push(c);
+                }
+            }
+            self.all_open = self.seen.iter().all(|s| s.len() > 1);
+            return;
+        }
+        for split in 0..self.ambiguous[depth].splits.len() {
+            if *self.steps == 0 {
+                self.gave_up = true;
+                return;
+            }
+            *self.steps -= 1;
+            self.apply(depth, split, 1);
+            if self.checks[depth].iter().all(|&k| self.sums[k] == 0) {
+                self.choice.push(split);
+                self.descend();
+                self.choice.pop();
+            }
+            self.apply(depth, split, -1);
+            if self.stopped() {
+                return;
+            }
+        }
+    }
 }
 
 /// In the 2021 template, `other` is the sum of the three (六) rows (None where any is unknown).
@@ -799,5 +1130,269 @@ mod tests {
             Some(Template::Y2019)
         );
         assert_eq!(detect_table2_template("规章 | 0 | 0 | 0"), None);
+    }
+
+    /// Table 3 of the 2021 form in the glued crawler form: each label, then its cells run
+    /// together (`glue` gives the text of a row's cells).
+    fn glued_text(rows: &[[u64; 6]; 25], glue: impl Fn(usize, &str) -> String) -> String {
+        let labels = [
+            "一、本年新收政府信息公开申请数量 ",
+            "二、上年结转政府信息公开申请数量 ",
+            "三、本年度办理结果 (一)予以公开 ",
+            "(二)部分公开(区分处理的,只计这一情形,不计其他情形) ",
+            "(三)不予公开 1.属于国家秘密",
+            "2.其他法律行政法规禁止公开 ",
+            "3.危及\"三安全一稳定\" ",
+            "4.保护第三方合法权益 ",
+            "5.属于三类内部事务信息 ",
+            "6.属于四类过程性信息 ",
+            "7.属于行政执法案卷 ",
+            "8.属于行政查询事项 ",
+            "(四)无法提供 1.本机关不掌握相关政府信息 ",
+            "2.没有现成信息需要另行制作 ",
+            "3.补正后申请内容仍不明确 ",
+            "(五)不予处理 1.信访举报投诉类申请 ",
+            "2.重复申请 ",
+            "3.要求提供公开出版物 ",
+            "4.无正当理由大量反复申请 ",
+            "5.要求行政机关确认或重新出具已获取信息 ",
+            "(六)其他处理 1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请 ",
+            "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请 ",
+            "3.其他 ",
+            "(七)总计 ",
+            "四、结转下年度继续办理 ",
+        ];
+        let mut out = String::from("申请人情况 自然人 法人或其他组织 总计 ");
+        for (i, label) in labels.iter().enumerate() {
+            let cells = rows[i];
+            let total: u64 = cells.iter().sum();
+            let run: String = cells.iter().chain([&total]).map(u64::to_string).collect();
+            out.push_str(label);
+            out.push_str(&glue(i, &run));
+        }
+        out
+    }
+
+    /// A consistent table: rows in the order of `model::t3_rows(Y2021)`.
+    fn consistent(
+        leaves: &[(usize, [u64; 6])],
+        carried: [u64; 6],
+        forward: [u64; 6],
+    ) -> [[u64; 6]; 25] {
+        let mut rows = [[0u64; 6]; 25];
+        for (i, v) in leaves {
+            rows[*i] = *v;
+        }
+        rows[1] = carried;
+        rows[24] = forward;
+        for c in 0..6 {
+            let processed: u64 = (2..23).map(|r| rows[r][c]).sum();
+            rows[23][c] = processed;
+            rows[0][c] = processed + forward[c] - carried[c];
+        }
+        rows
+    }
+
+    fn read(text: &str) -> (Table, Vec<String>) {
+        let li = LineIndex::new(text);
+        let mut warnings = Vec::new();
+        let read = read_table3(text, 0, text.len(), Template::Y2021, &li, &mut warnings);
+        (read.table, warnings)
+    }
+
+    fn row_of(table: &Table, key: &str) -> Vec<Option<i64>> {
+        T3_COLUMNS.iter().map(|c| table[key][*c]).collect()
+    }
+
+    /// Whether a row's own identity allows more than one split of its glued cells.
+    fn ambiguous_alone(cells: [u64; 6]) -> bool {
+        let total: u64 = cells.iter().sum();
+        let run: String = cells.iter().chain([&total]).map(u64::to_string).collect();
+        let splits = cells::split_glued(&run, 1, 7, 10, &mut cells::SPLIT_STEPS.clone());
+        splits.is_some_and(|s| s.len() > 1)
+    }
+
+    fn want(cells: [u64; 6]) -> Vec<Option<i64>> {
+        let total: u64 = cells.iter().sum();
+        cells
+            .iter()
+            .chain([&total])
+            .map(|v| i64::try_from(*v).ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_row_ambiguous_alone_is_decided_by_the_column_identities() {
+        // 予以公开 `330000033` is 33,0,0,0,0,0,33 or 3,30,0,0,0,0,33.
+        let rows = consistent(
+            &[(2, [33, 0, 0, 0, 0, 0]), (12, [5, 1, 0, 0, 0, 0])],
+            [1, 0, 0, 0, 0, 0],
+            [2, 0, 0, 0, 0, 0],
+        );
+        assert!(ambiguous_alone(rows[2]));
+        let text = glued_text(&rows, |_, run| run.to_string());
+        let (table, warnings) = read(&text);
+        for (i, key) in model::t3_rows(Template::Y2021).iter().enumerate() {
+            assert_eq!(row_of(&table, key), want(rows[i]), "{key}: {warnings:#?}");
+        }
+        assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    #[test]
+    fn several_ambiguous_rows_are_solved_together_across_a_stray_space() {
+        // 予以公开, 部分公开 and (七)总计 are all ambiguous alone; stray spaces sit inside two
+        // runs; only one choice of the three splits keeps the columns in balance.
+        let rows = consistent(
+            &[(2, [33, 11, 0, 0, 0, 0]), (3, [3, 11, 0, 0, 0, 0])],
+            [0; 6],
+            [3, 1, 0, 0, 0, 0],
+        );
+        for i in [2, 3, 23] {
+            assert!(ambiguous_alone(rows[i]), "row {i}");
+        }
+        let text = glued_text(&rows, |i, run| match i {
+            2 => format!("{} {}", &run[..3], &run[3..]),
+            23 => format!("{} {}", &run[..1], &run[1..]),
+            _ => run.to_string(),
+        });
+        assert!(
+            text.contains("331 1000044") && text.contains("(七)总计 3 622000058"),
+            "{text}"
+        );
+        let (table, warnings) = read(&text);
+        for (i, key) in model::t3_rows(Template::Y2021).iter().enumerate() {
+            assert_eq!(row_of(&table, key), want(rows[i]), "{key}: {warnings:#?}");
+        }
+        assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    #[test]
+    fn rows_the_identities_cannot_tell_apart_stay_unread_and_are_named() {
+        // 予以公开 and 部分公开 both `330000033`: swapping 33,0 and 3,30 between them keeps
+        // every column identity, so neither can be read; the rest of the table is.
+        let rows = consistent(
+            &[
+                (2, [33, 0, 0, 0, 0, 0]),
+                (3, [3, 30, 0, 0, 0, 0]),
+                (13, [1, 0, 0, 0, 0, 0]),
+            ],
+            [0; 6],
+            [0; 6],
+        );
+        assert!(ambiguous_alone(rows[2]) && ambiguous_alone(rows[3]));
+        let text = glued_text(&rows, |_, run| run.to_string());
+        let (table, warnings) = read(&text);
+        for (i, key) in model::t3_rows(Template::Y2021).iter().enumerate() {
+            if matches!(*key, "granted" | "partial") {
+                assert_eq!(row_of(&table, key), vec![None; 7], "{key}");
+                assert!(
+                    warnings
+                        .iter()
+                        .any(|w| w.starts_with(&format!("table3 row {key}: "))
+                            && w.contains("left unread")),
+                    "{key}: {warnings:#?}"
+                );
+            } else {
+                assert_eq!(row_of(&table, key), want(rows[i]), "{key}: {warnings:#?}");
+            }
+        }
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    }
+
+    #[test]
+    fn the_search_over_rows_keeps_to_the_budget() {
+        // Many ambiguous rows and no way to settle them: the search ends when its steps do.
+        let ambiguous: Vec<Ambiguous> = ["granted", "partial", "denied_internal", "denied_process"]
+            .iter()
+            .map(|key| Ambiguous {
+                key,
+                digits: "330000033".into(),
+                splits: vec![vec![33, 0, 0, 0, 0, 0, 33], vec![3, 30, 0, 0, 0, 0, 33]],
+            })
+            .collect();
+        let table = Table::new();
+        let mut steps = 3;
+        let out = solve_ambiguous(&table, &ambiguous, &T3_COLUMNS, Template::Y2021, &mut steps);
+        assert_eq!(steps, 0);
+        assert!(
+            out.iter()
+                .all(|r| r.as_ref().is_err_and(|e| e.contains("too many"))),
+            "{out:?}"
+        );
+        // With no identity usable (nothing else read), every row stays open.
+        let mut steps = cells::SPLIT_STEPS;
+        let out = solve_ambiguous(&table, &ambiguous, &T3_COLUMNS, Template::Y2021, &mut steps);
+        assert!(out.iter().all(Result::is_err), "{out:?}");
+    }
+
+    #[test]
+    fn glued_runs_join_across_single_spaces_only() {
+        let toks = |s: &'static str| cells::tokenize(s, 0, s.len(), 0);
+        let run = |s: &'static str| glued_run(s, &toks(s), 7, true);
+        assert_eq!(run("713000074").as_deref(), Some("713000074"));
+        // Outside a glued table, numbers a space apart are cells.
+        let s = "数量 150 000015";
+        assert_eq!(glued_run(s, &toks(s), 7, false), None);
+        assert_eq!(
+            glued_run("713000074", &toks("713000074"), 7, false).as_deref(),
+            Some("713000074")
+        );
+        assert_eq!(run("数量 150 000015").as_deref(), Some("150000015"));
+        assert_eq!(run("1 0 0 0 0 0 1"), None);
+        assert_eq!(run("150  000015"), None);
+        assert_eq!(run("150\n000015"), None);
+        assert_eq!(run("15 0"), None);
+        assert_eq!(run("150 甲 000015"), None);
+    }
+
+    #[test]
+    fn a_table_of_runs_with_many_splits_ends_within_the_budget() {
+        // Every row `11111111110145` (60 splits each) and no choice that balances: the search
+        // stops when the table's steps run out and every row is reported, none guessed.
+        let rows = [[1, 11, 11, 11, 1, 110]; 25];
+        assert_eq!(
+            cells::split_glued("11111111110145", 1, 7, 100, &mut cells::SPLIT_STEPS.clone())
+                .map(|s| s.len()),
+            Some(60)
+        );
+        let text = glued_text(&rows, |_, run| run.to_string());
+        let (table, warnings) = read(&text);
+        for key in model::t3_rows(Template::Y2021) {
+            assert_eq!(row_of(&table, key), vec![None; 7], "{key}");
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("table3 row {key}: "))
+                        && w.contains("too many combinations")),
+                "{key}: {warnings:#?}"
+            );
+        }
+        assert!(warnings.iter().all(|w| w.len() < 400), "{warnings:#?}");
+    }
+
+    #[test]
+    fn a_short_row_of_a_spaced_table_is_not_taken_for_a_glued_run() {
+        // Cells a space apart everywhere; 予以公开 lost a cell. Its six numbers joined would
+        // split as 1,0,2,0,0,0,3 — a row the table never printed.
+        let rows = consistent(&[(2, [10, 2, 0, 0, 0, 0])], [0; 6], [0; 6]);
+        let text = glued_text(&rows, |i, _| {
+            let cells = rows[i];
+            let total: u64 = cells.iter().sum();
+            let mut printed: Vec<String> =
+                cells.iter().chain([&total]).map(u64::to_string).collect();
+            if i == 2 {
+                printed = ["10", "2", "0", "0", "0", "3"].map(String::from).to_vec();
+            }
+            format!("{} ", printed.join(" "))
+        });
+        let (table, warnings) = read(&text);
+        assert_eq!(row_of(&table, "granted"), vec![None; 7], "{warnings:#?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("table3 row granted: 6 of 7 cells")),
+            "{warnings:#?}"
+        );
+        assert_eq!(row_of(&table, "total_processed"), want(rows[23]));
     }
 }
