@@ -58,6 +58,12 @@ pub fn tokenize(text: &str, start: usize, end: usize, first_line: usize) -> Vec<
             // On the slice's first line, the text before the first pipe is the rest of the
             // label's own cell, not a cell of the row.
             tokenize_pipe_line(line, i == 0, line_no, &mut out);
+        } else if is_garbled_cell(line.trim()) {
+            // A line of its own holding a garbled cell (one cell per line).
+            out.push(Tok::Value {
+                text: line.trim(),
+                line: line_no,
+            });
         } else {
             for piece in line.split(['\t', ' ']) {
                 tokenize_piece(piece, line_no, &mut out);
@@ -100,6 +106,7 @@ fn tokenize_pipe_line<'a>(
     } else {
         filled >= 2 && has_value
     };
+    let single = filled == 1;
     for cell in cells {
         let c = cell.trim();
         if c.is_empty() {
@@ -108,10 +115,31 @@ fn tokenize_pipe_line<'a>(
             }
             continue;
         }
+        // A cell between pipes that is neither a number nor a label's words (`1l`, `？`, `O`):
+        // a cell the copy garbled. It stays one cell with its text, so the row's other cells
+        // keep their columns and this one reads as unreadable text, not as a number.
+        if (keep_blanks || single) && is_garbled_cell(c) {
+            out.push(Tok::Value {
+                text: c,
+                line: line_no,
+            });
+            continue;
+        }
         for piece in c.split(['\t', ' ']) {
             tokenize_piece(piece, line_no, out);
         }
     }
+}
+
+/// A short cell text that is no number and no words: at most three characters, none of them
+/// Han, and not a full value (`1l`, `O`, `？`, `#`). Labels and header words always hold Han.
+fn is_garbled_cell(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=3).contains(&n)
+        && !full_value(s)
+        && !is_null_marker(s)
+        && !is_noise(s)
+        && !s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
 fn full_value(s: &str) -> bool {
