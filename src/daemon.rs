@@ -280,19 +280,8 @@ impl Context {
                     }
                 };
                 let sha = pipeline::sha256_hex(&bytes);
-                match self.with_store(|s| s.stored(&sha)) {
-                    Ok(Some(known)) => {
-                        if !self.claim() {
-                            return Processed::GivenUp;
-                        }
-                        return self.finish_known(path, &sha, &known, Some(stamp));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        return Processed::Later {
-                            reason: e.to_string(),
-                        }
-                    }
+                if let Some(done) = self.if_known(path, &sha, stamp) {
+                    return done;
                 }
                 pipeline::read_within(path, &bytes, sha, self.config.budget)
             }
@@ -310,19 +299,8 @@ impl Context {
                         .map_or(0, |d| d.as_nanos()),
                     path.display()
                 );
-                match self.with_store(|s| s.stored(&key)) {
-                    Ok(Some(known)) => {
-                        if !self.claim() {
-                            return Processed::GivenUp;
-                        }
-                        return self.finish_known(path, &key, &known, Some(stamp));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        return Processed::Later {
-                            reason: e.to_string(),
-                        }
-                    }
+                if let Some(done) = self.if_known(path, &key, stamp) {
+                    return done;
                 }
                 Outcome {
                     sha256: key,
@@ -334,6 +312,21 @@ impl Context {
             return Processed::GivenUp;
         }
         self.audit_and_store(path, outcome, Some(stamp))
+    }
+
+    /// A file whose key (content hash, or the entry's identity) is stored already is finished
+    /// as its report's status says; `None` when it is new.
+    fn if_known(&self, path: &Path, key: &str, stamp: Stamp) -> Option<Processed> {
+        match self.with_store(|s| s.stored(key)) {
+            Ok(Some(known)) if self.claim() => {
+                Some(self.finish_known(path, key, &known, Some(stamp)))
+            }
+            Ok(Some(_)) => Some(Processed::GivenUp),
+            Ok(None) => None,
+            Err(e) => Some(Processed::Later {
+                reason: e.to_string(),
+            }),
+        }
     }
 
     /// A file that changed while it was read or audited: nothing of it is kept, and it settles

@@ -596,6 +596,10 @@ fn a_rule_that_floods_is_capped_and_says_what_was_cut() {
 fn sighup_reloads_the_configuration_and_rules() {
     let mut d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
     let pid = d.child.as_ref().expect("running").id().to_string();
+    let hangup = || {
+        let sent = Command::new("kill").args(["-HUP", &pid]).status();
+        assert!(sent.expect("kill").success());
+    };
     // Another rules folder, which the running daemon does not watch: only a reload finds it.
     write(
         &d.path("rules-b/other.rhai"),
@@ -606,11 +610,7 @@ fn sighup_reloads_the_configuration_and_rules() {
         &d.path("ogi-audit.toml"),
         &format!("{config}\n[rules]\ndir = \"rules-b\"\n"),
     );
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    hangup();
     wait_for(Duration::from_secs(20), || {
         d.log().matches("ogi-audit running").count() == 2
     });
@@ -628,11 +628,7 @@ fn sighup_reloads_the_configuration_and_rules() {
 
     // A broken config on reload: the running one stays.
     write(&d.path("ogi-audit.toml"), "[watch\nbroken");
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    hangup();
     wait_for(Duration::from_secs(20), || {
         d.log()
             .contains("configuration not reloaded, the running one stays")
