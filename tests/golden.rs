@@ -159,6 +159,13 @@ fn sample_fgj_html_full_saved_page_with_word_markup() {
     check("samples/2023-shuyang-fgj.html");
 }
 
+/// The official PDF: ruled tables, wrapped headers centred over their columns, table 3 across
+/// a page break with the page footer between its rows, labels wrapped over three lines.
+#[test]
+fn sample_huaian_pdf_tables_as_printed() {
+    check("samples/2024-huaian-city.pdf");
+}
+
 const SEEDS: [&str; 5] = [
     "000_32590e3cc98cb08c",
     "001_7525cffb9e742ff2",
