@@ -25,7 +25,8 @@ pub const MAX_PAGES: usize = 300;
 const MAX_OUTPUT: u64 = 32 * 1024 * 1024;
 /// Address space the extractor may use: a PDF built to exhaust memory ends its process only.
 const MAX_MEMORY: libc::rlim_t = 1 << 30;
-/// Time one PDF may take (less when the report's budget has less left).
+/// Time one PDF may take, both pdftotext runs together (less when the report's budget has less
+/// left).
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The text of a PDF, and whether pages were left unread.
@@ -37,7 +38,8 @@ pub struct PdfText {
 
 /// The text of a PDF's first [`MAX_PAGES`] pages.
 pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
-    let out = run(bytes, "-layout")?;
+    let start = Instant::now();
+    let out = run(bytes, "-layout", start)?;
     // pdftotext ends every page with a form feed.
     let mut out = out;
     let ends: Vec<usize> = out
@@ -57,19 +59,19 @@ pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
             "no text layer (a scanned PDF?): the pages hold images only".to_string(),
         ));
     }
-    let text = with_tables(bytes, &layout)?;
+    let text = with_tables(bytes, &layout, start)?;
     Ok(PdfText { text, truncated })
 }
 
 /// The layout text with each page that holds a table rebuilt from its word boxes. Word boxes
 /// that cannot be had (or do not match the pages) leave the layout text as it is.
-fn with_tables(bytes: &[u8], layout: &str) -> Result<String, ExtractError> {
+fn with_tables(bytes: &[u8], layout: &str, start: Instant) -> Result<String, ExtractError> {
     let mut pages: Vec<&str> = layout.split('\u{c}').collect();
     // The text after the last form feed is not a page.
     if pages.len() > 1 {
         pages.pop();
     }
-    let boxes = match run(bytes, "-bbox-layout").and_then(|xml| tables::parse_pages(&xml)) {
+    let boxes = match run(bytes, "-bbox-layout", start).and_then(|xml| tables::parse_pages(&xml)) {
         Ok(b) => b,
         Err(e) => {
             // Out of budget is the report's end; anything else leaves the layout text.
@@ -106,8 +108,9 @@ fn with_tables(bytes: &[u8], layout: &str) -> Result<String, ExtractError> {
 }
 
 /// Runs pdftotext with `mode` (`-layout` or `-bbox-layout`) on the first [`MAX_PAGES`] pages
-/// (and one more, to tell whether there are more), within the limits; its raw output.
-fn run(bytes: &[u8], mode: &str) -> Result<Vec<u8>, ExtractError> {
+/// (and one more, to tell whether there are more), within the limits ([`TIMEOUT`] counted from
+/// `start`); its raw output.
+fn run(bytes: &[u8], mode: &str, start: Instant) -> Result<Vec<u8>, ExtractError> {
     let mut command = Command::new(PDFTOTEXT);
     command
         .args([
@@ -164,7 +167,6 @@ fn run(bytes: &[u8], mode: &str) -> Result<Vec<u8>, ExtractError> {
         let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut out);
         out
     });
-    let start = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
