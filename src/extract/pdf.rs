@@ -91,6 +91,7 @@ fn with_tables(bytes: &[u8], layout: &str, start: Instant) -> Result<String, Ext
     let mut out = String::with_capacity(layout.len());
     let mut header: Option<String> = None;
     for (page, words) in pages.iter().zip(&boxes) {
+        crate::budget::check("reading the PDF's tables")?;
         match tables::page_text(words, header.as_deref()) {
             Some(rebuilt) => {
                 out.push_str(&rebuilt.text);
