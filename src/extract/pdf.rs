@@ -90,17 +90,20 @@ fn with_tables(bytes: &[u8], layout: &str, start: Instant) -> Result<String, Ext
     }
     let mut out = String::with_capacity(layout.len());
     let mut header: Option<String> = None;
+    let mut columns: Vec<(f64, f64)> = Vec::new();
     for (page, words) in pages.iter().zip(&boxes) {
         crate::budget::check("reading the PDF's tables")?;
-        match tables::page_text(words, header.as_deref()) {
+        match tables::page_text(words, header.as_deref(), &columns) {
             Some(rebuilt) => {
                 out.push_str(&rebuilt.text);
                 header = rebuilt.last_header;
+                columns = rebuilt.last_columns;
             }
             None => {
                 out.push_str(page);
                 // A page without a table ends whatever table ran before it.
                 header = None;
+                columns.clear();
             }
         }
         out.push('\n');

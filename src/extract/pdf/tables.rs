@@ -356,6 +356,48 @@ fn column_of(columns: &[(f64, f64)], x0: f64, x1: f64) -> Option<usize> {
     })
 }
 
+/// Adds the columns that hold no number anywhere in the table (an organisation column printed
+/// blank in every row) from the header: when its lowest words (none below them) make more cells
+/// than there are number columns, those over no number column stand for columns of their own.
+fn header_columns(r: &mut Region, header: &[&Line]) {
+    let words: Vec<&Word> = header
+        .iter()
+        .flat_map(|l| l.words.iter())
+        .filter(|w| w.x0 >= r.labels_end - SLACK)
+        .collect();
+    let overlaps = |a: (f64, f64), b: (f64, f64)| a.0 < b.1 - SLACK && a.1 > b.0 + SLACK;
+    let mut lowest: Vec<(f64, f64)> = words
+        .iter()
+        .filter(|w| {
+            !words
+                .iter()
+                .any(|o| o.y0 > w.y1 - SLACK && overlaps((o.x0, o.x1), (w.x0, w.x1)))
+        })
+        .map(|w| (w.x0, w.x1))
+        .collect();
+    lowest.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cells: Vec<(f64, f64)> = Vec::new();
+    for span in lowest {
+        match cells.last_mut() {
+            Some(last) if overlaps(*last, span) => last.1 = last.1.max(span.1),
+            _ => cells.push(span),
+        }
+    }
+    // As many header cells as number columns: every column has numbers (a header aligned
+    // otherwise than its numbers is no column of its own).
+    if cells.len() <= r.columns.len() {
+        return;
+    }
+    let added: Vec<(f64, f64)> = cells
+        .into_iter()
+        .filter(|&span| !r.columns.iter().any(|&c| overlaps(c, span)))
+        .collect();
+    if !added.is_empty() {
+        r.columns.extend(added);
+        r.columns.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+}
+
 /// The column a header word stands over: it lies between the column's neighbours (midway),
 /// or overlaps this column's numbers only and starts or ends where they do (a header aligned
 /// left or right like its numbers). `None` for a word over several columns (法人或其他组织,
@@ -388,13 +430,23 @@ pub struct PageText {
     pub text: String,
     /// The header of the page's last table, to know it again on the next page.
     pub last_header: Option<String>,
+    /// The number columns of the page's last table, for its rows on the next page.
+    pub last_columns: Vec<(f64, f64)>,
 }
 
 /// A page rebuilt from its word boxes, tables as `label | cell |` rows, page numbers left out;
 /// `None` when the page holds no table. `previous_header` is the header of the previous page's
 /// last table: a table whose header is the same as the one before it (on this page or the
 /// last) prints it again after a page break, and it is left out.
-pub fn page_text(words: &[Word], previous_header: Option<&str>) -> Option<PageText> {
+///
+/// `previous_columns` are the columns of the previous page's last table: a table that starts
+/// this page without a header of its own and whose numbers all lie in those columns is that
+/// table's rest, and keeps its columns (those it has no number in included).
+pub fn page_text(
+    words: &[Word],
+    previous_header: Option<&str>,
+    previous_columns: &[(f64, f64)],
+) -> Option<PageText> {
     let lines = lines(words);
     let mut regions = regions(&lines);
     if regions.is_empty() {
@@ -404,7 +456,7 @@ pub fn page_text(words: &[Word], previous_header: Option<&str>) -> Option<PageTe
     // area or to the number columns (one each, or several, like 法人或其他组织), up to the
     // previous table or the first line that runs from the label area into the columns.
     let mut floor = 0;
-    for r in &mut regions {
+    for (n, r) in regions.iter_mut().enumerate() {
         let first = r.rows[0];
         let mut h = first;
         while h > floor {
@@ -423,6 +475,19 @@ pub fn page_text(words: &[Word], previous_header: Option<&str>) -> Option<PageTe
         }
         r.header = h;
         floor = r.rows.last().map_or(first, |&e| e + 1);
+        let header: Vec<&Line> = lines[h..first].iter().collect();
+        header_columns(r, &header);
+        let continues = n == 0
+            && h == first
+            && previous_columns.len() > r.columns.len()
+            && r.columns.iter().all(|c| {
+                previous_columns
+                    .iter()
+                    .any(|p| c.0 < p.1 + SLACK && c.1 > p.0 - SLACK)
+            });
+        if continues {
+            r.columns = previous_columns.to_vec();
+        }
     }
     let page_number = |i: usize| is_page_number(&lines[i], i == 0 || i + 1 == lines.len());
     let mut out = String::new();
@@ -466,6 +531,10 @@ pub fn page_text(words: &[Word], previous_header: Option<&str>) -> Option<PageTe
     Some(PageText {
         text: out,
         last_header,
+        last_columns: regions
+            .last()
+            .map(|r| r.columns.clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -605,7 +674,7 @@ mod tests {
             w(142.0, 140.0, 4.0, "7"),
             w(182.0, 140.0, 12.0, "107"),
         ];
-        let page = page_text(&words, None).expect("a table");
+        let page = page_text(&words, None, &[]).expect("a table");
         let rows: Vec<&str> = page.text.lines().filter(|l| l.contains('|')).collect();
         assert_eq!(
             rows,
@@ -638,7 +707,7 @@ mod tests {
             w(90.0, 100.0, 10.0, "0"),
             w(125.0, 100.0, 10.0, "0"),
         ];
-        let page = page_text(&words, None).expect("a table");
+        let page = page_text(&words, None, &[]).expect("a table");
         assert!(
             page.text.contains("自然人 商业企业 科研机构 总计\n"),
             "{}",
@@ -660,12 +729,13 @@ mod tests {
         page1.extend(row(70.0, "一、新收", "1", "1"));
         page1.extend(row(90.0, "二、结转", "2", "2"));
         page1.push(w(120.0, 800.0, 30.0, "— 4 —"));
-        let first = page_text(&page1, None).expect("a table");
+        let first = page_text(&page1, None, &[]).expect("a table");
         assert!(!first.text.contains('—'), "{}", first.text);
         let mut page2 = header(50.0);
         page2.extend(row(70.0, "（一）予以公开", "3", "3"));
         page2.extend(row(90.0, "（七）总计", "3", "3"));
-        let second = page_text(&page2, first.last_header.as_deref()).expect("a table");
+        let second =
+            page_text(&page2, first.last_header.as_deref(), &first.last_columns).expect("a table");
         assert!(!second.text.contains("自然人"), "{}", second.text);
         assert!(
             second.text.starts_with("（一）予以公开 | 3 | 3 |"),
@@ -683,7 +753,7 @@ mod tests {
             w(85.0, 100.0, 10.0, "1"),
             w(100.0, 100.0, 20.0, "月"),
         ];
-        assert!(page_text(&words, None).is_none());
+        assert!(page_text(&words, None, &[]).is_none());
     }
 
     #[test]
