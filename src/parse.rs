@@ -4,7 +4,7 @@
 //! their labels, numbers by what the tables' own identities allow. Nothing here is tuned to one
 //! copy; what cannot be read is left empty and named in [`Report::warnings`].
 
-mod cells;
+pub(crate) mod cells;
 mod claims;
 mod meta;
 mod sections;
