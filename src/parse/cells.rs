@@ -131,11 +131,13 @@ fn tokenize_pipe_line<'a>(
     }
 }
 
-/// A short cell text that is no number and no words: at most three characters, none of them
-/// Han, and not a full value (`1l`, `O`, `？`, `#`). Labels and header words always hold Han.
+/// A short cell text that is no number and no words: one piece of at most three characters,
+/// none of them Han or space, and not a full value (`1l`, `O`, `？`, `#`). Labels and header
+/// words always hold Han; `0 0` is two cells.
 fn is_garbled_cell(s: &str) -> bool {
     let n = s.chars().count();
     (1..=3).contains(&n)
+        && !s.chars().any(char::is_whitespace)
         && !full_value(s)
         && !is_null_marker(s)
         && !is_noise(s)
@@ -676,6 +678,16 @@ mod tests {
             assert!(split_glued(&"9".repeat(len), 1, 7, 3, &mut steps).is_some());
             let mut steps = SPLIT_STEPS;
             assert!(split_glued(&"1".repeat(len), 1, 7, 3, &mut steps).is_some());
+        }
+    }
+
+    #[test]
+    fn a_garbled_cell_is_one_piece_without_words() {
+        for garbled in ["1l", "O", "?", "#", "l0"] {
+            assert!(is_garbled_cell(garbled), "{garbled}");
+        }
+        for not in ["0 0", "12", "无", "/", "合计", "本年", "", "1234"] {
+            assert!(!is_garbled_cell(not), "{not}");
         }
     }
 }
