@@ -142,16 +142,19 @@ fn status_fails_without_a_database_or_an_inbox_and_reads_the_config_from_the_env
     // From another folder, with the config named by OGI_AUDIT_CONFIG.
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("ogi-audit.toml");
+    let log = elsewhere.path().join("daemon.log");
     let mut child = Command::new(BIN)
         .arg("run")
         .current_dir(elsewhere.path())
         .env("OGI_AUDIT_CONFIG", &config)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("start daemon");
-    let db = dir.path().join("data/ogi-audit.sqlite");
-    wait_for(Duration::from_secs(20), || db.is_file());
+    // Running, so the database exists with its whole schema (not killed half-way through).
+    wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ogi-audit running"))
+    });
     let _ = child.kill();
     let _ = child.wait();
 
