@@ -63,15 +63,8 @@ const FORWARD: usize = 24;
 /// The six applicant columns of each row, in `ROWS` order.
 type Cells = [[u64; 6]; 25];
 
-const COLUMNS: [&str; 7] = [
-    "natural_person",
-    "commercial",
-    "research",
-    "social_welfare",
-    "legal_service",
-    "other_org",
-    "total",
-];
+/// Table 3's columns, in the form's order.
+const COLUMNS: [&str; 7] = ogi_audit::model::T3_COLUMNS;
 
 fn sample() -> String {
     let path =
