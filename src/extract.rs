@@ -324,6 +324,25 @@ fn has_traditional(text: &str) -> bool {
         >= 3
 }
 
+/// Appends the text an XML entity or character reference stands for (`&amp;`, `&#x4e00;`) to
+/// `out`; an unknown named entity adds nothing. DOCX and pdftotext's XHTML both use it.
+fn push_xml_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) -> Result<(), String> {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        out.push(c);
+        return Ok(());
+    }
+    let name = r.decode().map_err(|e| e.to_string())?;
+    out.push_str(match name.as_ref() {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => "",
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

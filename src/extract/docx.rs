@@ -148,19 +148,7 @@ fn document_text(xml: &str) -> Result<String, ExtractError> {
                 para.push_str(&t.decode().map_err(|e| bad(e.to_string()))?);
             }
             Event::GeneralRef(r) if in_text => {
-                if let Ok(Some(c)) = r.resolve_char_ref() {
-                    para.push(c);
-                } else {
-                    let name = r.decode().map_err(|e| bad(e.to_string()))?;
-                    para.push_str(match name.as_ref() {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        _ => "",
-                    });
-                }
+                super::push_xml_ref(&mut para, &r).map_err(bad)?;
             }
             Event::End(e) => match e.local_name().as_ref() {
                 b"t" => in_text = false,

@@ -1067,9 +1067,8 @@ static T3_2021: LazyLock<Regex> = LazyLock::new(|| {
 static T3_OTHER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"其\s*他\s*处\s*理").expect("(六) row"));
 
-fn by_markers(text: &str, y2021: &Regex, y2019: &Regex) -> Option<Template> {
-    let a = y2021.find_iter(text).count();
-    let b = y2019.find_iter(text).count();
+/// The form with more markers found (`a` of 2021, `b` of 2019); neither on a tie.
+fn more_markers(a: usize, b: usize) -> Option<Template> {
     match a.cmp(&b) {
         std::cmp::Ordering::Greater => Some(Template::Y2021),
         std::cmp::Ordering::Less => Some(Template::Y2019),
@@ -1080,18 +1079,18 @@ fn by_markers(text: &str, y2021: &Regex, y2019: &Regex) -> Option<Template> {
 /// Markers of the two templates over the whole text (SPEC.md §2): words only one of them
 /// prints. The fallback where a table's own region does not tell.
 pub fn detect_template(text: &str) -> Option<Template> {
-    let a = T2_2021.find_iter(text).count() + T3_2021.find_iter(text).count();
-    let b = T2_2019.find_iter(text).count();
-    match a.cmp(&b) {
-        std::cmp::Ordering::Greater => Some(Template::Y2021),
-        std::cmp::Ordering::Less => Some(Template::Y2019),
-        std::cmp::Ordering::Equal => None,
-    }
+    more_markers(
+        T2_2021.find_iter(text).count() + T3_2021.find_iter(text).count(),
+        T2_2019.find_iter(text).count(),
+    )
 }
 
 /// The form table 2 follows, from its own column words in `region`.
 pub fn detect_table2_template(region: &str) -> Option<Template> {
-    by_markers(region, &T2_2021, &T2_2019)
+    more_markers(
+        T2_2021.find_iter(region).count(),
+        T2_2019.find_iter(region).count(),
+    )
 }
 
 /// The form table 3 follows, from the rows it prints in `region`: the 2021 (六) sub-rows (逾期

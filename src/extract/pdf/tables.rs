@@ -61,19 +61,7 @@ pub fn parse_pages(xml: &[u8]) -> Result<Vec<Vec<Word>>, ExtractError> {
             }
             Event::GeneralRef(r) => {
                 if let Some(w) = word.as_mut() {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        w.text.push(c);
-                    } else {
-                        let name = r.decode().map_err(|e| bad(e.to_string()))?;
-                        w.text.push_str(match name.as_ref() {
-                            "amp" => "&",
-                            "lt" => "<",
-                            "gt" => ">",
-                            "quot" => "\"",
-                            "apos" => "'",
-                            _ => "",
-                        });
-                    }
+                    crate::extract::push_xml_ref(&mut w.text, &r).map_err(bad)?;
                 }
             }
             Event::End(e) if e.local_name().as_ref() == b"word" => {
