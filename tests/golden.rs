@@ -100,6 +100,18 @@ fn check_against(rel: &str, name: &str) {
     for table in ["table2", "table3", "table4"] {
         compare_table(name, table, &want[table], &got[table], &mut errors);
     }
+    // Which null cells are unread (the copy lost them) rather than blank as printed.
+    let unread: Vec<Value> = report
+        .unread_cells()
+        .into_iter()
+        .map(|(t, r, c)| serde_json::json!([t, r, c]))
+        .collect();
+    let want_unread = want["unread"].as_array().cloned().unwrap_or_default();
+    if unread != want_unread {
+        errors.push(format!(
+            "{name} unread cells: want {want_unread:?}, got {unread:?}"
+        ));
+    }
     assert!(
         errors.is_empty(),
         "{} mismatches:\n{}\nwarnings: {:#?}",

@@ -178,6 +178,16 @@ impl LineIndex {
         LineIndex { starts }
     }
 
+    /// The text of line `line` (without its `\n`).
+    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let start = self.starts.get(line).copied().unwrap_or(text.len());
+        let end = self
+            .starts
+            .get(line + 1)
+            .map_or(text.len(), |next| next - 1);
+        text.get(start..end.max(start)).unwrap_or("")
+    }
+
     pub fn line_of(&self, offset: usize) -> usize {
         match self.starts.binary_search(&offset) {
             Ok(i) => i,
@@ -192,6 +202,8 @@ struct Candidate<'a> {
     /// The row key when a label stands right before the cells.
     key: Option<&'static str>,
     cells: Vec<Option<&'a str>>,
+    /// The line the row's first cell is on.
+    line: usize,
 }
 
 /// The parts of the text a table was read from, so claims are not taken from table cells.
@@ -211,6 +223,7 @@ fn candidates<'a>(
     width: usize,
     line_rows: bool,
     failures: &mut Vec<(&'static str, String)>,
+    strays: &mut Vec<&'a str>,
 ) -> Vec<Candidate<'a>> {
     let mut out = Vec::new();
     for (anchor, toks) in anchors.iter().zip(slices) {
@@ -237,15 +250,43 @@ fn candidates<'a>(
         // The first run belongs to the label when it follows it directly (line rows: on the same
         // line as the label's end).
         let labelled = !line_rows || first_run_line == Some(anchor.line);
+        let mut per_line: Option<BTreeMap<usize, usize>> = None;
         for (r, run) in runs.iter().enumerate() {
             let key = (r == 0 && labelled).then_some(anchor.key);
+            let line = run.first().map_or(anchor.line, |t| t.line());
             let rows = run_to_rows(run, width, line_rows);
+            let placed = match &rows {
+                Ok(rows) => rows.len() * width,
+                Err(_) => 0,
+            };
+            // Numbers no row took: a number alone on its line that the copy moved away from its
+            // cell (a glued run is split by the caller, a label's own numbering is no cell).
+            let glued =
+                run.len() == 1 && matches!(run[0], Tok::Value { text, .. } if text.len() >= width);
+            if !glued && placed < run.len() {
+                let per_line = per_line.get_or_insert_with(|| {
+                    let mut m: BTreeMap<usize, usize> = BTreeMap::new();
+                    for t in toks {
+                        *m.entry(t.line()).or_default() += 1;
+                    }
+                    m
+                });
+                strays.extend(run[placed..].iter().filter_map(|t| match t {
+                    Tok::Value { text, line }
+                        if cells::as_count(text).is_some() && per_line.get(line) == Some(&1) =>
+                    {
+                        Some(*text)
+                    }
+                    _ => None,
+                }));
+            }
             match rows {
                 Ok(rows) => {
                     for (j, cells) in rows.into_iter().enumerate() {
                         out.push(Candidate {
                             key: if j == 0 { key } else { None },
                             cells,
+                            line,
                         });
                     }
                 }
@@ -401,7 +442,8 @@ pub fn read_table3(
         }
     }
     let mut local = Vec::new();
-    let cands = candidates(&anchors, &slices, width, line_rows, &mut local);
+    let mut strays = Vec::new();
+    let cands = candidates(&anchors, &slices, width, line_rows, &mut local, &mut strays);
     for (key, why) in local {
         if rows.contains(&key) && !glued_keys.contains(&key) {
             warnings.push(format!("table3 row {key}: {why}"));
@@ -418,8 +460,11 @@ pub fn read_table3(
     for amb in &ambiguous {
         filled.insert(amb.key, true);
     }
+    let short = short_pipe_rows(text, li, &cands, line_rows);
+    // Rows found but left unread (a cell lost): not missing, and not read again.
+    let mut lost: Vec<&'static str> = Vec::new();
     let mut pointer = 0usize;
-    for cand in &cands {
+    for (c, cand) in cands.iter().enumerate() {
         let target = match cand.key {
             Some(k) => match rows.iter().position(|r| *r == k) {
                 Some(idx) => {
@@ -449,6 +494,15 @@ pub fn read_table3(
         };
         let Some(idx) = target else { continue };
         let key = rows[idx];
+        filled.insert(key, true);
+        pointer = idx + 1;
+        if short.contains(&c) {
+            lost.push(key);
+            warnings.push(format!(
+                "table3 row {key}: its line has fewer cells than the table's other rows and the row is only complete with the blanks that pad the lines, so a cell is missing; left unread"
+            ));
+            continue;
+        }
         let mut row = BTreeMap::new();
         let mut raw_row = BTreeMap::new();
         for (col, cell) in columns.iter().zip(&cand.cells) {
@@ -458,8 +512,6 @@ pub fn read_table3(
         }
         table.insert(key.to_string(), row);
         raw.insert(key.to_string(), raw_row);
-        filled.insert(key, true);
-        pointer = idx + 1;
     }
     // Glued rows that their own identity left open: the column identities of the whole table
     // decide them, or they stay unread.
@@ -480,11 +532,14 @@ pub fn read_table3(
             }
         }
     }
+    if !strays.is_empty() {
+        unread_blanks(&table, &mut raw, &strays, warnings);
+    }
     // Every row of the template appears, with None where nothing was read.
     let mut missing = Vec::new();
     for key in &rows {
         if !table.contains_key(*key) {
-            if !glued_keys.contains(key) {
+            if !glued_keys.contains(key) && !lost.contains(key) {
                 missing.push(*key);
             }
             table.insert(
@@ -501,6 +556,76 @@ pub fn read_table3(
     }
     let span = span_of(&anchors, end);
     Read { table, raw, span }
+}
+
+/// Rows (indices into `cands`) of a table laid out a row per line with `|` whose line has `k`
+/// fewer `|` than most rows of the table, yet ends in `k` or more blank cells. Copies that pad
+/// every line to the same number of cells (`| 5 | 0 | … | 5 | ||`) make a line that lost a cell
+/// look complete: the padding stands in for the lost cell and every cell after the gap moves one
+/// column left. A line as short that ends in fewer blanks only has less padding.
+fn short_pipe_rows(
+    text: &str,
+    li: &LineIndex,
+    cands: &[Candidate<'_>],
+    line_rows: bool,
+) -> Vec<usize> {
+    if !line_rows {
+        return Vec::new();
+    }
+    let pipes: Vec<usize> = cands
+        .iter()
+        .map(|c| li.line_text(text, c.line).matches('|').count())
+        .collect();
+    let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    for &p in pipes.iter().filter(|&&p| p > 0) {
+        *counts.entry(p).or_default() += 1;
+    }
+    // The usual count, when most rows share it (a padded layout); else there is none to go by.
+    let Some((&usual, &n)) = counts.iter().max_by_key(|(p, n)| (**n, **p)) else {
+        return Vec::new();
+    };
+    if n * 2 <= pipes.len() {
+        return Vec::new();
+    }
+    cands
+        .iter()
+        .zip(&pipes)
+        .enumerate()
+        .filter(|(_, (c, p))| {
+            // A line `k` cells short whose row ends in at least `k` blanks may have lost `k`
+            // cells to the padding; fewer blanks than that cannot have filled the gap.
+            let trailing = c.cells.iter().rev().take_while(|v| v.is_none()).count();
+            **p > 0 && **p < usual && trailing >= usual - **p
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A table where some number stands apart from every row (a copy moved it out of its cell): its
+/// blank cells may be where that number belongs, so they are unread, not blank as printed.
+fn unread_blanks(table: &Table, raw: &mut RawCells, strays: &[&str], warnings: &mut Vec<String>) {
+    let mut cells = Vec::new();
+    for (key, raw_row) in raw.iter_mut() {
+        raw_row.retain(|col, text| {
+            let blank = text.is_empty()
+                && table
+                    .get(key)
+                    .and_then(|r| r.get(col))
+                    .is_some_and(Option::is_none);
+            if blank {
+                cells.push(format!("{key}/{col}"));
+            }
+            !blank
+        });
+    }
+    if !cells.is_empty() {
+        let shown: Vec<String> = strays.iter().take(5).map(|s| format!("`{s}`")).collect();
+        warnings.push(format!(
+            "table3: {} stand apart from every row, so the blank cells {} may be where they belong; left unread",
+            shown.join(", "),
+            cells.join(", ")
+        ));
+    }
 }
 
 /// Splits a glued row may have on its own before it is given up unread: real rows have a few.
