@@ -460,6 +460,17 @@ fn is_label_line(line: &str, label: &str) -> bool {
 /// whatever the seed's layout: a row per line with ` | `, or one cell per line (TAB-led,
 /// blank-line-separated or ending in ` |`).
 fn replace_t3_cell(text: &str, labels: &[&str], col: usize, cell: &str) -> String {
+    edit_t3_cell(text, labels, col, Some(cell))
+}
+
+/// Takes the `col`-th cell of a table-3 row out of the copy altogether (its `|` with it, or its
+/// line in one-cell-per-line layouts), as a copy that lost a cell does.
+fn drop_t3_cell(text: &str, labels: &[&str], col: usize) -> String {
+    edit_t3_cell(text, labels, col, None)
+}
+
+/// Replaces (`Some`) or removes (`None`) the `col`-th cell of a table-3 row.
+fn edit_t3_cell(text: &str, labels: &[&str], col: usize, cell: Option<&str>) -> String {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     let (at, label) = lines
         .iter()
@@ -484,7 +495,12 @@ fn replace_t3_cell(text: &str, labels: &[&str], col: usize, cell: &str) -> Strin
             "not a number cell: {:?}",
             cells[target]
         );
-        cells[target] = format!(" {cell} ");
+        match cell {
+            Some(cell) => cells[target] = format!(" {cell} "),
+            None => {
+                cells.remove(target);
+            }
+        }
         lines[at] = cells.join("|");
     } else {
         let mut i = at + 1;
@@ -508,7 +524,12 @@ fn replace_t3_cell(text: &str, labels: &[&str], col: usize, cell: &str) -> Strin
         let end = line[start..]
             .find(|c: char| !c.is_ascii_digit())
             .map_or(line.len(), |p| start + p);
-        lines[i] = format!("{}{cell}{}", &line[..start], &line[end..]);
+        match cell {
+            Some(cell) => lines[i] = format!("{}{cell}{}", &line[..start], &line[end..]),
+            None => {
+                lines.remove(i);
+            }
+        }
     }
     lines.join("\n")
 }
@@ -996,12 +1017,28 @@ proptest! {
 
 /// Errors of the table identities that a mutated copy raises and the original does not.
 fn new_identity_errors(name: &str, marker: &str) -> Vec<String> {
+    new_findings(name, marker, false, |text, labels, col| {
+        replace_t3_cell(text, labels, col, marker)
+    })
+}
+
+/// Findings that a copy altered by `edit` (one table-3 cell at a time) raises and the original
+/// does not: identity errors only, or (`all`) any warning or error.
+fn new_findings(
+    name: &str,
+    how: &str,
+    all: bool,
+    edit: impl Fn(&str, &[&str], usize) -> String,
+) -> Vec<String> {
     let set = ogi_audit::rules::RuleSet::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
         ogi_audit::rules::Limits::default(),
     )
     .expect("rules");
     let identity = |f: &ogi_audit::model::Finding| {
+        if all {
+            return f.severity >= ogi_audit::model::Severity::Warning;
+        }
         f.severity == ogi_audit::model::Severity::Error
             && matches!(
                 f.rule.as_str(),
@@ -1019,15 +1056,15 @@ fn new_identity_errors(name: &str, marker: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (row, labels) in T3_ROW_LABELS {
         for (col_index, col) in SPEC_T3_COLUMNS.iter().enumerate() {
-            let altered = replace_t3_cell(&text, &labels, col_index, marker);
+            let altered = edit(&text, &labels, col_index);
             let outcome = pipeline::read_bytes(Path::new("cell.txt"), altered.as_bytes());
             let Some(report) = &outcome.report else {
-                out.push(format!("{name} {row}.{col} = {marker:?}: unparseable"));
+                out.push(format!("{name} {row}.{col} {how}: unparseable"));
                 continue;
             };
             for f in set.run(report, None).into_iter().filter(identity) {
                 if !before.contains(&f.message) {
-                    out.push(format!("{name} {row}.{col} = {marker:?}: {}", f.message));
+                    out.push(format!("{name} {row}.{col} {how}: {}", f.message));
                 }
             }
         }
@@ -1078,4 +1115,52 @@ fn a_blanked_cell_never_shifts_a_value_in_any_layout() {
         let errors = new_identity_errors(name, "");
         assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
+}
+
+/// A cell the copy lost altogether (its `|` gone too, or its line) cannot be placed: the row is
+/// left unread or read as printed, never with a cell moved into its neighbour's column, and
+/// the pack says nothing new about the document because of it (only that cells were unread).
+#[test]
+fn a_dropped_cell_leaves_its_row_unread_in_every_layout() {
+    let mut errors = Vec::new();
+    for name in SEEDS {
+        let text = seed_text(name);
+        let original = essentials(name, &parse_original(name));
+        for (row, labels) in T3_ROW_LABELS {
+            for (col_index, col) in SPEC_T3_COLUMNS.iter().enumerate() {
+                let altered = drop_t3_cell(&text, &labels, col_index);
+                let label = format!("{name} {row}.{col} dropped");
+                let outcome = pipeline::read_bytes(Path::new("cell.txt"), altered.as_bytes());
+                let Some(report) = &outcome.report else {
+                    errors.push(format!("{label}: unparseable: {:?}", outcome.error));
+                    continue;
+                };
+                let table3 = serde_json::to_value(&report.table3).expect("serialise");
+                for (r, cols) in original["table3"].as_object().expect("table3") {
+                    let unread_row = SPEC_T3_COLUMNS
+                        .iter()
+                        .all(|c| report.is_unread("table3", r, c));
+                    for (c, want) in cols.as_object().expect("columns") {
+                        let got = &table3[r][c];
+                        if got != want && !(r == row && unread_row) {
+                            errors.push(format!("{label}: {r}.{c} = {got}, want {want}"));
+                        }
+                    }
+                }
+                if SPEC_T3_COLUMNS
+                    .iter()
+                    .all(|c| !report.is_unread("table3", row, c))
+                {
+                    errors.push(format!("{label}: row {row} read as if whole"));
+                }
+            }
+        }
+        errors.extend(new_findings(name, "dropped", true, drop_t3_cell));
+    }
+    assert!(
+        errors.is_empty(),
+        "{} errors:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
 }
