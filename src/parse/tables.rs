@@ -204,6 +204,8 @@ struct Candidate<'a> {
     cells: Vec<Option<&'a str>>,
     /// The line the row's first cell is on.
     line: usize,
+    /// The cells of the run the row came from (more than the row's when a line is padded).
+    run: usize,
 }
 
 /// The parts of the text a table was read from, so claims are not taken from table cells.
@@ -224,6 +226,7 @@ fn candidates<'a>(
     line_rows: bool,
     failures: &mut Vec<(&'static str, String)>,
     strays: &mut Vec<&'a str>,
+    placeholders: bool,
 ) -> Vec<Candidate<'a>> {
     let mut out = Vec::new();
     for (anchor, toks) in anchors.iter().zip(slices) {
@@ -287,12 +290,23 @@ fn candidates<'a>(
                             key: if j == 0 { key } else { None },
                             cells,
                             line,
+                            run: run.len(),
                         });
                     }
                 }
                 Err(why) => {
                     if let Some(k) = key {
                         failures.push((k, why));
+                    }
+                    // A row that lost cells still takes its place: rows read by position after
+                    // it must not move up into it. (A lone number is a stray, not a row.)
+                    if placeholders && !glued && run.len() >= 2 {
+                        out.push(Candidate {
+                            key,
+                            cells: Vec::new(),
+                            line,
+                            run: run.len(),
+                        });
                     }
                 }
             }
@@ -443,7 +457,16 @@ pub fn read_table3(
     }
     let mut local = Vec::new();
     let mut strays = Vec::new();
-    let cands = candidates(&anchors, &slices, width, line_rows, &mut local, &mut strays);
+    // In a table that glues its cells, runs are split by the glued-cell solver, not by rows.
+    let cands = candidates(
+        &anchors,
+        &slices,
+        width,
+        line_rows,
+        &mut local,
+        &mut strays,
+        !glued_table,
+    );
     for (key, why) in local {
         if rows.contains(&key) && !glued_keys.contains(&key) {
             warnings.push(format!("table3 row {key}: {why}"));
@@ -460,7 +483,7 @@ pub fn read_table3(
     for amb in &ambiguous {
         filled.insert(amb.key, true);
     }
-    let short = short_pipe_rows(text, li, &cands, line_rows);
+    let short = short_pipe_rows(text, li, &cands, width, line_rows);
     // Rows found but left unread (a cell lost): not missing, and not read again.
     let mut lost: Vec<&'static str> = Vec::new();
     let mut pointer = 0usize;
@@ -496,19 +519,44 @@ pub fn read_table3(
         let key = rows[idx];
         filled.insert(key, true);
         pointer = idx + 1;
-        if short.contains(&c) {
+        if cand.cells.is_empty() {
+            lost.push(key);
+            if cand.key.is_none() {
+                warnings.push(format!(
+                    "table3 row {key}: a row of too few cells stands where it belongs; left unread"
+                ));
+            }
+            continue;
+        }
+        if short.contains(&Short::Row(c)) {
             lost.push(key);
             warnings.push(format!(
                 "table3 row {key}: its line has fewer cells than the table's other rows and the row is only complete with the blanks that pad the lines, so a cell is missing; left unread"
             ));
             continue;
         }
+        // Trailing blanks that may be padding standing in for lost cells: unread, not blank.
+        let unsure = short
+            .iter()
+            .find_map(|s| match s {
+                Short::Tail(i, n) if *i == c => Some(*n),
+                _ => None,
+            })
+            .unwrap_or(0);
+        if unsure > 0 {
+            warnings.push(format!(
+                "table3 row {key}: its line may have lost its last {unsure} cell(s) to the padding of the table's lines; those cells are left unread"
+            ));
+        }
         let mut row = BTreeMap::new();
         let mut raw_row = BTreeMap::new();
-        for (col, cell) in columns.iter().zip(&cand.cells) {
+        let sure = cand.cells.len().saturating_sub(unsure);
+        for (i, (col, cell)) in columns.iter().zip(&cand.cells).enumerate() {
             let (value, text) = count_cell(*cell);
             row.insert(col.to_string(), value);
-            raw_row.insert(col.to_string(), text);
+            if i < sure {
+                raw_row.insert(col.to_string(), text);
+            }
         }
         table.insert(key.to_string(), row);
         raw.insert(key.to_string(), raw_row);
@@ -558,17 +606,24 @@ pub fn read_table3(
     Read { table, raw, span }
 }
 
-/// Rows (indices into `cands`) of a table laid out a row per line with `|` whose line has `k`
-/// fewer `|` than most rows of the table, yet ends in `k` or more blank cells. Copies that pad
-/// every line to the same number of cells (`| 5 | 0 | … | 5 | ||`) make a line that lost a cell
-/// look complete: the padding stands in for the lost cell and every cell after the gap moves one
-/// column left. A line as short that ends in fewer blanks only has less padding.
+/// Rows (indices into `cands`) of a table laid out a row per line with `|` that may have lost
+/// a cell to the padding some copies add to every line (`| 5 | 0 | … | 5 | ||`): the padding
+/// then stands in for the lost cell and every cell after the gap moves one column left. Such a
+/// row ends in blanks that could be padding, the numbers before them can be the row read one
+/// cell short, and either
+/// - its line has `k` fewer `|` than most lines of the table (which pad to one width) while its
+///   row ends in `k` or more blanks, or
+/// - other lines carry blanks beyond the table's width while this one ends exactly at the
+///   width, with a blank.
+///
+/// A line as short that ends in fewer blanks only has less padding.
 fn short_pipe_rows(
     text: &str,
     li: &LineIndex,
     cands: &[Candidate<'_>],
+    width: usize,
     line_rows: bool,
-) -> Vec<usize> {
+) -> Vec<Short> {
     if !line_rows {
         return Vec::new();
     }
@@ -580,25 +635,72 @@ fn short_pipe_rows(
     for &p in pipes.iter().filter(|&&p| p > 0) {
         *counts.entry(p).or_default() += 1;
     }
-    // The usual count, when most rows share it (a padded layout); else there is none to go by.
-    let Some((&usual, &n)) = counts.iter().max_by_key(|(p, n)| (**n, **p)) else {
-        return Vec::new();
-    };
-    if n * 2 <= pipes.len() {
-        return Vec::new();
-    }
+    // The count most lines are padded to: most rows share it, and those lines carry padding
+    // (a count shared only by rows without labels, say, is no padding).
+    let usual = counts
+        .iter()
+        .max_by_key(|(p, n)| (**n, **p))
+        .filter(|(_, n)| **n * 2 > pipes.len())
+        .map(|(p, _)| *p)
+        .filter(|u| {
+            cands
+                .iter()
+                .zip(&pipes)
+                .any(|(c, p)| p == u && c.run > width)
+        });
+    let padded = cands
+        .iter()
+        .any(|c| c.run > width && c.cells.len() == width);
     cands
         .iter()
         .zip(&pipes)
         .enumerate()
-        .filter(|(_, (c, p))| {
-            // A line `k` cells short whose row ends in at least `k` blanks may have lost `k`
-            // cells to the padding; fewer blanks than that cannot have filled the gap.
+        .filter_map(|(i, (c, p))| {
             let trailing = c.cells.iter().rev().take_while(|v| v.is_none()).count();
-            **p > 0 && **p < usual && trailing >= usual - **p
+            let short = match usual {
+                Some(u) => *p > 0 && *p < u && trailing >= u - *p,
+                None => padded && c.run == width,
+            };
+            (trailing > 0 && short).then(|| {
+                if may_have_lost_cells(&c.cells) {
+                    Short::Row(i)
+                } else {
+                    Short::Tail(i, trailing)
+                }
+            })
         })
-        .map(|(i, _)| i)
         .collect()
+}
+
+/// A row that may have lost cells to padding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Short {
+    /// Any of its cells may be the lost one: the row is unread.
+    Row(usize),
+    /// Only its last cells can be the lost ones (the numbers before them cannot be the row read
+    /// one cell short): those many trailing cells are unread, not blank.
+    Tail(usize, usize),
+}
+
+/// Whether a row that ends in blanks can be one that lost cells to padding: its last number
+/// would then be its 总计, and the numbers before it cannot add up to more than that
+/// (`1 0 0 0 0 0 ·` cannot be `? 1 0 0 0 0 0`; `2 0 0 0 0 34 ·` can be `32 2 0 0 0 0 34`).
+fn may_have_lost_cells(cells: &[Option<&str>]) -> bool {
+    let filled: Vec<&str> = cells.iter().map_while(|c| *c).collect();
+    let Some((last, before)) = filled.split_last() else {
+        return false;
+    };
+    let (Some(total), Some(sum)) = (
+        cells::as_count(last),
+        before
+            .iter()
+            .map(|c| cells::as_count(c))
+            .try_fold(0i64, |acc, v| v.map(|v| acc.saturating_add(v))),
+    ) else {
+        // A cell that is no number: nothing tells either way.
+        return true;
+    };
+    sum <= total
 }
 
 /// A table where some number stands apart from every row (a copy moved it out of its cell): its

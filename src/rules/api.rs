@@ -324,18 +324,32 @@ pub fn register(engine: &mut Engine) {
             suspect_cells(r.report(), table, Some(&kinds))
         },
     );
+    // Sums over table-3 cells: blank cells count as nothing, but one unread cell makes the sum
+    // unknown (`()`), so no rule compares a sum the parser could only read in part.
     pure("row_sum").register_into_engine(engine, |r: &mut ScriptReport, row: &str| {
+        let report = r.report();
+        if T3_COLUMNS[..6]
+            .iter()
+            .any(|c| report.is_unread("table3", row, c))
+        {
+            return Dynamic::UNIT;
+        }
         sum(T3_COLUMNS[..6]
             .iter()
-            .map(|c| cell(r.report(), "table3", row, c)))
+            .map(|c| cell(report, "table3", row, c)))
     });
     pure("column_sum").register_into_engine(
         engine,
         |r: &mut ScriptReport, col: &str, rows: Array| {
-            sum(rows.iter().filter_map(|row| {
-                let row = row.clone().into_string().ok()?;
-                Some(cell(r.report(), "table3", &row, col))
-            }))
+            let report = r.report();
+            let rows: Vec<String> = rows
+                .iter()
+                .filter_map(|row| row.clone().into_string().ok())
+                .collect();
+            if rows.iter().any(|row| report.is_unread("table3", row, col)) {
+                return Dynamic::UNIT;
+            }
+            sum(rows.iter().map(|row| cell(report, "table3", row, col)))
         },
     );
     FuncRegistration::new("cell_labels").register_into_engine(
