@@ -66,6 +66,42 @@ fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
     }
 }
 
+/// The 总计 of some table-3 rows together, as the document gives it: a row whose 总计 cell is
+/// blank counts with the sum of its applicant cells (the blank cell itself is another rule's
+/// finding). `None` when a cell involved is unread, or when no cell of the rows is filled.
+fn category_total(report: &Report, rows: &[String]) -> Option<i64> {
+    let value = |row: &str, col: &str| {
+        report
+            .table3
+            .get(row)
+            .and_then(|r| r.get(col))
+            .copied()
+            .flatten()
+    };
+    let mut total = 0i64;
+    let mut any = false;
+    for row in rows {
+        if report.is_unread("table3", row, "total") {
+            return None;
+        }
+        if let Some(v) = value(row, "total") {
+            total = total.saturating_add(v);
+            any = true;
+            continue;
+        }
+        for col in &T3_COLUMNS[..6] {
+            if report.is_unread("table3", row, col) {
+                return None;
+            }
+            if let Some(v) = value(row, col) {
+                total = total.saturating_add(v);
+                any = true;
+            }
+        }
+    }
+    any.then_some(total)
+}
+
 fn as_float(v: &Dynamic) -> Option<FLOAT> {
     if let Ok(i) = v.as_int() {
         return Some(i as FLOAT);
@@ -350,6 +386,16 @@ pub fn register(engine: &mut Engine) {
                 return Dynamic::UNIT;
             }
             sum(rows.iter().map(|row| cell(report, "table3", row, col)))
+        },
+    );
+    pure("category_total").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, rows: Array| {
+            let rows: Vec<String> = rows
+                .iter()
+                .filter_map(|row| row.clone().into_string().ok())
+                .collect();
+            category_total(r.report(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
         },
     );
     FuncRegistration::new("cell_labels").register_into_engine(
