@@ -448,6 +448,13 @@ pub fn register(engine: &mut Engine) {
     pure("section_text").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
         section_text(r.report(), key)
     });
+    pure("section_heading").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
+        r.report()
+            .section_text
+            .iter()
+            .find(|s| s.key.as_str() == key)
+            .map_or(Dynamic::UNIT, |s| Dynamic::from(s.heading.clone()))
+    });
     pure("has_section").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
         r.report().sections.iter().any(|k| k.as_str() == key)
     });
