@@ -388,16 +388,13 @@ pub fn register(engine: &mut Engine) {
             sum(rows.iter().map(|row| cell(report, "table3", row, col)))
         },
     );
-    pure("category_total").register_into_engine(
-        engine,
-        |r: &mut ScriptReport, rows: Array| {
-            let rows: Vec<String> = rows
-                .iter()
-                .filter_map(|row| row.clone().into_string().ok())
-                .collect();
-            category_total(r.report(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
-        },
-    );
+    pure("category_total").register_into_engine(engine, |r: &mut ScriptReport, rows: Array| {
+        let rows: Vec<String> = rows
+            .iter()
+            .filter_map(|row| row.clone().into_string().ok())
+            .collect();
+        category_total(r.report(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
+    });
     FuncRegistration::new("cell_labels").register_into_engine(
         engine,
         |cells: &mut Array, table: &str| -> Array {
