@@ -139,6 +139,7 @@ pub enum Command {
     /// Examples:
     ///   ogi-audit check report.txt
     ///   ogi-audit check --format json inbox/
+    ///   ogi-audit check --previous reports-2023/ report-2024.pdf
     #[command(verbatim_doc_comment)]
     Check {
         /// Output format.
@@ -151,6 +152,10 @@ pub enum Command {
         /// Exit with 1 when a finding of this severity or above exists.
         #[arg(long, default_value = "error", value_parser = parse_severity)]
         fail_on: Severity,
+        /// Last year's reports (files or folders) for the cross-year rules. A report's previous
+        /// year is looked for here and among the files checked (same issuer, year − 1).
+        #[arg(long, value_name = "PATH")]
+        previous: Vec<PathBuf>,
         /// Report files or folders (searched recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -283,9 +288,10 @@ pub fn main() -> ExitCode {
             format,
             rules,
             fail_on,
+            previous,
             paths,
         } => rule_set(cli.config.as_deref(), rules.as_deref())
-            .and_then(|(set, config)| check(&paths, &set, &config, format, fail_on)),
+            .and_then(|(set, config)| check(&paths, &previous, &set, &config, format, fail_on)),
         Command::Rules(RulesCommand::List { dir }) => {
             rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
         }

@@ -263,3 +263,39 @@ fn an_error_names_its_cause_once() {
     assert!(err.contains("no-such-rules"), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+/// `check` audits a report against its issuer's report of the year before, found among the
+/// files checked or given with `--previous`, as the daemon does with the store.
+#[test]
+fn check_finds_last_years_report_among_the_files_or_in_previous() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let this_year = std::fs::read_to_string(seed("000")).expect("seed");
+    // The same issuer's 2019 report, which carried 3 requests into 2020; the 2020 report
+    // says none were carried over.
+    let last_year = this_year.replace("2020年", "2019年").replace(
+        "四、结转下年度继续办理 | 5 | 0 | 0 | 0 | 0 | 0 | 5 |",
+        "四、结转下年度继续办理 | 3 | 0 | 0 | 0 | 0 | 0 | 3 |",
+    );
+    assert_ne!(last_year, this_year);
+    let (now, old) = (dir.path().join("2020.txt"), dir.path().join("old"));
+    std::fs::create_dir(&old).expect("dir");
+    std::fs::write(&now, &this_year).expect("write");
+    std::fs::write(old.join("2019.txt"), &last_year).expect("write");
+    let carryover = |o: &Output| {
+        text(o)
+            .lines()
+            .filter(|l| l.contains("cross-year-carryover"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let alone = ogi(dir.path(), &["check", "2020.txt"]);
+    assert!(carryover(&alone).is_empty(), "{}", text(&alone));
+    let with_previous = ogi(dir.path(), &["check", "--previous", "old", "2020.txt"]);
+    let found = carryover(&with_previous);
+    assert_eq!(found.len(), 2, "{}", text(&with_previous));
+    assert!(found[0].contains("本年度上年结转0件，但2019年度报告结转下年度为3件"));
+    assert_eq!(with_previous.status.code(), Some(1), "an error finding");
+    // Both files given: the 2019 report is audited alone, the 2020 one against it.
+    let both = ogi(dir.path(), &["check", "old/2019.txt", "2020.txt"]);
+    assert_eq!(carryover(&both), found, "{}", text(&both));
+}

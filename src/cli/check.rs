@@ -2,14 +2,53 @@
 
 use super::*;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Where each issuer's report of each year is, among the files checked and the `--previous`
+/// ones, so that a report is audited against its previous year's as the daemon does.
+struct Years {
+    files: BTreeMap<(String, i32), PathBuf>,
+}
+
+impl Years {
+    /// Reads every file once for its issuer and year (only kept: the path). With one file and
+    /// no `--previous`, there is nothing to look up and nothing is read.
+    fn index(files: &[PathBuf], previous: &[PathBuf], config: &Config) -> Result<Self> {
+        let mut all = pipeline::report_files(previous)?;
+        if !all.is_empty() || files.len() > 1 {
+            all.extend(files.iter().cloned());
+        }
+        let mut out = BTreeMap::new();
+        for f in all {
+            let o = pipeline::read_path_within(&f, config.budget, config.max_file_size);
+            if let Some(r) = &o.report {
+                if let (Some(org), Some(year)) = (&r.organization, r.year) {
+                    out.entry((org.clone(), year)).or_insert(f);
+                }
+            }
+        }
+        Ok(Years { files: out })
+    }
+
+    /// The same issuer's report of the year before, read again.
+    fn previous_of(&self, report: &Report, config: &Config) -> Option<Arc<Report>> {
+        let key = (report.organization.clone()?, report.year? - 1);
+        let path = self.files.get(&key)?;
+        pipeline::read_path_within(path, config.budget, config.max_file_size).report
+    }
+}
+
 pub(super) fn check(
     paths: &[PathBuf],
+    previous: &[PathBuf],
     set: &RuleSet,
     config: &Config,
     format: Format,
     fail_on: Severity,
 ) -> Result<ExitCode> {
     let files = pipeline::report_files(paths)?;
+    let years = Years::index(&files, previous, config)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     // File by file: a folder of 10,000 reports is never held in memory at once.
@@ -20,7 +59,8 @@ pub(super) fn check(
     for (i, f) in files.iter().enumerate() {
         let mut o = pipeline::read_path_within(f, config.budget, config.max_file_size);
         if let Some(report) = &o.report {
-            o.findings = set.run(report, None);
+            let last = years.previous_of(report, config);
+            o.findings = set.run(report, last.as_ref());
         }
         failed |= o.status != Status::Parsed;
         flagged |= o.findings.iter().any(|f| f.severity >= fail_on);
