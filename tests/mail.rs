@@ -248,7 +248,12 @@ fn one_summary_per_office_and_nothing_twice() {
     }
     // 001 淮南, 002 烟台, 004 井陉 have routes; 000 (淮安经开区) and 003 (宁国) go to the
     // fallback, in one summary.
-    wait_for(Duration::from_secs(30), || server.messages().len() == 4);
+    // The store records a summary once the server has taken it: wait for both.
+    wait_for(Duration::from_secs(30), || {
+        server.messages().len() == 4
+            && d.count("SELECT COUNT(*) FROM mails") == 4
+            && d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 5
+    });
     let messages = server.messages();
     let mut to: Vec<&str> = messages.iter().filter_map(|m| header(m, "To")).collect();
     to.sort();
@@ -488,7 +493,10 @@ fn reaudit_mails_new_findings_only_when_asked_and_only_once() {
     let out = reaudit(&["--mail"]);
     assert!(out.contains("1 with new findings"), "{out}");
     assert!(out.contains("1 summaries queued"), "{out}");
-    wait_for(Duration::from_secs(30), || server.messages().len() == 2);
+    // The store records a summary once the server has taken it: wait for both.
+    wait_for(Duration::from_secs(30), || {
+        server.messages().len() == 2 && d.count("SELECT COUNT(*) FROM mails") == 2
+    });
     for m in server.messages() {
         assert_eq!(header(&m, "To"), Some("yantai@example.org"));
     }
