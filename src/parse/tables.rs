@@ -264,8 +264,7 @@ fn candidates<'a>(
             };
             // Numbers no row took: a number alone on its line that the copy moved away from its
             // cell (a glued run is split by the caller, a label's own numbering is no cell).
-            let glued =
-                run.len() == 1 && matches!(run[0], Tok::Value { text, .. } if text.len() >= width);
+            let glued = is_glued_run(run, width);
             if !glued && placed < run.len() {
                 let per_line = per_line.get_or_insert_with(|| {
                     let mut m: BTreeMap<usize, usize> = BTreeMap::new();
@@ -315,6 +314,14 @@ fn candidates<'a>(
     out
 }
 
+/// Whether a run is one row's cells run together (`713000074`): one token of at least `width`
+/// digits, which the glued-cell solver splits.
+fn is_glued_run(run: &[&Tok<'_>], width: usize) -> bool {
+    width > 1
+        && matches!(run, [Tok::Value { text, .. }]
+            if text.len() >= width && text.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Turns a run of cells into rows of `width` cells.
 fn run_to_rows<'a>(
     run: &[&Tok<'a>],
@@ -328,12 +335,9 @@ fn run_to_rows<'a>(
             _ => None,
         })
         .collect();
-    if cells.len() == 1 && width > 1 {
-        if let Some(digits) = cells[0] {
-            if digits.len() >= width && digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("glued cells `{digits}` (split by the caller)"));
-            }
-        }
+    if is_glued_run(run, width) {
+        let digits = cells[0].unwrap_or_default();
+        return Err(format!("glued cells `{digits}` (split by the caller)"));
     }
     if cells.len() < width {
         return Err(format!("{} of {} cells found", cells.len(), width));
@@ -528,7 +532,7 @@ pub fn read_table3(
             }
             continue;
         }
-        if short.contains(&Short::Row(c)) {
+        if short.get(&c) == Some(&Short::Row) {
             lost.push(key);
             warnings.push(format!(
                 "table3 row {key}: its line has fewer cells than the table's other rows and the row is only complete with the blanks that pad the lines, so a cell is missing; left unread"
@@ -536,13 +540,10 @@ pub fn read_table3(
             continue;
         }
         // Trailing blanks that may be padding standing in for lost cells: unread, not blank.
-        let unsure = short
-            .iter()
-            .find_map(|s| match s {
-                Short::Tail(i, n) if *i == c => Some(*n),
-                _ => None,
-            })
-            .unwrap_or(0);
+        let unsure = match short.get(&c) {
+            Some(Short::Tail(n)) => *n,
+            _ => 0,
+        };
         if unsure > 0 {
             warnings.push(format!(
                 "table3 row {key}: its line may have lost its last {unsure} cell(s) to the padding of the table's lines; those cells are left unread"
@@ -606,7 +607,7 @@ pub fn read_table3(
     Read { table, raw, span }
 }
 
-/// Rows (indices into `cands`) of a table laid out a row per line with `|` that may have lost
+/// The rows (by index into `cands`) of a table laid out a row per line with `|` that may have lost
 /// a cell to the padding some copies add to every line (`| 5 | 0 | … | 5 | ||`): the padding
 /// then stands in for the lost cell and every cell after the gap moves one column left. Such a
 /// row ends in blanks that could be padding, the numbers before them can be the row read one
@@ -623,9 +624,9 @@ fn short_pipe_rows(
     cands: &[Candidate<'_>],
     width: usize,
     line_rows: bool,
-) -> Vec<Short> {
+) -> BTreeMap<usize, Short> {
     if !line_rows {
-        return Vec::new();
+        return BTreeMap::new();
     }
     let pipes: Vec<usize> = cands
         .iter()
@@ -662,11 +663,12 @@ fn short_pipe_rows(
                 None => padded && c.run == width,
             };
             (trailing > 0 && short).then(|| {
-                if may_have_lost_cells(&c.cells) {
-                    Short::Row(i)
+                let how = if may_have_lost_cells(&c.cells) {
+                    Short::Row
                 } else {
-                    Short::Tail(i, trailing)
-                }
+                    Short::Tail(trailing)
+                };
+                (i, how)
             })
         })
         .collect()
@@ -676,10 +678,10 @@ fn short_pipe_rows(
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Short {
     /// Any of its cells may be the lost one: the row is unread.
-    Row(usize),
+    Row,
     /// Only its last cells can be the lost ones (the numbers before them cannot be the row read
     /// one cell short): those many trailing cells are unread, not blank.
-    Tail(usize, usize),
+    Tail(usize),
 }
 
 /// Whether a row that ends in blanks can be one that lost cells to padding: its last number
