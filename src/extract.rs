@@ -15,6 +15,8 @@ mod docx;
 mod html;
 mod pdf;
 
+pub use pdf::text_from_outputs as pdf_text_from_outputs;
+
 /// A report's text as decoded, and in the normal form the parser reads.
 #[derive(Debug, Clone)]
 pub struct Extracted {

@@ -1,9 +1,12 @@
-//! One table-3 cell at a time, on every real sample whose copy can be edited as text (the web
-//! pages and the text dumps): the number is blanked out, garbled or dropped altogether, and the
-//! report read again. The parser must leave that cell null (blank as printed, garbled, or
+//! One table-3 cell at a time, on every real sample: the number is blanked out, garbled or
+//! dropped altogether (in the web pages and text dumps, by editing the copy; in the PDF, by
+//! editing the word boxes poppler gives), and the report read again. The parser must leave that cell null (blank as printed, garbled, or
 //! unread), never move a value into another cell, and the rule pack must not raise an identity
 //! error because of it; a dropped cell, which the document never lost, must bring no new warning
-//! or error at all. The seed layouts have their own tests in `robustness.rs`.
+//! or error at all. A crawler dump whose rows run their numbers together has no cell to blank:
+//! there a stray space anywhere inside a run must change nothing, and a digit lost from a run
+//! must leave the row's cells null, never read otherwise. The seed layouts have their own tests
+//! in `robustness.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +33,10 @@ enum Edit {
     Blank,
     Garble,
     Drop,
+    /// A space inside a glued run of numbers.
+    Space,
+    /// A digit lost from a glued run of numbers.
+    LoseDigit,
 }
 
 /// Table 3 of the copy: from its first row label to table 4's heading.
@@ -122,6 +129,7 @@ fn apply(text: &str, cell: &Cell, edit: Edit) -> String {
         Edit::Blank => (cell.digits, ""),
         Edit::Garble => (cell.digits, "1l"),
         Edit::Drop => (cell.whole, ""),
+        Edit::Space | Edit::LoseDigit => unreachable!("{edit:?} edits a glued run, not a cell"),
     };
     format!("{}{with}{}", &text[..range.0], &text[range.1..])
 }
@@ -145,8 +153,8 @@ fn pack() -> RuleSet {
 /// cell any warning or error.
 fn forbidden(f: &Finding, edit: Edit) -> bool {
     match edit {
-        Edit::Drop => f.severity >= Severity::Warning,
-        Edit::Blank | Edit::Garble => {
+        Edit::Drop | Edit::Space => f.severity >= Severity::Warning,
+        Edit::Blank | Edit::Garble | Edit::LoseDigit => {
             f.severity == Severity::Error
                 && matches!(
                     f.rule.as_str(),
@@ -156,17 +164,48 @@ fn forbidden(f: &Finding, edit: Edit) -> bool {
     }
 }
 
+/// One altered copy of a sample, read again.
+struct Variant {
+    label: String,
+    edit: Edit,
+    /// The number the edit removed, when it removed one cell's.
+    value: Option<i64>,
+    report: Arc<Report>,
+}
+
 /// Alters every number cell of the sample's table 3 in turn and lists what went wrong.
 fn mutation_errors(sample: &str, cells: fn(&str) -> Vec<Cell>) -> Vec<String> {
     let path = fixtures().join("samples").join(sample);
     let text = std::fs::read_to_string(&path).expect("sample");
-    let set = pack();
     let original = read(sample, &text);
-    let before = set.run(&original, None);
+    let found = cells(&text);
+    assert!(
+        found.len() >= 20,
+        "{sample}: only {} number cells found in table 3",
+        found.len()
+    );
+    let variants = found.iter().enumerate().flat_map(|(n, cell)| {
+        let text = &text;
+        [Edit::Blank, Edit::Garble, Edit::Drop]
+            .into_iter()
+            .map(move |edit| Variant {
+                label: format!("{sample} cell #{n} ({}) {edit:?}", cell.value),
+                edit,
+                value: Some(cell.value),
+                report: read(sample, &apply(text, cell, edit)),
+            })
+    });
+    variant_errors(&original, variants)
+}
+
+/// What went wrong in the altered copies of a report read as `original`.
+fn variant_errors(original: &Arc<Report>, variants: impl Iterator<Item = Variant>) -> Vec<String> {
+    let set = pack();
+    let before = set.run(original, None);
     // A finding is new when its rule did not fire at that severity before (a dropped cell may
     // change the counts a warning gives) or, for an identity error, its message is new.
     let is_new = |f: &Finding, edit: Edit| {
-        if edit == Edit::Drop {
+        if matches!(edit, Edit::Drop | Edit::Space) {
             !before
                 .iter()
                 .any(|b| b.rule == f.rule && b.severity >= f.severity)
@@ -174,47 +213,184 @@ fn mutation_errors(sample: &str, cells: fn(&str) -> Vec<Cell>) -> Vec<String> {
             !before.iter().any(|b| b.message == f.message)
         }
     };
-    let found = cells(&text);
-    assert!(
-        found.len() >= 20,
-        "{sample}: only {} number cells found in table 3",
-        found.len()
-    );
     let mut errors = Vec::new();
-    for (n, cell) in found.iter().enumerate() {
-        for edit in [Edit::Blank, Edit::Garble, Edit::Drop] {
-            let label = format!("{sample} cell #{n} ({}) {edit:?}", cell.value);
-            let altered = apply(&text, cell, edit);
-            let report = read(sample, &altered);
-            let mut changed = Vec::new();
-            for (row, cols) in &original.table3 {
-                for (col, want) in cols {
-                    let got = report.table3.get(row).and_then(|r| r.get(col)).copied();
-                    if got != Some(*want) {
-                        changed.push((row.clone(), col.clone(), *want, got.flatten()));
-                    }
-                }
-            }
-            for (row, col, want, got) in &changed {
-                if got.is_some() {
-                    errors.push(format!("{label}: {row}.{col} = {got:?}, want {want:?}"));
-                }
-            }
-            // The altered number itself must be gone: some cell that held it is now null.
-            if !changed
-                .iter()
-                .any(|(.., want, _)| *want == Some(cell.value))
-            {
-                errors.push(format!("{label}: no cell lost the value"));
-            }
-            for f in set.run(&report, None) {
-                if forbidden(&f, edit) && is_new(&f, edit) {
-                    errors.push(format!("{label}: {} {}", f.rule, f.message));
+    let mut count = 0;
+    for Variant {
+        label,
+        edit,
+        value,
+        report,
+    } in variants
+    {
+        count += 1;
+        let mut changed = Vec::new();
+        for (row, cols) in &original.table3 {
+            for (col, want) in cols {
+                let got = report.table3.get(row).and_then(|r| r.get(col)).copied();
+                if got != Some(*want) {
+                    changed.push((row.clone(), col.clone(), *want, got.flatten()));
                 }
             }
         }
+        for (row, col, want, got) in &changed {
+            if got.is_some() || edit == Edit::Space {
+                errors.push(format!("{label}: {row}.{col} = {got:?}, want {want:?}"));
+            }
+        }
+        // The altered number itself must be gone: some cell that held it is now null.
+        if let Some(value) = value {
+            if !changed.iter().any(|(.., want, _)| *want == Some(value)) {
+                errors.push(format!("{label}: no cell lost the value"));
+            }
+        }
+        for f in set.run(&report, None) {
+            if forbidden(&f, edit) && is_new(&f, edit) {
+                errors.push(format!("{label}: {} {}", f.rule, f.message));
+            }
+        }
     }
+    assert!(count >= 20, "only {count} altered copies");
     errors
+}
+
+/// The runs of glued numbers in a crawler dump's table 3: seven digits or more together (a row's
+/// seven cells, with the next row label's number at times).
+fn glued_runs(text: &str) -> Vec<(usize, usize)> {
+    let (start, end) = table3_region(text);
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut at = start;
+    while at < end {
+        if !bytes[at].is_ascii_digit() {
+            at += 1;
+            continue;
+        }
+        let run_start = at;
+        while at < end && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+        if at - run_start >= 7 {
+            runs.push((run_start, at));
+        }
+    }
+    runs
+}
+
+/// Every glued run of the dump's table 3 with a space put in at each place inside it, and with
+/// each of its digits lost in turn.
+fn glued_errors(sample: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(fixtures().join("samples").join(sample)).expect("sample");
+    let original = read(sample, &text);
+    let runs = glued_runs(&text);
+    assert!(runs.len() >= 20, "{sample}: only {} glued runs", runs.len());
+    let variants = runs.iter().flat_map(|&(start, end)| {
+        let text = &text;
+        let run = &text[start..end];
+        (start + 1..end)
+            .map(move |at| Variant {
+                label: format!("{sample} run {run}: space after {}", &text[start..at]),
+                edit: Edit::Space,
+                value: None,
+                report: read(sample, &format!("{} {}", &text[..at], &text[at..])),
+            })
+            .chain((start..end).map(move |at| Variant {
+                label: format!("{sample} run {run}: digit {} lost", at - start),
+                edit: Edit::LoseDigit,
+                value: None,
+                report: read(sample, &format!("{}{}", &text[..at], &text[at + 1..])),
+            }))
+    });
+    variant_errors(&original, variants)
+}
+
+/// pdftotext's output for a PDF, in one of its modes.
+fn pdftotext(path: &Path, mode: &str) -> Vec<u8> {
+    let out = std::process::Command::new("pdftotext")
+        .args([mode, "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) on PATH");
+    assert!(out.status.success(), "pdftotext {mode} failed");
+    out.stdout
+}
+
+/// The number words of table 3 in a PDF's word boxes: the byte range of each `<word …>N</word>`
+/// element and of its text, from the word that names 本年新收 to the one that reads 行政复议.
+fn pdf_number_words(xml: &str) -> Vec<Cell> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut at = 0;
+    while let Some(open) = xml[at..].find("<word ") {
+        let open = at + open;
+        let Some(text_start) = xml[open..].find('>').map(|i| open + i + 1) else {
+            break;
+        };
+        let Some(text_end) = xml[text_start..].find("</word>").map(|i| text_start + i) else {
+            break;
+        };
+        let close = text_end + "</word>".len();
+        let word = &xml[text_start..text_end];
+        if word.contains("本年新收") {
+            inside = true;
+        } else if inside && word == "行政复议" {
+            break;
+        }
+        if inside && !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(value) = word.parse() {
+                out.push(Cell {
+                    digits: (text_start, text_end),
+                    whole: (open, close),
+                    value,
+                });
+            }
+        }
+        at = close;
+    }
+    out
+}
+
+/// Every number of the PDF's table 3 taken off the page (a blank cell as printed) or garbled,
+/// through the word boxes poppler gives for it.
+fn pdf_errors(sample: &str) -> Vec<String> {
+    let path = fixtures().join("samples").join(sample);
+    let layout = String::from_utf8(pdftotext(&path, "-layout")).expect("UTF-8 layout text");
+    let xml = String::from_utf8(pdftotext(&path, "-bbox-layout")).expect("UTF-8 word boxes");
+    let rebuild = |xml: &str| {
+        let text = ogi_audit::extract::pdf_text_from_outputs(&layout, xml.as_bytes())
+            .expect("word boxes read");
+        read(sample, &text)
+    };
+    let original = rebuild(&xml);
+    // The copy read from pdftotext's outputs is the PDF as the daemon reads it.
+    let direct = pipeline::read_file(&path).report.expect("the PDF read");
+    assert_eq!(
+        original.table3, direct.table3,
+        "{sample}: rebuilt copy differs"
+    );
+    let words = pdf_number_words(&xml);
+    assert!(
+        words.len() >= 20,
+        "{sample}: only {} number words in table 3",
+        words.len()
+    );
+    let variants = words.iter().enumerate().flat_map(|(n, cell)| {
+        let xml = &xml;
+        let rebuild = &rebuild;
+        [Edit::Blank, Edit::Garble]
+            .into_iter()
+            .map(move |edit| Variant {
+                label: format!("{sample} word #{n} ({}) {edit:?}", cell.value),
+                edit,
+                value: Some(cell.value),
+                report: rebuild(&match edit {
+                    // A cell left blank in the PDF prints no word at all.
+                    Edit::Blank => apply(xml, cell, Edit::Drop),
+                    _ => apply(xml, cell, edit),
+                }),
+            })
+    });
+    variant_errors(&original, variants)
 }
 
 fn assert_none(errors: Vec<String>) {
@@ -244,4 +420,14 @@ fn kewei_pdf_text_cells_blanked_garbled_or_dropped() {
 #[test]
 fn shuyang_ocr_markdown_cells_blanked_garbled_or_dropped() {
     assert_none(mutation_errors("2025-shuyang-xzf.txt", pipe_cells));
+}
+
+#[test]
+fn huaian_pdf_numbers_taken_off_or_garbled() {
+    assert_none(pdf_errors("2024-huaian-city.pdf"));
+}
+
+#[test]
+fn pingtan_glued_runs_spaced_or_short_of_a_digit() {
+    assert_none(glued_errors("2022-pingtan.txt"));
 }

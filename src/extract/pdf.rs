@@ -66,19 +66,34 @@ pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
 /// The layout text with each page that holds a table rebuilt from its word boxes. Word boxes
 /// that cannot be had (or do not match the pages) leave the layout text as it is.
 fn with_tables(bytes: &[u8], layout: &str, start: Instant) -> Result<String, ExtractError> {
+    let boxes = match run(bytes, "-bbox-layout", start).and_then(|xml| tables::parse_pages(&xml)) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            // Out of budget is the report's end; anything else leaves the layout text.
+            crate::budget::check("reading the PDF's word boxes")?;
+            tracing::warn!(error = %e, "PDF word boxes unreadable; tables read from layout text");
+            None
+        }
+    };
+    rebuild(layout, boxes)
+}
+
+/// The text of a PDF from pdftotext's two outputs, the `-layout` text and the `-bbox-layout`
+/// XML, as [`to_text`] makes it. Lets a PDF's words be altered without making a new PDF.
+pub fn text_from_outputs(layout: &str, bbox_xml: &[u8]) -> Result<String, ExtractError> {
+    rebuild(layout, Some(tables::parse_pages(bbox_xml)?))
+}
+
+/// The layout text, each page that holds a table rebuilt from its word boxes (`None`: no word
+/// boxes, the layout text as it is).
+fn rebuild(layout: &str, boxes: Option<Vec<Vec<tables::Word>>>) -> Result<String, ExtractError> {
     let mut pages: Vec<&str> = layout.split('\u{c}').collect();
     // The text after the last form feed is not a page.
     if pages.len() > 1 {
         pages.pop();
     }
-    let boxes = match run(bytes, "-bbox-layout", start).and_then(|xml| tables::parse_pages(&xml)) {
-        Ok(b) => b,
-        Err(e) => {
-            // Out of budget is the report's end; anything else leaves the layout text.
-            crate::budget::check("reading the PDF's word boxes")?;
-            tracing::warn!(error = %e, "PDF word boxes unreadable; tables read from layout text");
-            return Ok(pages.join("\n"));
-        }
+    let Some(boxes) = boxes else {
+        return Ok(pages.join("\n"));
     };
     if boxes.len() < pages.len() {
         tracing::warn!(

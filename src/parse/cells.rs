@@ -144,6 +144,15 @@ fn is_garbled_cell(s: &str) -> bool {
         && !s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
+/// A short piece that mixes ASCII digits and Latin letters (`1l`, `O0`, `5S`): a number the
+/// copy garbled (letters for digits), never a label's numbering or a word. Read as one cell of
+/// unreadable text, so that its digits are not taken for the number.
+pub fn is_garbled_number(s: &str) -> bool {
+    is_garbled_cell(s)
+        && s.chars().any(|c| c.is_ascii_digit())
+        && s.chars().any(|c| c.is_ascii_alphabetic())
+}
+
 fn full_value(s: &str) -> bool {
     !s.is_empty() && value_at(s, 0) == Some(s.len())
 }
@@ -154,7 +163,7 @@ fn tokenize_piece<'a>(piece: &'a str, line_no: usize, out: &mut Vec<Tok<'a>>) {
     if piece.is_empty() {
         return;
     }
-    if is_null_marker(piece) {
+    if is_null_marker(piece) || is_garbled_number(piece) {
         out.push(Tok::Value {
             text: piece,
             line: line_no,
@@ -688,6 +697,20 @@ mod tests {
         }
         for not in ["0 0", "12", "无", "/", "合计", "本年", "", "1234"] {
             assert!(!is_garbled_cell(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_garbled_number_between_spaces_is_not_its_digits() {
+        let text = "四、结转下年度继续办理 103 0 0 0 0 0 1l";
+        assert_eq!(
+            values(&tokenize(text, 0, text.len(), 1)),
+            ["T", "103", "0", "0", "0", "0", "0", "1l"]
+        );
+        assert_eq!(parse_value("1l"), CellValue::Null);
+        // Label numbering and words are no garbled numbers.
+        for not in ["1.", "1、", "(1)", "O", "abc", "12"] {
+            assert!(!is_garbled_number(not), "{not}");
         }
     }
 }

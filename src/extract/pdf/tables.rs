@@ -105,9 +105,11 @@ fn word_box(e: &BytesStart<'_>) -> Word {
 }
 
 /// A word that is a table cell's whole value: a number (sign, thousands commas, decimals, a
-/// trailing `%` or money unit) or a null marker. `1.` or `1、` (a label's numbering) is not.
+/// trailing `%` or money unit), a null marker, or a garbled number (`1l`), which keeps its
+/// column as unreadable text. `1.` or `1、` (a label's numbering) is not.
 fn is_value(s: &str) -> bool {
-    if crate::parse::cells::is_null_marker(s) {
+    use crate::parse::cells::{is_garbled_number, is_null_marker};
+    if is_null_marker(s) || is_garbled_number(s) {
         return true;
     }
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -670,6 +672,29 @@ mod tests {
                 "一、本年新收 | 3001 | 53 | 3054 |",
                 "二、上年结转 | 34 |  | 34 |",
                 "（七）总计 | 100 | 7 | 107 |"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_garbled_number_keeps_its_column() {
+        let words = vec![
+            w(10.0, 100.0, 60.0, "一、本年新收"),
+            w(100.0, 100.0, 16.0, "3001"),
+            w(140.0, 100.0, 8.0, "53"),
+            w(180.0, 100.0, 16.0, "3054"),
+            w(10.0, 120.0, 60.0, "二、上年结转"),
+            w(104.0, 120.0, 8.0, "34"),
+            w(140.0, 120.0, 8.0, "0"),
+            w(184.0, 120.0, 8.0, "1l"),
+        ];
+        let page = page_text(&words, None, &[]).expect("a table");
+        let rows: Vec<&str> = page.text.lines().filter(|l| l.contains('|')).collect();
+        assert_eq!(
+            rows,
+            [
+                "一、本年新收 | 3001 | 53 | 3054 |",
+                "二、上年结转 | 34 | 0 | 1l |"
             ]
         );
     }
