@@ -1,11 +1,12 @@
-//! One table-3 cell at a time, on every real sample: the number is blanked out, garbled or
+//! One table-3 or table-4 cell at a time, on every real sample: the number is blanked out, garbled or
 //! dropped altogether (in the web pages and text dumps, by editing the copy; in the PDF, by
 //! editing the word boxes poppler gives), and the report read again. The parser must leave that cell null (blank as printed, garbled, or
 //! unread), never move a value into another cell, and the rule pack must not raise an identity
 //! error because of it; a dropped cell, which the document never lost, must bring no new warning
 //! or error at all. A crawler dump whose rows run their numbers together has no cell to blank:
 //! there a stray space anywhere inside a run must change nothing, and a digit lost from a run
-//! must leave the row's cells null, never read otherwise. The seed layouts have their own tests
+//! must leave the row's cells null, never read otherwise; its table 4's numbers, alone between
+//! spaces, are garbled one at a time. The seed layouts have their own tests
 //! in `robustness.rs`.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// A number cell of table 3 in the copy: the byte range of its digits, and of the whole cell
+/// A number cell of table 3 or 4 in the copy: the byte range of its digits, and of the whole cell
 /// (`<td …>…</td>`, or the text between two `|`).
 struct Cell {
     digits: (usize, usize),
@@ -39,19 +40,19 @@ enum Edit {
     LoseDigit,
 }
 
-/// Table 3 of the copy: from its first row label to table 4's heading.
-fn table3_region(text: &str) -> (usize, usize) {
+/// Tables 3 and 4 of the copy: from table 3's first row label to section 五's heading.
+fn tables_region(text: &str) -> (usize, usize) {
     let start = text.find("本年新收").expect("table 3 in the sample");
     let end = text[start..]
-        .find("行政复议")
+        .find("存在的主要问题")
         .map_or(text.len(), |i| start + i);
     (start, end)
 }
 
-/// The number cells of table 3 in an HTML page: `<td>` elements whose text, tags removed, is
+/// The number cells of tables 3 and 4 in an HTML page: `<td>` elements whose text, tags removed, is
 /// a whole number.
 fn html_cells(text: &str) -> Vec<Cell> {
-    let (start, end) = table3_region(text);
+    let (start, end) = tables_region(text);
     let mut out = Vec::new();
     let mut at = start;
     while let Some(open) = text[at..end].find("<td") {
@@ -94,10 +95,10 @@ fn html_cells(text: &str) -> Vec<Cell> {
     out
 }
 
-/// The number cells of table 3 in a text copy with `|` rows: text between two `|` that is a
+/// The number cells of tables 3 and 4 in a text copy with `|` rows: text between two `|` that is a
 /// whole number.
 fn pipe_cells(text: &str) -> Vec<Cell> {
-    let (start, end) = table3_region(text);
+    let (start, end) = tables_region(text);
     let mut out = Vec::new();
     let mut line_start = start;
     for line in text[start..end].split_inclusive('\n') {
@@ -173,7 +174,7 @@ struct Variant {
     report: Arc<Report>,
 }
 
-/// Alters every number cell of the sample's table 3 in turn and lists what went wrong.
+/// Alters every number cell of the sample's tables 3 and 4 in turn and lists what went wrong.
 fn mutation_errors(sample: &str, cells: fn(&str) -> Vec<Cell>) -> Vec<String> {
     let path = fixtures().join("samples").join(sample);
     let text = std::fs::read_to_string(&path).expect("sample");
@@ -181,7 +182,7 @@ fn mutation_errors(sample: &str, cells: fn(&str) -> Vec<Cell>) -> Vec<String> {
     let found = cells(&text);
     assert!(
         found.len() >= 20,
-        "{sample}: only {} number cells found in table 3",
+        "{sample}: only {} number cells found in tables 3 and 4",
         found.len()
     );
     let variants = found.iter().enumerate().flat_map(|(n, cell)| {
@@ -224,9 +225,16 @@ fn variant_errors(original: &Arc<Report>, variants: impl Iterator<Item = Variant
     {
         count += 1;
         let mut changed = Vec::new();
-        for (row, cols) in &original.table3 {
+        let tables = [
+            (&original.table3, &report.table3),
+            (&original.table4, &report.table4),
+        ];
+        for (row, cols, got_table) in tables
+            .iter()
+            .flat_map(|(o, r)| o.iter().map(move |(row, cols)| (row, cols, *r)))
+        {
             for (col, want) in cols {
-                let got = report.table3.get(row).and_then(|r| r.get(col)).copied();
+                let got = got_table.get(row).and_then(|r| r.get(col)).copied();
                 if got != Some(*want) {
                     changed.push((row.clone(), col.clone(), *want, got.flatten()));
                 }
@@ -256,7 +264,7 @@ fn variant_errors(original: &Arc<Report>, variants: impl Iterator<Item = Variant
 /// The runs of glued numbers in a crawler dump's table 3: seven digits or more together (a row's
 /// seven cells, with the next row label's number at times).
 fn glued_runs(text: &str) -> Vec<(usize, usize)> {
-    let (start, end) = table3_region(text);
+    let (start, end) = tables_region(text);
     let bytes = text.as_bytes();
     let mut runs = Vec::new();
     let mut at = start;
@@ -276,13 +284,49 @@ fn glued_runs(text: &str) -> Vec<(usize, usize)> {
     runs
 }
 
+/// The numbers standing alone between spaces in the copy's tables (table 4 of a crawler dump).
+fn spaced_cells(text: &str) -> Vec<Cell> {
+    let (start, end) = tables_region(text);
+    let mut out = Vec::new();
+    let mut at = start;
+    for piece in text[start..end].split(' ') {
+        if !piece.is_empty() && piece.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(value) = piece.parse() {
+                let range = (at, at + piece.len());
+                out.push(Cell {
+                    digits: range,
+                    whole: range,
+                    value,
+                });
+            }
+        }
+        at += piece.len() + 1;
+    }
+    out
+}
+
 /// Every glued run of the dump's table 3 with a space put in at each place inside it, and with
-/// each of its digits lost in turn.
+/// each of its digits lost in turn; every number that stands alone garbled.
 fn glued_errors(sample: &str) -> Vec<String> {
     let text = std::fs::read_to_string(fixtures().join("samples").join(sample)).expect("sample");
     let original = read(sample, &text);
     let runs = glued_runs(&text);
     assert!(runs.len() >= 20, "{sample}: only {} glued runs", runs.len());
+    let spaced = spaced_cells(&text);
+    assert!(
+        spaced.len() >= 15,
+        "{sample}: only {} spaced numbers",
+        spaced.len()
+    );
+    let garbled = spaced.iter().map(|cell| Variant {
+        label: format!(
+            "{sample} number at {} ({}) Garble",
+            cell.digits.0, cell.value
+        ),
+        edit: Edit::Garble,
+        value: Some(cell.value),
+        report: read(sample, &apply(&text, cell, Edit::Garble)),
+    });
     let variants = runs.iter().flat_map(|&(start, end)| {
         let text = &text;
         let run = &text[start..end];
@@ -300,7 +344,7 @@ fn glued_errors(sample: &str) -> Vec<String> {
                 report: read(sample, &format!("{}{}", &text[..at], &text[at + 1..])),
             }))
     });
-    variant_errors(&original, variants)
+    variant_errors(&original, variants.chain(garbled))
 }
 
 /// pdftotext's output for a PDF, in one of its modes.
@@ -315,8 +359,9 @@ fn pdftotext(path: &Path, mode: &str) -> Vec<u8> {
     out.stdout
 }
 
-/// The number words of table 3 in a PDF's word boxes: the byte range of each `<word …>N</word>`
-/// element and of its text, from the word that names 本年新收 to the one that reads 行政复议.
+/// The number words of tables 3 and 4 in a PDF's word boxes: the byte range of each
+/// `<word …>N</word>` element and of its text, from the word that names 本年新收 to section 五's
+/// heading.
 fn pdf_number_words(xml: &str) -> Vec<Cell> {
     let mut out = Vec::new();
     let mut inside = false;
@@ -333,7 +378,7 @@ fn pdf_number_words(xml: &str) -> Vec<Cell> {
         let word = &xml[text_start..text_end];
         if word.contains("本年新收") {
             inside = true;
-        } else if inside && word == "行政复议" {
+        } else if inside && word.contains("存在的主要问题") {
             break;
         }
         if inside && !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
@@ -350,7 +395,7 @@ fn pdf_number_words(xml: &str) -> Vec<Cell> {
     out
 }
 
-/// Every number of the PDF's table 3 taken off the page (a blank cell as printed) or garbled,
+/// Every number of the PDF's tables 3 and 4 taken off the page (a blank cell as printed) or garbled,
 /// through the word boxes poppler gives for it.
 fn pdf_errors(sample: &str) -> Vec<String> {
     let path = fixtures().join("samples").join(sample);
@@ -371,7 +416,7 @@ fn pdf_errors(sample: &str) -> Vec<String> {
     let words = pdf_number_words(&xml);
     assert!(
         words.len() >= 20,
-        "{sample}: only {} number words in table 3",
+        "{sample}: only {} number words in tables 3 and 4",
         words.len()
     );
     let variants = words.iter().enumerate().flat_map(|(n, cell)| {
@@ -428,6 +473,6 @@ fn huaian_pdf_numbers_taken_off_or_garbled() {
 }
 
 #[test]
-fn pingtan_glued_runs_spaced_or_short_of_a_digit() {
+fn pingtan_glued_runs_spaced_or_short_of_a_digit_table4_garbled() {
     assert_none(glued_errors("2022-pingtan.txt"));
 }
