@@ -4,6 +4,7 @@
 //! The embedded defaults are the shipped `config/ogi-audit.toml`, so the documented file and the
 //! behaviour without a file can never drift apart.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -234,6 +235,7 @@ struct RawRules {
     max_findings: i64,
     max_message: String,
     max_evidence: String,
+    settings: BTreeMap<String, toml::Value>,
 }
 
 impl Default for RawRules {
@@ -244,6 +246,7 @@ impl Default for RawRules {
             max_findings: 100,
             max_message: "4KB".into(),
             max_evidence: "64KB".into(),
+            settings: BTreeMap::new(),
         }
     }
 }
@@ -339,6 +342,8 @@ pub struct Config {
     pub rule_max_message: usize,
     /// Bytes of one finding's evidence (as JSON); larger evidence is replaced by a note.
     pub rule_max_evidence: usize,
+    /// Values rules read with `setting(name)` (`[rules.settings]`).
+    pub rule_settings: BTreeMap<String, toml::Value>,
     pub archive: PathBuf,
     pub quarantine: PathBuf,
     pub after: After,
@@ -606,6 +611,7 @@ impl Config {
                 1 << 10,
             )?)
             .unwrap_or(usize::MAX),
+            rule_settings: raw.rules.settings,
             archive: resolve(&raw.files.archive),
             quarantine: resolve(&raw.files.quarantine),
             after,

@@ -19,19 +19,26 @@
 //! immutable, and is swapped in as one value; a file that does not compile is reported with
 //! file:line:column and left out while the other rules load. At run time a rule that throws or
 //! exceeds a limit becomes a `rule-error` finding, and the other rules still run.
+//!
+//! Besides its scripts, a pack may hold word lists (`lists/NAME.txt`, one phrase a line, `#`
+//! starts a comment) that scripts read with `word_list("NAME")`, so that an office edits the
+//! phrases a rule looks for without touching the script; and the config's `[rules.settings]`
+//! gives values that scripts read with `setting("name")` (dates, thresholds).
 
 mod api;
+mod similar;
 pub mod testing;
 mod view;
 
-pub use api::similarity;
+pub use similar::{containment, similarity};
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope, AST};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Position, Scope, AST};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -113,16 +120,67 @@ pub struct RuleSet {
     /// Content hash of the rule files: which rule set produced a finding.
     pub version: String,
     limits: Limits,
+    /// The config's `[rules.settings]`, as scripts read them with `setting(name)`.
+    settings: Arc<Map>,
 }
+
+/// The word lists of a pack, by name (the file name without `.txt`).
+pub type WordLists = BTreeMap<String, Array>;
 
 thread_local! {
     /// When the rule running on this thread must stop.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The settings of the rule set running on this thread.
+    static SETTINGS: RefCell<Arc<Map>> = RefCell::new(Arc::new(Map::new()));
 }
 
-/// Builds the engine every caller uses: sandbox limits, the script API, and script output sent
-/// to `tracing`.
-pub fn engine(limits: &Limits) -> Engine {
+/// A setting of the rule set running on this thread, or `()`.
+fn setting(name: &str) -> Dynamic {
+    SETTINGS.with_borrow(|s| s.get(name).cloned().unwrap_or(Dynamic::UNIT))
+}
+
+/// Settings as scripts read them, from the TOML they are written in (the config's
+/// `[rules.settings]`, a rule test's `settings`).
+pub fn settings_from_toml(values: &BTreeMap<String, toml::Value>) -> Map {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let value = rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT);
+            (k.as_str().into(), value)
+        })
+        .collect()
+}
+
+/// A rule set's version: the first six bytes of its digest, in hex.
+fn short_hex(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether a pack's file is a word list: `lists/NAME.txt` at the top of the pack.
+fn is_word_list(relative: &Path) -> bool {
+    relative.extension().is_some_and(|e| e == "txt")
+        && relative
+            .parent()
+            .is_some_and(|p| p.file_name().is_some_and(|n| n == "lists"))
+}
+
+/// A word list's phrases: its lines, trimmed, without blank lines and `#` comments.
+fn word_list(text: &str) -> Array {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| Dynamic::from(l.to_string()))
+        .collect()
+}
+
+/// Builds the engine every caller uses: sandbox limits, the script API with the pack's word
+/// lists, and script output sent to `tracing`.
+pub fn engine(limits: &Limits, lists: WordLists) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(limits.max_operations)
@@ -149,6 +207,20 @@ pub fn engine(limits: &Limits) -> Engine {
         tracing::debug!(target: "ogi_audit::rules::script", source = src.unwrap_or(""), %pos, "{s}")
     });
     api::register(&mut engine);
+    let names = lists.keys().cloned().collect::<Vec<_>>().join(", ");
+    rhai::FuncRegistration::new("word_list").register_into_engine(
+        &mut engine,
+        move |name: &str| -> Result<Array, Box<EvalAltResult>> {
+            lists.get(name).cloned().ok_or_else(|| {
+                format!("no word list `{name}` in the rule pack's lists/ (lists: {names})").into()
+            })
+        },
+    );
+    // Settings differ between rule sets of one engine's life (rule tests): read at run time,
+    // never folded into the compiled script.
+    rhai::FuncRegistration::new("setting")
+        .with_volatility(true)
+        .register_into_engine(&mut engine, setting);
     engine
 }
 
@@ -164,14 +236,23 @@ fn position_of(err: &EvalAltResult) -> Position {
 }
 
 impl RuleSet {
-    /// Loads every `.rhai` file below `dir` (sorted by path). Files that fail to compile or lack
-    /// the required constants and `check` function are in [`RuleSet::errors`].
+    /// Loads every `.rhai` file below `dir` (sorted by path) and the word lists in
+    /// `dir/lists`. Files that fail to compile or lack the required constants and `check`
+    /// function are in [`RuleSet::errors`].
     pub fn load(dir: &Path, limits: Limits) -> Result<RuleSet, RulesError> {
         let mut files = Vec::new();
         collect_rhai(dir, &mut files).map_err(|source| RulesError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        if let Ok(entries) = std::fs::read_dir(dir.join("lists")) {
+            files.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.strip_prefix(dir).is_ok_and(is_word_list)),
+            );
+        }
         files.sort();
         let mut sources = Vec::new();
         let mut errors = Vec::new();
@@ -192,17 +273,30 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Compiles rules from (file name, source) pairs.
+    /// Compiles rules from (file name, source) pairs; sources named `lists/NAME.txt` are the
+    /// pack's word lists.
     pub fn from_sources(sources: Vec<(PathBuf, String)>, limits: Limits) -> RuleSet {
-        let engine = engine(&limits);
         let mut hasher = Sha256::new();
-        let mut rules: Vec<Rule> = Vec::new();
-        let mut errors = Vec::new();
-        for (file, src) in sources {
+        for (file, src) in &sources {
             hasher.update(file.to_string_lossy().as_bytes());
             hasher.update([0]);
             hasher.update(src.as_bytes());
             hasher.update([0]);
+        }
+        let (lists, scripts): (Vec<_>, Vec<_>) = sources
+            .into_iter()
+            .partition(|(file, _)| is_word_list(file));
+        let lists: WordLists = lists
+            .iter()
+            .filter_map(|(file, text)| {
+                let name = file.file_stem()?.to_string_lossy().into_owned();
+                Some((name, word_list(text)))
+            })
+            .collect();
+        let engine = engine(&limits, lists);
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut errors = Vec::new();
+        for (file, src) in scripts {
             match compile_rule(&engine, &file, &src) {
                 Ok(rule) => {
                     if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
@@ -223,22 +317,40 @@ impl RuleSet {
                 Err(e) => errors.push(e),
             }
         }
-        let digest = hasher.finalize();
-        let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let version = short_hex(hasher);
         RuleSet {
             engine,
             rules,
             errors,
             version,
             limits,
+            settings: Arc::new(Map::new()),
         }
+    }
+
+    /// The set with the config's `[rules.settings]`. They count in the set's version: the same
+    /// scripts with other settings can give other findings.
+    pub fn with_settings(mut self, settings: Map) -> RuleSet {
+        if !settings.is_empty() {
+            let mut hasher = Sha256::new();
+            hasher.update(self.version.as_bytes());
+            for (k, v) in &settings {
+                hasher.update(k.as_bytes());
+                hasher.update([0]);
+                hasher.update(v.to_string().as_bytes());
+                hasher.update([0]);
+            }
+            self.version = short_hex(hasher);
+        }
+        self.settings = Arc::new(settings);
+        self
     }
 
     /// Runs every rule on a report; `previous` is the same issuer's report of the year before,
     /// which scripts see as `report.previous` (or `()`). Never fails: a rule that breaks yields a
     /// `rule-error` finding.
     pub fn run(&self, report: &Arc<Report>, previous: Option<&Arc<Report>>) -> Vec<Finding> {
-        self.run_filtered(report, previous, |_| true)
+        self.run_filtered(report, previous, &self.settings, |_| true)
     }
 
     /// Runs the named rules only.
@@ -248,13 +360,27 @@ impl RuleSet {
         previous: Option<&Arc<Report>>,
         ids: &[String],
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, |r| ids.contains(&r.id))
+        self.run_filtered(report, previous, &self.settings, |r| ids.contains(&r.id))
+    }
+
+    /// Runs the named rules only, with other settings than the set's (a rule test's).
+    pub fn run_only_with_settings(
+        &self,
+        report: &Arc<Report>,
+        previous: Option<&Arc<Report>>,
+        ids: &[String],
+        settings: Map,
+    ) -> Vec<Finding> {
+        self.run_filtered(report, previous, &Arc::new(settings), |r| {
+            ids.contains(&r.id)
+        })
     }
 
     fn run_filtered(
         &self,
         report: &Arc<Report>,
         previous: Option<&Arc<Report>>,
+        settings: &Arc<Map>,
         keep: impl Fn(&Rule) -> bool,
     ) -> Vec<Finding> {
         // The report is converted once per report, not once per rule.
@@ -269,11 +395,15 @@ impl RuleSet {
                 }]
             }
         };
-        self.rules
+        let outer = SETTINGS.replace(settings.clone());
+        let findings = self
+            .rules
             .iter()
             .filter(|r| keep(r))
             .flat_map(|r| self.run_rule(r, &converted))
-            .collect()
+            .collect();
+        SETTINGS.set(outer);
+        findings
     }
 
     fn run_rule(&self, rule: &Rule, report: &Dynamic) -> Vec<Finding> {

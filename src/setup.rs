@@ -28,7 +28,10 @@ pub enum SetupError {
 pub fn builtin_rules(limits: Limits) -> RuleSet {
     let sources = RULE_PACK
         .iter()
-        .filter(|(name, _)| name.ends_with(".rhai") && !name.contains('/'))
+        .filter(|(name, _)| {
+            (name.ends_with(".rhai") && !name.contains('/'))
+                || (name.starts_with("lists/") && name.ends_with(".txt"))
+        })
         .map(|(name, bytes)| {
             (
                 PathBuf::from(format!("(built-in)/{name}")),
@@ -58,9 +61,14 @@ pub fn load_rules(config: &Config) -> Result<RuleSet, RulesError> {
             "no rules folder at {}: using the built-in rule pack (`ogi-audit init` writes an editable copy)",
             config.rules_dir.display()
         );
-        return Ok(builtin_rules(rule_limits(config)));
+        return Ok(builtin_rules(rule_limits(config)).with_settings(rule_settings(config)));
     }
-    RuleSet::load(&config.rules_dir, rule_limits(config))
+    Ok(RuleSet::load(&config.rules_dir, rule_limits(config))?.with_settings(rule_settings(config)))
+}
+
+/// The values a config gives its rules (`[rules.settings]`).
+pub fn rule_settings(config: &Config) -> rhai::Map {
+    crate::rules::settings_from_toml(&config.rule_settings)
 }
 
 /// Whether a config falls back to the built-in rule pack: the built-in defaults and no rules
@@ -328,6 +336,31 @@ mod tests {
             .map(|(_, b)| *b)
             .expect("embedded");
         assert_eq!(embedded, on_disk.as_slice());
+    }
+
+    #[test]
+    fn the_builtin_pack_reads_its_word_lists_as_the_folder_does() {
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seeds/003_211f0501946b8fa1.txt");
+        let report = crate::pipeline::read_file(&seed)
+            .report
+            .expect("seed parsed");
+        let builtin = builtin_rules(Limits::default());
+        assert!(builtin.errors.is_empty(), "{:?}", builtin.errors);
+        let folder = RuleSet::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+            Limits::default(),
+        )
+        .expect("rules folder");
+        let messages = |set: &RuleSet| -> Vec<String> {
+            set.run(&report, None)
+                .into_iter()
+                .map(|f| f.message)
+                .collect()
+        };
+        let got = messages(&builtin);
+        assert!(got.iter().any(|m| m.contains("只有套话")), "{got:?}");
+        assert_eq!(got, messages(&folder));
     }
 
     #[test]

@@ -212,6 +212,55 @@ fn a_broken_rule_is_reported_and_the_others_still_run() {
     assert!(errors.iter().any(|x| x.message.contains("mutate")));
 }
 
+/// A pack's word lists (`lists/NAME.txt`) and the config's settings reach the scripts; both
+/// count in the rule set's version, and a list the pack lacks is a rule error naming those it
+/// has.
+#[test]
+fn word_lists_and_settings_reach_the_scripts() {
+    let body = "    let hits = [];\n    for p in word_list(\"words\") { if report.text.contains(p) { hits.push(p); } }\n    \
+                [finding(`${join(hits, \",\")}|${setting(\"due\")}`)]";
+    let pack = |list: &str| {
+        RuleSet::from_sources(
+            vec![
+                (PathBuf::from("lists/words.txt"), list.to_string()),
+                (PathBuf::from("uses.rhai"), rule_src("uses", body)),
+                (
+                    PathBuf::from("missing.rhai"),
+                    rule_src("missing", "    word_list(\"nope\"); []"),
+                ),
+            ],
+            Limits::default(),
+        )
+    };
+    let message = |set: &RuleSet| {
+        findings(set, &seed("000"))
+            .into_iter()
+            .map(|f| (f.rule, f.message))
+            .collect::<Vec<_>>()
+    };
+    let one = pack("# 注释\n经开区\n\n  没有的词  \n");
+    assert!(one.errors.is_empty(), "{:?}", one.errors);
+    let got = message(&one);
+    assert!(got.contains(&("uses".into(), "经开区|".into())), "{got:?}");
+    assert!(
+        got.iter().any(|(rule, m)| rule == "rule-error"
+            && m.contains("no word list `nope`")
+            && m.contains("lists: words")),
+        "{got:?}"
+    );
+    // Another list: other findings, another version.
+    let two = pack("政务公开\n");
+    assert!(message(&two).contains(&("uses".into(), "政务公开|".into())));
+    assert_ne!(one.version, two.version);
+    // Settings: read at run time, and part of the version.
+    let version = one.version.clone();
+    let mut settings = rhai::Map::new();
+    settings.insert("due".into(), rhai::Dynamic::from("01-31"));
+    let with = one.with_settings(settings);
+    assert!(message(&with).contains(&("uses".into(), "经开区|01-31".into())));
+    assert_ne!(with.version, version);
+}
+
 #[test]
 fn the_deadline_stops_a_slow_rule() {
     let limits = Limits {

@@ -28,7 +28,8 @@ pub(super) fn rule_set(
     init_tracing("warn", LogFormat::Human);
     let config = Config::resolve(explicit_config)?;
     let set = match given {
-        Some(dir) => RuleSet::load(dir, crate::setup::rule_limits(&config))?,
+        Some(dir) => RuleSet::load(dir, crate::setup::rule_limits(&config))?
+            .with_settings(crate::setup::rule_settings(&config)),
         None => crate::setup::load_rules(&config)?,
     };
     Ok((report_load_errors(set), config))

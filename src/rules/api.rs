@@ -12,6 +12,7 @@ use std::rc::Rc;
 use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
 
+use super::similar;
 use super::view::{self, ScriptReport};
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
@@ -209,28 +210,6 @@ fn finding(message: &str, evidence: Dynamic, severity: Option<&str>) -> Res<Map>
         m.insert("severity".into(), Dynamic::from(s.to_string()));
     }
     Ok(m)
-}
-
-/// Character-bigram similarity (Dice coefficient) of two texts, 0.0 to 1.0.
-pub fn similarity(a: &str, b: &str) -> FLOAT {
-    fn bigrams(s: &str) -> HashMap<(char, char), usize> {
-        let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let mut m = HashMap::new();
-        for w in chars.windows(2) {
-            *m.entry((w[0], w[1])).or_insert(0) += 1;
-        }
-        m
-    }
-    let (x, y) = (bigrams(a), bigrams(b));
-    let total: usize = x.values().sum::<usize>() + y.values().sum::<usize>();
-    if total == 0 {
-        return 0.0;
-    }
-    let common: usize = x
-        .iter()
-        .map(|(k, n)| (*n).min(y.get(k).copied().unwrap_or(0)))
-        .sum();
-    2.0 * common as FLOAT / total as FLOAT
 }
 
 fn claims_matching(report: &ScriptReport, pattern: &str, unit: Option<&str>) -> Res<Array> {
@@ -485,7 +464,36 @@ pub fn register(engine: &mut Engine) {
         Ok::<_, Box<EvalAltResult>>(out)
     });
     FuncRegistration::new("similarity")
-        .register_into_engine(engine, |a: &str, b: &str| similarity(a, b));
+        .register_into_engine(engine, |a: &str, b: &str| similar::similarity(a, b));
+    FuncRegistration::new("containment")
+        .register_into_engine(engine, |a: &str, b: &str| similar::containment(a, b));
+    FuncRegistration::new("sentences").register_into_engine(engine, |text: &str| -> Array {
+        similar::sentences(text)
+            .into_iter()
+            .map(|s| Dynamic::from(s.to_string()))
+            .collect()
+    });
+    FuncRegistration::new("clauses").register_into_engine(engine, |text: &str| -> Array {
+        similar::clauses(text)
+            .into_iter()
+            .map(|s| Dynamic::from(s.to_string()))
+            .collect()
+    });
+    FuncRegistration::new("contains_any").register_into_engine(
+        engine,
+        |text: &str, phrases: Array| -> Dynamic {
+            let phrases = phrases
+                .into_iter()
+                .filter_map(|p| p.into_immutable_string().ok());
+            similar::first_phrase(text, phrases).map_or(Dynamic::UNIT, Dynamic::from)
+        },
+    );
+    FuncRegistration::new("copied_sentences").register_into_engine(
+        engine,
+        |text: &str, source: &str, threshold: FLOAT| {
+            similar::copied_sentences(text, source, threshold)
+        },
+    );
 
     // Text around claims, labels.
     // `before(report, claim)` and `before(report.text, claim)` both read the claim's field.
@@ -572,12 +580,5 @@ mod tests {
         assert_eq!(decimals("99.84%"), 2);
         assert_eq!(decimals("100%"), 0);
         assert_eq!(han_count("无。abc 存在问题"), 5);
-    }
-
-    #[test]
-    fn similarity_bounds() {
-        assert!((similarity("存在的主要问题", "存在的主要问题") - 1.0).abs() < 1e-9);
-        assert_eq!(similarity("", ""), 0.0);
-        assert!(similarity("公开不够及时", "人员力量不足") < 0.2);
     }
 }

@@ -50,6 +50,9 @@ struct Case {
     /// Changes to last year's report.
     #[serde(default)]
     previous_set: BTreeMap<String, toml::Value>,
+    /// Settings instead of the config's `[rules.settings]`.
+    #[serde(default)]
+    settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
     expect: Vec<Expect>,
 }
@@ -140,10 +143,16 @@ fn run_case(set: &RuleSet, base: &Path, case: &Case) -> Result<Vec<String>, Stri
         Some(p) => Some(Arc::new(load_report(base, p, &case.previous_set)?)),
         None => None,
     };
-    let findings = if case.rules.is_empty() {
-        set.run(&report, previous.as_ref())
+    let ids: Vec<String> = if case.rules.is_empty() {
+        set.rules.iter().map(|r| r.id.clone()).collect()
     } else {
-        set.run_only(&report, previous.as_ref(), &case.rules)
+        case.rules.clone()
+    };
+    let findings = if case.settings.is_empty() {
+        set.run_only(&report, previous.as_ref(), &ids)
+    } else {
+        let settings = super::settings_from_toml(&case.settings);
+        set.run_only_with_settings(&report, previous.as_ref(), &ids, settings)
     };
     Ok(compare(&case.expect, &findings))
 }
