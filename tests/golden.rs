@@ -89,7 +89,13 @@ fn check_against(rel: &str, name: &str) {
     let want = golden(name);
     let got = serde_json::to_value(&report).expect("serialise");
     let mut errors = Vec::new();
-    for key in ["organization", "year", "template", "table2_template"] {
+    for key in [
+        "organization",
+        "year",
+        "published",
+        "template",
+        "table2_template",
+    ] {
         if want.get(key).is_some() && want[key] != got[key] {
             errors.push(format!(
                 "{name} {key}: want {}, got {}",

@@ -202,13 +202,29 @@ pub fn contact(text: &str) -> Contact {
 }
 
 static PUBLISHED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:发布日期|发布时间|公开日期|成文日期|发文日期|日期)\s*[:]?\s*(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})")
+    Regex::new(r"(?:发布日期|发布时间|公开日期|成文日期|发文日期|日期)[\s:：|]*(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})")
         .expect("published pattern")
 });
 
-/// The publication date where the copy labels one.
+/// A date signed under the report, at its very end (page numbers after it allowed).
+static SIGNED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日[\s\-—–－0-9第页共/]*$")
+        .expect("signed pattern")
+});
+
+/// Bytes at the end of the text where the signed date is looked for.
+const SIGNED_TAIL: usize = 120;
+
+/// The publication date where the copy gives one: labelled (发布日期, 公开日期 … as the portals'
+/// metadata tables print it), else signed under the report's last line.
 pub fn published(text: &str) -> Option<String> {
-    let c = PUBLISHED.captures(text)?;
+    let c = PUBLISHED.captures(text).or_else(|| {
+        let mut start = text.len().saturating_sub(SIGNED_TAIL);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        SIGNED.captures(&text[start..])
+    })?;
     Some(format!("{}-{:0>2}-{:0>2}", &c[1], &c[2], &c[3]))
 }
 
@@ -244,6 +260,24 @@ mod tests {
         let (org, year, _) =
             title("标题: 平潭综合实验区2022年度政府信息公开工作年度报告\n发布时间").expect("t");
         assert_eq!((org.as_str(), year), ("平潭综合实验区", 2022));
+    }
+
+    #[test]
+    fn published_labelled_or_signed_at_the_end() {
+        assert_eq!(
+            published("公开日期 | 2024-01-17 |\n正文").as_deref(),
+            Some("2024-01-17")
+        );
+        assert_eq!(
+            published("发布时间：2020年1月31日").as_deref(),
+            Some("2020-01-31")
+        );
+        assert_eq!(
+            published("……收取380元。\n沐阳县人民政府\n2026年1月23日\n\n-6-\n").as_deref(),
+            Some("2026-01-23")
+        );
+        // A date inside the text is no publication date.
+        assert_eq!(published("2026年1月23日召开会议，部署全年工作。"), None);
     }
 
     #[test]
