@@ -272,6 +272,17 @@ fn claim_field(claim: &Map, field: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The report's text from the end of claim `a` to the start of claim `b` (character offsets),
+/// `""` when `b` does not come after `a`.
+fn text_between(report: &Report, a: &Map, b: &Map) -> String {
+    let at = |m: &Map, k: &str| m.get(k).and_then(|v| v.as_int().ok()).unwrap_or(0).max(0) as usize;
+    let (from, to) = (at(a, "end"), at(b, "start"));
+    if to <= from {
+        return String::new();
+    }
+    report.text.chars().skip(from).take(to - from).collect()
+}
+
 /// How many Chinese characters (Han script) a text has.
 fn han_count(text: &str) -> INT {
     text.chars()
@@ -408,6 +419,9 @@ pub fn register(engine: &mut Engine) {
         });
     pure("sentence_claims").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
         sentence_claims(r, &claim)
+    });
+    pure("text_between").register_into_engine(engine, |r: &mut ScriptReport, a: Map, b: Map| {
+        text_between(r.report(), &a, &b)
     });
     pure("raw_cell").register_into_engine(
         engine,
