@@ -487,6 +487,17 @@ pub fn register(engine: &mut Engine) {
             .map(|s| Dynamic::from(s.to_string()))
             .collect()
     });
+    FuncRegistration::new("sentences").register_into_engine(
+        engine,
+        |text: &str, pattern: &str| -> Res<Array> {
+            let re = regex(pattern)?;
+            Ok(similar::sentences(text)
+                .into_iter()
+                .filter(|s| re.is_match(s))
+                .map(|s| Dynamic::from(s.to_string()))
+                .collect())
+        },
+    );
     FuncRegistration::new("clauses").register_into_engine(engine, |text: &str| -> Array {
         similar::clauses(text)
             .into_iter()
