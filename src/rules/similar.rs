@@ -12,11 +12,12 @@ use rhai::{Array, Dynamic, Map, FLOAT, INT};
 /// Characters per shingle: four Han characters are about two words.
 pub const SHINGLE: usize = 4;
 
-/// Characters that end a clause: a sentence's end, a comma, a colon (not 、, which lists the
-/// parts of one clause).
-const CLAUSE_ENDS: [char; 12] = [
-    '。', '！', '？', '；', '!', '?', ';', '\n', '，', ',', '：', ':',
-];
+/// Characters that end a sentence.
+const SENTENCE_ENDS: [char; 8] = ['。', '！', '？', '；', '!', '?', ';', '\n'];
+
+/// Characters that end a clause besides a sentence's end: a comma, a colon (not 、, which lists
+/// the parts of one clause).
+const CLAUSE_MARKS: [char; 4] = ['，', ',', '：', ':'];
 
 /// Sentences shorter than this (in characters compared) are not judged: stock phrases such as
 /// “现将有关情况报告如下” recur every year by design.
@@ -70,7 +71,7 @@ pub fn containment(text: &str, source: &str) -> FLOAT {
 
 /// The sentences of a text, cut at 。！？； and line ends, trimmed, empty ones left out.
 pub fn sentences(text: &str) -> Vec<&str> {
-    text.split(['。', '！', '？', '；', '!', '?', ';', '\n'])
+    text.split(SENTENCE_ENDS)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
@@ -79,7 +80,7 @@ pub fn sentences(text: &str) -> Vec<&str> {
 /// The clauses of a text: its sentences cut again at commas and colons, trimmed, empty ones
 /// left out.
 pub fn clauses(text: &str) -> Vec<&str> {
-    text.split(CLAUSE_ENDS)
+    text.split(|c| SENTENCE_ENDS.contains(&c) || CLAUSE_MARKS.contains(&c))
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
