@@ -433,8 +433,140 @@ pub struct Finding {
     pub severity: Severity,
     /// Chinese, naming the table/row/column or quoting the sentence.
     pub message: String,
-    /// The numbers compared, the text span quoted.
+    /// What the finding is about, as JSON: the keys of [`Evidence`] (`cells`, `quote`,
+    /// `quotes`, `compared`) in their fixed shapes, and any other data of the rule's own.
     pub evidence: serde_json::Value,
+}
+
+impl Finding {
+    /// The evidence's structured part, for rendering.
+    pub fn structured(&self) -> Evidence {
+        Evidence::from_json(&self.evidence)
+    }
+}
+
+/// The part of a finding's evidence every output renders: the table cells involved, the
+/// sentences quoted, the values compared. Read from the evidence JSON, where rules write it
+/// with their helpers (`cell_ref`, `wrong_cell`, `quote`; rules/README.md): `cells` is an
+/// array of cells, `quote` one quote (or `quotes` several), `compared` an array of
+/// `{label, value}`. Entries of another shape are not rendered; other keys are the rule's own
+/// data, kept in the store and shown nowhere but the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evidence {
+    pub cells: Vec<CellRef>,
+    pub quotes: Vec<Quote>,
+    pub compared: Vec<Compared>,
+}
+
+/// A table cell a finding is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRef {
+    /// `table2`, `table3` or `table4`.
+    pub table: String,
+    pub row: String,
+    pub column: String,
+    /// The value read; `None` when the cell is blank or was not read.
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// The cell as printed; `None` when the parser could not read it.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// What the cell should hold, where an identity of the table gives it.
+    #[serde(default)]
+    pub expected: Option<f64>,
+    /// This is the cell in error (else one of the cells compared).
+    #[serde(default)]
+    pub wrong: bool,
+}
+
+/// A sentence of the report quoted, with the part the finding is about (a number).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub sentence: String,
+    /// Character offsets of the highlighted part within `sentence` (`start == end`: none).
+    #[serde(default)]
+    pub start: usize,
+    #[serde(default)]
+    pub end: usize,
+}
+
+impl Quote {
+    /// The sentence in three parts: before the highlight, the highlight, after it. Offsets out
+    /// of range or reversed highlight nothing.
+    pub fn parts(&self) -> (String, String, String) {
+        let chars: Vec<char> = self.sentence.chars().collect();
+        let (start, end) = if self.start <= self.end && self.end <= chars.len() {
+            (self.start, self.end)
+        } else {
+            (chars.len(), chars.len())
+        };
+        (
+            chars[..start].iter().collect(),
+            chars[start..end].iter().collect(),
+            chars[end..].iter().collect(),
+        )
+    }
+}
+
+/// One value a finding compares, with what it is (`正文所述`, `表三(七)总计`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    pub label: String,
+    /// A number or a text.
+    pub value: serde_json::Value,
+}
+
+impl Compared {
+    /// The value as shown: numbers as printed, texts as they are.
+    pub fn shown(&self) -> String {
+        match &self.value {
+            serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), format_number),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "（无）".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl Evidence {
+    /// The structured part of evidence JSON; whatever does not have the documented shape is
+    /// left out.
+    pub fn from_json(value: &serde_json::Value) -> Evidence {
+        fn each<T: serde::de::DeserializeOwned>(v: Option<&serde_json::Value>) -> Vec<T> {
+            match v {
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| serde_json::from_value(i.clone()).ok())
+                    .collect(),
+                Some(one @ serde_json::Value::Object(_)) => {
+                    serde_json::from_value(one.clone()).into_iter().collect()
+                }
+                _ => Vec::new(),
+            }
+        }
+        let mut quotes: Vec<Quote> = each(value.get("quote"));
+        quotes.extend(each::<Quote>(value.get("quotes")));
+        Evidence {
+            cells: each(value.get("cells")),
+            quotes,
+            compared: each(value.get("compared")),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.quotes.is_empty() && self.compared.is_empty()
+    }
+}
+
+/// A number as a report prints it: whole numbers without decimals, others without float noise
+/// (`589.19`, not `589.1899999`).
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// The Chinese label of a key as the templates print it: `table` is `table2`, `table3`,

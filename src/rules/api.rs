@@ -67,6 +67,90 @@ fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
     }
 }
 
+/// A cell as evidence (`model::CellRef`): where it is, its value and its text as printed
+/// (`()` when the parser could not read it).
+fn cell_ref(report: &Report, table: &str, row: &str, col: &str) -> Map {
+    let mut m = Map::new();
+    m.insert("table".into(), Dynamic::from(table.to_string()));
+    m.insert("row".into(), Dynamic::from(row.to_string()));
+    m.insert("column".into(), Dynamic::from(col.to_string()));
+    m.insert("value".into(), cell(report, table, row, col));
+    m.insert("text".into(), raw_cell(report, table, row, col));
+    m
+}
+
+/// The cell in error, with the value it should hold when an identity gives one.
+fn wrong_cell(
+    report: &Report,
+    table: &str,
+    row: &str,
+    col: &str,
+    expected: Option<Dynamic>,
+) -> Map {
+    let mut m = cell_ref(report, table, row, col);
+    m.insert("wrong".into(), Dynamic::TRUE);
+    if let Some(e) = expected.filter(|e| !e.is_unit()) {
+        m.insert("expected".into(), e);
+    }
+    m
+}
+
+/// Every cell of these rows and columns, row by row, as evidence.
+fn cell_refs(report: &Report, table: &str, rows: &Array, cols: &Array) -> Array {
+    let mut out = Array::new();
+    for row in rows {
+        for col in cols {
+            out.push(Dynamic::from_map(cell_ref(
+                report,
+                table,
+                &row.to_string(),
+                &col.to_string(),
+            )));
+        }
+    }
+    out
+}
+
+/// A quote as evidence (`model::Quote`): the sentence, and the character offsets of `part` in
+/// it (the first occurrence; none when it does not occur).
+fn quote_text(sentence: &str, part: &str) -> Map {
+    let (start, end) = match sentence.find(part).filter(|_| !part.is_empty()) {
+        Some(at) => {
+            let start = sentence[..at].chars().count();
+            (start, start + part.chars().count())
+        }
+        None => (0, 0),
+    };
+    quote_map(sentence, start, end)
+}
+
+/// A claim's number quoted in its sentence: `before` is the sentence's text before the number,
+/// so the offsets are exact even when the number occurs earlier in the sentence too.
+fn quote_claim(claim: &Map) -> Map {
+    let sentence = claim_field(claim, "sentence");
+    let text = claim_field(claim, "text");
+    let before = claim_field(claim, "before");
+    let start = before.chars().count();
+    let at_start: String = sentence
+        .chars()
+        .skip(start)
+        .take(text.chars().count())
+        .collect();
+    if sentence.starts_with(&before) && at_start == text {
+        quote_map(&sentence, start, start + text.chars().count())
+    } else {
+        quote_text(&sentence, &text)
+    }
+}
+
+fn quote_map(sentence: &str, start: usize, end: usize) -> Map {
+    let mut m = Map::new();
+    m.insert("sentence".into(), Dynamic::from(sentence.to_string()));
+    m.insert("start".into(), Dynamic::from(start as INT));
+    m.insert("end".into(), Dynamic::from(end as INT));
+    m
+}
+
 /// The 总计 of some table-3 rows together, as the document gives it: a row whose 总计 cell is
 /// blank counts with the sum of its applicant cells (the blank cell itself is another rule's
 /// finding). `None` when a cell involved is unread, or when no cell of the rows is filled.
@@ -402,6 +486,35 @@ pub fn register(engine: &mut Engine) {
                 .collect()
         },
     );
+    // Evidence: cells and quotes in the shapes every output renders (model::Evidence).
+    pure("cell_ref").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
+            cell_ref(r.report(), table, row, col)
+        },
+    );
+    pure("wrong_cell").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
+            wrong_cell(r.report(), table, row, col, None)
+        },
+    );
+    pure("wrong_cell").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, row: &str, col: &str, expected: Dynamic| {
+            wrong_cell(r.report(), table, row, col, Some(expected))
+        },
+    );
+    pure("cell_refs").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, rows: Array, cols: Array| {
+            cell_refs(r.report(), table, &rows, &cols)
+        },
+    );
+    FuncRegistration::new("quote").register_into_engine(engine, |claim: Map| quote_claim(&claim));
+    FuncRegistration::new("quote").register_into_engine(engine, |sentence: &str, part: &str| {
+        quote_text(sentence, part)
+    });
     FuncRegistration::new("count_by")
         .register_into_engine(engine, |items: &mut Array, field: &str| {
             count_by(items, field)
