@@ -80,7 +80,7 @@ fn rules_json(set: &RuleSet) -> serde_json::Value {
     json!(set
         .rules
         .iter()
-        .map(|r| json!({"id": r.id, "severity": r.severity.as_str(), "file": r.file.display().to_string()}))
+        .map(|r| json!({"id": r.id, "title": r.title, "severity": r.severity.as_str(), "file": r.file.display().to_string()}))
         .collect::<Vec<_>>())
 }
 

@@ -5,7 +5,8 @@
 //! [`model::Report`]) → rules → store → mail, with watch and config around them. [`pipeline`] runs
 //! the stages for one file, within its [`budget`]; [`daemon`] runs them for every file dropped into the [`watch`]ed
 //! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
-//! the command line.
+//! the command line. Beside mail, reading the store: [`present`] (findings as people see them)
+//! and [`workbook`] (the `.xlsx` of findings and tables).
 
 pub mod bench;
 pub mod budget;
@@ -19,11 +20,13 @@ pub mod mail;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
+pub mod present;
 pub mod rules;
 pub mod setup;
 pub mod store;
 pub mod systemd;
 pub mod watch;
+pub mod workbook;
 
 /// Counts what each thread allocates, for the per-report memory budget ([`budget`]).
 #[global_allocator]

@@ -522,6 +522,14 @@ impl RuleSet {
         findings
     }
 
+    /// Each rule's Chinese title, by id.
+    pub fn titles(&self) -> crate::present::Titles {
+        self.rules
+            .iter()
+            .map(|r| (r.id.clone(), r.title.clone()))
+            .collect()
+    }
+
     /// The rule with this id.
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)

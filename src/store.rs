@@ -534,6 +534,31 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The rules' titles as the rule set `version` had them, by id; a rule it has no title for
+    /// (a rule set recorded before titles were kept) takes the title of the newest rule set
+    /// that has one.
+    pub fn rule_titles(&self, version: &str) -> Result<crate::present::Titles, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rules FROM rulesets ORDER BY version = ?1 DESC, loaded_at DESC, rowid DESC",
+        )?;
+        let mut titles = crate::present::Titles::new();
+        let rows = stmt.query_map([version], |r| r.get::<_, String>(0))?;
+        for rules in rows {
+            let rules: serde_json::Value = serde_json::from_str(&rules?).unwrap_or_default();
+            for rule in rules.as_array().into_iter().flatten() {
+                if let (Some(id), Some(title)) = (
+                    rule.get("id").and_then(|v| v.as_str()),
+                    rule.get("title").and_then(|v| v.as_str()),
+                ) {
+                    titles
+                        .entry(id.to_string())
+                        .or_insert_with(|| title.to_string());
+                }
+            }
+        }
+        Ok(titles)
+    }
+
     /// A report, its path and its findings of one rule-set version.
     pub fn report_for_mail(
         &self,
