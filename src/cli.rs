@@ -101,16 +101,23 @@ pub enum Command {
     /// Examples:
     ///   ogi-audit findings --org 淮南市
     ///   ogi-audit findings --since 2026-03-01 --format csv > findings.csv
+    ///   ogi-audit findings --severity warning --format xlsx -o 审核结果.xlsx
     #[command(verbatim_doc_comment)]
     Findings {
         /// Only reports whose issuer contains this text.
-        #[arg(long)]
+        #[arg(long, visible_alias = "organization")]
         org: Option<String>,
         /// Only reports received on or after this date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
+        /// Only findings of this severity or above (error, warning, info).
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
         #[arg(long, value_enum, default_value_t = TableFormat::Human)]
         format: TableFormat,
+        /// Write to this file instead of standard output (required for xlsx).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Re-run the current rules over stored reports.
     ///
@@ -208,16 +215,22 @@ pub enum MailCommand {
         #[arg(long)]
         to: String,
     },
-    /// Print the summary a report would produce (recipients, subject, text; --html for HTML).
+    /// Print the summary a report would produce (recipients, subject, text; --html for HTML);
+    /// with --out, also write the message as sent (.eml, workbook attached) and its HTML part
+    /// (.html, to open in a browser) into that folder.
     ///
-    /// Example:
+    /// Examples:
     ///   ogi-audit mail preview inbox/report.txt
+    ///   ogi-audit mail preview inbox/report.txt --out /tmp/preview
     #[command(verbatim_doc_comment)]
     Preview {
         report: PathBuf,
         /// Print the HTML part instead of the text part.
         #[arg(long)]
         html: bool,
+        /// Write REPORT-NAME.eml and REPORT-NAME.html into this folder (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Try waiting summaries again now; with --failed, those the server refused.
     ///
@@ -245,6 +258,8 @@ pub enum TableFormat {
     Human,
     Json,
     Csv,
+    /// The workbook the summary mails attach (needs --output).
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,11 +288,21 @@ pub fn main() -> ExitCode {
                 })
         }
         Command::Status { format } => status(cli.config.as_deref(), format),
-        Command::Findings { org, since, format } => findings(
-            cli.config.as_deref(),
-            org.as_deref(),
-            since.as_deref(),
+        Command::Findings {
+            org,
+            since,
+            severity,
             format,
+            output,
+        } => findings(
+            cli.config.as_deref(),
+            &query::Selection {
+                organization: org.as_deref(),
+                since: since.as_deref(),
+                severity,
+            },
+            format,
+            output.as_deref(),
         ),
         Command::Reaudit {
             since,
@@ -296,8 +321,8 @@ pub fn main() -> ExitCode {
             rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
         }
         Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
-        Command::Mail(MailCommand::Preview { report, html }) => {
-            mail_preview(cli.config.as_deref(), &report, html)
+        Command::Mail(MailCommand::Preview { report, html, out }) => {
+            mail_preview(cli.config.as_deref(), &report, html, out.as_deref())
         }
         Command::Mail(MailCommand::Retry { failed }) => mail_retry(cli.config.as_deref(), failed),
         Command::Rules(RulesCommand::Test { dir }) => {

@@ -46,6 +46,17 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     mail: RawMail,
+    #[serde(default)]
+    web: RawWeb,
+}
+
+/// `[web]`: where the office reaches the web console.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWeb {
+    /// The console's address as people open it (`https://audit.example.gov.cn`): each report in
+    /// a summary mail links to its page there.
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +186,8 @@ pub struct Mail {
     pub templates: Option<PathBuf>,
     pub smtp: Smtp,
     pub routes: Vec<Route>,
+    /// `[web] public_url`, without a trailing `/`: summaries link each report to its page.
+    pub public_url: Option<String>,
 }
 
 /// A glob (`*` any run, `?` one character) as an anchored regex.
@@ -490,6 +503,7 @@ impl Config {
                     limits: RawLimits::default(),
                     log: RawLog::default(),
                     mail: RawMail::default(),
+                    web: RawWeb::default(),
                 },
                 base,
                 Path::new("(built-in)"),
@@ -560,7 +574,21 @@ impl Config {
                     raw.rules.max_findings
                 ))
             })?;
-        let mail = mail_from_raw(&raw.mail, &resolve, &invalid, path)?;
+        let mut mail = mail_from_raw(&raw.mail, &resolve, &invalid, path)?;
+        mail.public_url = match raw.web.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '\\'))
+                && u.len() > "https://".len() =>
+            {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                return Err(invalid(format!(
+                    "web.public_url = \"{u}\": give the console's address as people open it, starting with https:// or http://"
+                )))
+            }
+        };
         Ok(Config {
             mail,
             source: None,
@@ -841,6 +869,7 @@ fn mail_from_raw(
             timeout: duration(path, "mail.smtp.timeout", &raw.smtp.timeout)?,
         },
         routes,
+        public_url: None,
     })
 }
 
@@ -864,6 +893,30 @@ mod tests {
         )
         .expect("built-in");
         assert_eq!(raw.budget, Budget::default());
+    }
+
+    #[test]
+    fn the_public_url_is_an_http_address_kept_without_its_last_slash() {
+        let parse = |t: &str| Config::parse(t, Path::new("/srv"), Path::new("t"));
+        let url = |t: &str| parse(t).expect("valid").mail.public_url;
+        assert_eq!(url(""), None);
+        assert_eq!(url("[web]\npublic_url = \"\"\n"), None);
+        assert_eq!(
+            url("[web]\npublic_url = \"https://audit.example.gov.cn/ogi/\"\n").as_deref(),
+            Some("https://audit.example.gov.cn/ogi")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "audit.example.gov.cn",
+            "https://",
+            "https://a b",
+            "https://a\\\"<x>",
+        ] {
+            let e = parse(&format!("[web]\npublic_url = \"{bad}\"\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains("web.public_url"), "{e}");
+        }
     }
 
     #[test]

@@ -15,21 +15,20 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
 use minijinja::Environment;
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::config::{Mail, Security, Transport};
 use crate::model::{Finding, Report, Severity};
+use crate::present::{ShownReport, Titles};
 use crate::store::{self, Notice, Store, StoreError};
 
 /// Mail that cannot be set up (stops the daemon at start-up) or sent.
@@ -55,81 +54,21 @@ const SUBJECT: &str = include_str!("mail/subject.txt");
 const BODY_TEXT: &str = include_str!("mail/body.txt");
 const BODY_HTML: &str = include_str!("mail/body.html");
 
-/// One report in a summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct MailReport {
-    pub id: i64,
-    pub organization: String,
-    pub year: String,
-    pub file: String,
-    pub errors: usize,
-    pub warnings: usize,
-    pub infos: usize,
-    pub findings: Vec<MailFinding>,
-    /// Why a person should look at the tables (cells the parser could not read); empty: none.
-    pub review: Vec<String>,
-}
-
-/// One finding in a summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct MailFinding {
-    pub rule: String,
-    pub severity: String,
-    /// 错误 / 警告 / 提示
-    pub severity_zh: String,
-    pub message: String,
-    pub evidence: String,
-}
-
-/// A rendered summary.
+/// A rendered summary: subject, both parts, and the workbook attached.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The `.xlsx` of the findings and tables ([`crate::workbook`]).
+    pub workbook: Vec<u8>,
 }
 
-fn severity_zh(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "错误",
-        Severity::Warning => "警告",
-        Severity::Info => "提示",
-    }
-}
+/// The workbook's media type.
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-impl MailReport {
-    /// A report and its findings as a summary shows them.
-    pub fn new(id: i64, report: Option<&Report>, path: &str, findings: &[Finding]) -> MailReport {
-        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-        let file = Path::new(path)
-            .file_name()
-            .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-        MailReport {
-            id,
-            organization: report
-                .and_then(|r| r.organization.clone())
-                .unwrap_or_else(|| "(发布机关不详)".to_string()),
-            year: report
-                .and_then(|r| r.year)
-                .map_or_else(|| "?".to_string(), |y| y.to_string()),
-            file,
-            errors: count(Severity::Error),
-            warnings: count(Severity::Warning),
-            infos: count(Severity::Info),
-            review: report.map(Report::review_reasons).unwrap_or_default(),
-            findings: findings
-                .iter()
-                .map(|f| MailFinding {
-                    rule: f.rule.clone(),
-                    severity: f.severity.as_str().to_string(),
-                    severity_zh: severity_zh(f.severity).to_string(),
-                    message: f.message.clone(),
-                    evidence: f.evidence.to_string(),
-                })
-                .collect(),
-        }
-    }
-}
+/// The attached workbook's file name.
+pub const WORKBOOK_NAME: &str = "审核结果.xlsx";
 
 /// The recipients a report's summary goes to: the first matching route, plus the report's own
 /// address if configured; the fallback when nothing matched. Sorted and deduplicated.
@@ -251,8 +190,8 @@ impl Mailer {
     }
 
     /// Renders the summary of these reports.
-    pub fn render(&self, reports: &[MailReport]) -> Result<Rendered, MailError> {
-        let sum = |f: fn(&MailReport) -> usize| reports.iter().map(f).sum::<usize>();
+    pub fn render(&self, reports: &[ShownReport]) -> Result<Rendered, MailError> {
+        let sum = |f: fn(&ShownReport) -> usize| reports.iter().map(f).sum::<usize>();
         let ctx = minijinja::context! {
             reports => reports,
             counts => minijinja::context! {
@@ -260,7 +199,10 @@ impl Mailer {
                 errors => sum(|r| r.errors),
                 warnings => sum(|r| r.warnings),
                 infos => sum(|r| r.infos),
+                review => reports.iter().filter(|r| r.needs_review()).count(),
             },
+            public_url => self.config.public_url.as_deref().map(|u| u.trim_end_matches('/')),
+            workbook => WORKBOOK_NAME,
             generated_at => store::now(),
         };
         let render = |name: &str| -> Result<String, MailError> {
@@ -276,6 +218,8 @@ impl Mailer {
             subject: one_line(&render("subject.txt")?),
             text: render("body.txt")?,
             html: render("body.html")?,
+            workbook: crate::workbook::workbook(reports)
+                .map_err(|e| MailError::Setup(e.to_string()))?,
         })
     }
 
@@ -299,20 +243,35 @@ impl Mailer {
         let message = builder
             .message_id(Some(message_id.clone()))
             .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(rendered.text.clone()),
+                MultiPart::mixed()
+                    .multipart(
+                        MultiPart::alternative()
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_PLAIN)
+                                    .body(rendered.text.clone()),
+                            )
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_HTML)
+                                    .body(rendered.html.clone()),
+                            ),
                     )
                     .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(rendered.html.clone()),
+                        Attachment::new(WORKBOOK_NAME.to_string()).body(
+                            rendered.workbook.clone(),
+                            ContentType::parse(XLSX_TYPE)
+                                .map_err(|e| MailError::Setup(e.to_string()))?,
+                        ),
                     ),
             )
             .map_err(|e| MailError::Permanent(e.to_string()))?;
         Ok((message, message_id))
+    }
+
+    /// The message for these recipients as it would be sent (`mail preview --out`).
+    pub fn formatted(&self, to: &[String], rendered: &Rendered) -> Result<Vec<u8>, MailError> {
+        Ok(self.message(to, rendered)?.0.formatted())
     }
 
     /// Hands one message to the transport.
@@ -370,7 +329,7 @@ impl Mailer {
     fn measure(
         &self,
         to: &[String],
-        reports: &[MailReport],
+        reports: &[ShownReport],
         part: bool,
     ) -> Result<usize, MailError> {
         let mut rendered = self.render(reports)?;
@@ -387,7 +346,7 @@ impl Mailer {
     fn partition(
         &self,
         to: &[String],
-        reports: &[MailReport],
+        reports: &[ShownReport],
         range: Range<usize>,
         limit: u64,
         whole: bool,
@@ -439,12 +398,16 @@ impl Mailer {
             let to: Vec<String> = serde_json::from_str(&g.recipients).unwrap_or_default();
             let mut reports = Vec::new();
             for n in &notices {
-                let (report, path, findings) = lock().report_for_mail(n.report_id, &n.ruleset)?;
-                reports.push(MailReport::new(
+                let guard = lock();
+                let (report, path, findings) = guard.report_for_mail(n.report_id, &n.ruleset)?;
+                let titles = guard.rule_titles(&n.ruleset)?;
+                drop(guard);
+                reports.push(ShownReport::new(
                     n.report_id,
                     report.as_ref(),
                     &path,
                     &findings,
+                    &titles,
                 ));
             }
             let group = Group {
@@ -609,7 +572,7 @@ struct Group<'a> {
     recipients: &'a str,
     to: &'a [String],
     notices: &'a [Notice],
-    reports: &'a [MailReport],
+    reports: &'a [ShownReport],
 }
 
 /// The part note of a split summary's subject, at its longest (for measuring).
@@ -741,38 +704,72 @@ fn smtp_transport(config: &Mail) -> Result<SmtpTransport, MailError> {
     Ok(builder.build())
 }
 
-/// A report for checking templates and for `mail test`.
-fn sample_report() -> MailReport {
-    MailReport {
-        id: 0,
-        organization: "示例市人民政府办公室".to_string(),
-        year: "2025".to_string(),
-        file: "示例.txt".to_string(),
-        errors: 1,
-        warnings: 1,
-        infos: 0,
-        review: vec![
-            "表三有1格未能读出（“(六)其他处理”），涉及这些格的核对未做，请人工核对".to_string(),
-        ],
-        findings: vec![
-            MailFinding {
-                rule: "t3-balance".to_string(),
-                severity: "error".to_string(),
-                severity_zh: "错误".to_string(),
-                message:
-                    "表三“总计”列：本年新收10 + 上年结转0 = 10，但办理结果总计9 + 结转下年度0 = 9"
-                        .to_string(),
-                evidence: "{\"column\":\"total\"}".to_string(),
-            },
-            MailFinding {
-                rule: "reply-rate-stated".to_string(),
-                severity: "warning".to_string(),
-                severity_zh: "警告".to_string(),
-                message: "正文未说明办结率或答复率".to_string(),
-                evidence: "{}".to_string(),
-            },
-        ],
+/// A report for checking templates and for `mail test`: one finding about cells, one about a
+/// sentence, one with no evidence, and a cell not read.
+fn sample_report() -> ShownReport {
+    use crate::model::T3_COLUMNS;
+    let mut report = Report {
+        organization: Some("示例市人民政府办公室".to_string()),
+        year: Some(2025),
+        template: Some(crate::model::Template::Y2021),
+        ..Report::default()
+    };
+    for (row, v) in [
+        ("new_received", 10),
+        ("carried_over", 0),
+        ("total_processed", 9),
+        ("carried_forward", 0),
+    ] {
+        let cells = T3_COLUMNS
+            .iter()
+            .map(|c| {
+                (
+                    c.to_string(),
+                    Some(if *c == "natural_person" || *c == "total" {
+                        v
+                    } else {
+                        0
+                    }),
+                )
+            })
+            .collect();
+        report.table3.insert(row.to_string(), cells);
     }
+    let cell = |row: &str, wrong: bool| serde_json::json!({"table": "table3", "row": row, "column": "total", "wrong": wrong});
+    let findings = [
+        Finding {
+            rule: "t3-balance".to_string(),
+            severity: Severity::Error,
+            message: "表三“总计”列：本年新收10 + 上年结转0 = 10，但办理结果总计9 + 结转下年度0 = 9"
+                .to_string(),
+            evidence: serde_json::json!({"cells": [
+                cell("new_received", false), cell("carried_over", false),
+                cell("total_processed", true), cell("carried_forward", false)]}),
+        },
+        Finding {
+            rule: "narrative-vs-tables".to_string(),
+            severity: Severity::Error,
+            message: "正文“收到申请12件”与表三本年新收总计10不一致".to_string(),
+            evidence: serde_json::json!({
+                "quote": {"sentence": "全年共收到政府信息公开申请12件。", "start": 13, "end": 16},
+                "cells": [cell("new_received", false)]}),
+        },
+        Finding {
+            rule: "reply-rate-stated".to_string(),
+            severity: Severity::Warning,
+            message: "正文未说明办结率或答复率".to_string(),
+            evidence: serde_json::json!({}),
+        },
+    ];
+    let titles: Titles = [
+        ("t3-balance", "表三平衡关系"),
+        ("narrative-vs-tables", "正文与表三、表四一致"),
+        ("reply-rate-stated", "说明办结率"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    ShownReport::new(0, Some(&report), "示例.txt", &findings, &titles)
 }
 
 /// The summary `mail preview` shows for one parsed report.
@@ -781,8 +778,9 @@ pub fn preview(
     report: &Report,
     path: &str,
     findings: &[Finding],
+    titles: &Titles,
 ) -> Result<Rendered, MailError> {
-    mailer.render(&[MailReport::new(0, Some(report), path, findings)])
+    mailer.render(&[ShownReport::new(0, Some(report), path, findings, titles)])
 }
 
 /// Counts of notices by status, for `status`.
@@ -855,20 +853,38 @@ mod tests {
             tempfile::tempdir().expect("tmp").path().display()
         ));
         let mailer = Mailer::new(&m).expect("mailer");
-        let mut r = MailReport::new(
+        let hostile = Finding {
+            rule: "r<i>".into(),
+            severity: Severity::Error,
+            message: "正文“<b>”".into(),
+            evidence: serde_json::json!({
+                "quote": {"sentence": "<img src=x onerror=alert(1)>共12件", "start": 28, "end": 31},
+                "cells": [{"table": "table3", "row": "<u>", "column": "total", "text": "<s>"}],
+                "compared": [{"label": "<em>", "value": "<a href=javascript:x>"}],
+            }),
+        };
+        let mut titles = Titles::new();
+        titles.insert("r<i>".into(), "<marquee>".into());
+        let r = ShownReport::new(
             1,
             Some(&report("<script>x</script>\r\nBcc: evil@example.org", &[])),
-            "a.txt",
-            &[],
+            "a<b>.txt",
+            &[hostile],
+            &titles,
         );
-        r.findings.push(MailFinding {
-            rule: "r".into(),
-            severity: "error".into(),
-            severity_zh: "错误".into(),
-            message: "正文“<b>”".into(),
-            evidence: "{}".into(),
-        });
         let out = mailer.render(&[r]).expect("render");
+        for tag in [
+            "<img",
+            "<u>",
+            "<s>",
+            "<em>",
+            "<a href=javascript",
+            "<marquee",
+            "<i>",
+            "<b>.txt",
+        ] {
+            assert!(!out.html.contains(tag), "{tag} in {}", out.html);
+        }
         assert!(!out.html.contains("<script>"), "{}", out.html);
         assert!(out.html.contains("&lt;script&gt;"));
         assert!(out.html.contains("&lt;b&gt;"));
@@ -886,7 +902,8 @@ mod tests {
             tempfile::tempdir().expect("tmp").path().display()
         ));
         let mailer = Mailer::new(&m).expect("mailer");
-        let mut r = MailReport::new(1, Some(&report("示例县人民政府", &[])), "a.txt", &[]);
+        let none = Titles::new();
+        let mut r = ShownReport::new(1, Some(&report("示例县人民政府", &[])), "a.txt", &[], &none);
         r.review =
             vec!["表三有7格未能读出（“(二)部分公开”），涉及这些格的核对未做，请人工核对".into()];
         let out = mailer.render(&[r]).expect("render");
@@ -897,9 +914,9 @@ mod tests {
         );
         assert!(out.html.contains("需人工核对"), "{}", out.html);
         // The reasons come from the report itself: a report without tables has every cell unread.
-        let bare = MailReport::new(3, Some(&report("示例县人民政府", &[])), "c.txt", &[]);
+        let bare = ShownReport::new(3, Some(&report("示例县人民政府", &[])), "c.txt", &[], &none);
         assert_eq!(bare.review.len(), 2, "{:?}", bare.review);
-        let clean = MailReport::new(2, None, "b.txt", &[]);
+        let clean = ShownReport::new(2, None, "b.txt", &[], &none);
         assert!(clean.review.is_empty(), "{:?}", clean.review);
         let out = mailer.render(&[clean]).expect("render");
         assert!(!out.text.contains("需人工核对"));
@@ -981,7 +998,7 @@ mod tests {
         assert!(!too_large_reply(None, false, "network error: size"));
     }
 
-    fn many_reports(n: usize) -> Vec<MailReport> {
+    fn many_reports(n: usize) -> Vec<ShownReport> {
         (0..n)
             .map(|i| {
                 let mut r = sample_report();

@@ -50,7 +50,12 @@ pub(super) fn mail_retry(explicit: Option<&Path>, failed: bool) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> Result<ExitCode> {
+pub(super) fn mail_preview(
+    explicit: Option<&Path>,
+    path: &Path,
+    html: bool,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
     let config = config(explicit)?;
     let mailer = Mailer::offline(&config.mail)?;
     let outcome = pipeline::read_path_within(path, config.budget, config.max_file_size);
@@ -65,7 +70,13 @@ pub(super) fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> 
     let set = report_load_errors(crate::setup::load_rules(&config)?);
     let findings = set.run(report, None);
     let to = crate::mail::recipients(&config.mail, report);
-    let rendered = crate::mail::preview(&mailer, report, &path.to_string_lossy(), &findings)?;
+    let rendered = crate::mail::preview(
+        &mailer,
+        report,
+        &path.to_string_lossy(),
+        &findings,
+        &set.titles(),
+    )?;
     let mailed = findings
         .iter()
         .any(|f| f.severity >= config.mail.min_severity);
@@ -84,6 +95,30 @@ pub(super) fn mail_preview(explicit: Option<&Path>, path: &Path, html: bool) -> 
         );
     }
     println!("Subject: {}\n", rendered.subject);
-    println!("{}", if html { rendered.html } else { rendered.text });
+    println!("{}", if html { &rendered.html } else { &rendered.text });
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "preview".into(), |s| s.to_string_lossy().into_owned());
+        // Without a route the message is addressed to the sender, as a preview only.
+        let to = if to.is_empty() {
+            vec![config.mail.from.clone()]
+        } else {
+            to
+        };
+        let eml = dir.join(format!("{stem}.eml"));
+        let page = dir.join(format!("{stem}.html"));
+        std::fs::write(&eml, mailer.formatted(&to, &rendered)?)
+            .with_context(|| format!("cannot write {}", eml.display()))?;
+        std::fs::write(&page, &rendered.html)
+            .with_context(|| format!("cannot write {}", page.display()))?;
+        eprintln!(
+            "wrote {} (the message as sent, {} attached) and {} (open it in a browser)",
+            eml.display(),
+            crate::mail::WORKBOOK_NAME,
+            page.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -99,17 +99,47 @@ pub(super) fn csv_field(s: &str) -> String {
     }
 }
 
+/// Which stored findings `findings` shows.
+pub(super) struct Selection<'a> {
+    pub organization: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub severity: Option<Severity>,
+}
+
 pub(super) fn findings(
     explicit: Option<&Path>,
-    org: Option<&str>,
-    since: Option<&str>,
+    selection: &Selection<'_>,
     format: TableFormat,
+    output: Option<&Path>,
 ) -> Result<ExitCode> {
     let config = config(explicit)?;
     let store = Store::open_read_only(&config.database)?;
-    let rows = store.findings(org, since)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut rows = store.findings(selection.organization, selection.since)?;
+    if let Some(min) = selection.severity {
+        rows.retain(|r| r.severity.parse::<Severity>().is_ok_and(|s| s >= min));
+    }
+    if format == TableFormat::Xlsx {
+        let Some(path) = output else {
+            anyhow::bail!("--format xlsx writes a workbook: give the file with -o FILE");
+        };
+        let reports = shown_reports(&store, &rows, selection.severity)?;
+        let bytes = crate::workbook::workbook(&reports)?;
+        write_atomically(path, &bytes)?;
+        eprintln!(
+            "wrote {}: {} findings of {} reports",
+            path.display(),
+            rows.len(),
+            reports.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
     match format {
         TableFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &rows)?;
@@ -134,7 +164,7 @@ pub(super) fn findings(
                 )?;
             }
         }
-        TableFormat::Human => {
+        TableFormat::Human | TableFormat::Xlsx => {
             let mut last = None;
             for r in &rows {
                 if last != Some(r.report_id) {
@@ -153,7 +183,48 @@ pub(super) fn findings(
             writeln!(out, "{} findings", rows.len())?;
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The reports of these finding rows as the workbook shows them, each with its findings of
+/// that audit at or above `min`, titled as its rule set titled them.
+fn shown_reports(
+    store: &Store,
+    rows: &[crate::store::FindingRow],
+    min: Option<Severity>,
+) -> Result<Vec<crate::present::ShownReport>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for r in rows {
+        if !seen.insert(r.report_id) {
+            continue;
+        }
+        let (report, path, mut findings) = store.report_for_mail(r.report_id, &r.ruleset)?;
+        if let Some(min) = min {
+            findings.retain(|f| f.severity >= min);
+        }
+        let titles = store.rule_titles(&r.ruleset)?;
+        out.push(crate::present::ShownReport::new(
+            r.report_id,
+            report.as_ref(),
+            &path,
+            &findings,
+            &titles,
+        ));
+    }
+    Ok(out)
+}
+
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 pub(super) fn reaudit(
