@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+pub mod browser;
+pub mod smtp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
 
 pub fn repo() -> PathBuf {
@@ -62,7 +65,12 @@ impl Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
         for (name, src) in rules {
-            std::fs::write(dir.path().join("rules").join(name), src).expect("rule");
+            // A name may have folders (`lists/stock-phrases.txt`).
+            let path = dir.path().join("rules").join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("rules subfolder");
+            }
+            std::fs::write(path, src).expect("rule");
         }
         std::fs::write(
             dir.path().join("ogi-audit.toml"),
