@@ -194,6 +194,27 @@ pub fn whole_table(report: &Report, table: &str, findings: &[Finding]) -> CellTa
         }
     }
     let t2 = model::t2_layout(template);
+    draw(
+        table,
+        &rows,
+        &cols,
+        &t2,
+        |row, col| report_cell(report, table, row, col),
+        |row, col| marks.get(&(row.to_string(), col.to_string())).copied(),
+    )
+}
+
+/// Rows × columns of a table as shown. `value` gives a cell's text and whether it is unread;
+/// `mark` whether a finding calls it wrong (with the value it should hold) or compares it. A
+/// cell that table 2's row does not have, and that no finding names, is left empty.
+fn draw(
+    table: &str,
+    rows: &[&str],
+    cols: &[&str],
+    t2: &[(&str, Vec<&str>)],
+    value: impl Fn(&str, &str) -> (String, &'static str),
+    mark: impl Fn(&str, &str) -> Option<(bool, Option<f64>)>,
+) -> CellTable {
     CellTable {
         name: table_zh(table).to_string(),
         columns: cols.iter().map(|c| label(table, c)).collect(),
@@ -204,7 +225,9 @@ pub fn whole_table(report: &Report, table: &str, findings: &[Finding]) -> CellTa
                 cells: cols
                     .iter()
                     .map(|col| {
+                        let marked = mark(row, col);
                         if table == "table2"
+                            && marked.is_none()
                             && !t2.iter().any(|(r, cs)| r == row && cs.contains(col))
                         {
                             return ShownCell {
@@ -213,16 +236,18 @@ pub fn whole_table(report: &Report, table: &str, findings: &[Finding]) -> CellTa
                                 expected: None,
                             };
                         }
-                        let (text, unread) = report_cell(report, table, row, col);
-                        let mark = marks.get(&(row.to_string(), col.to_string()));
+                        let (text, unread) = value(row, col);
                         ShownCell {
                             text,
-                            mark: match mark {
+                            mark: match marked {
                                 Some((true, _)) => "wrong",
                                 Some(_) => "related",
                                 None => unread,
                             },
-                            expected: mark.and_then(|m| m.1).map(format_number),
+                            expected: marked
+                                .filter(|m| m.0)
+                                .and_then(|m| m.1)
+                                .map(format_number),
                         }
                     })
                     .collect(),
@@ -467,51 +492,23 @@ fn cell_tables(cells: &[CellRef], report: Option<&Report>) -> Vec<CellTable> {
                 }
             }
             let t2_layout = model::t2_layout(t2_template);
-            CellTable {
-                name: table_zh(table).to_string(),
-                columns: cols.iter().map(|c| label(table, c)).collect(),
-                rows: rows
-                    .iter()
-                    .map(|row| CellRow {
-                        label: label(table, row),
-                        cells: cols
-                            .iter()
-                            .map(|col| {
-                                let evidence =
-                                    mine.iter().find(|c| c.row == *row && c.column == *col);
-                                let has = table != "table2"
-                                    || t2_layout.iter().any(|(r, cs)| r == row && cs.contains(col))
-                                    || evidence.is_some();
-                                if !has {
-                                    return ShownCell {
-                                        text: String::new(),
-                                        mark: "",
-                                        expected: None,
-                                    };
-                                }
-                                let (text, unread) = match (report, evidence) {
-                                    (Some(r), _) => report_cell(r, table, row, col),
-                                    (None, Some(c)) => cell_value(c, None),
-                                    (None, None) => (String::new(), ""),
-                                };
-                                let mark = match evidence {
-                                    Some(c) if c.wrong => "wrong",
-                                    Some(_) => "related",
-                                    None => unread,
-                                };
-                                ShownCell {
-                                    text,
-                                    mark,
-                                    expected: evidence
-                                        .filter(|c| c.wrong)
-                                        .and_then(|c| c.expected)
-                                        .map(format_number),
-                                }
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            }
+            let named = |row: &str, col: &str| {
+                mine.iter()
+                    .find(|c| c.row == row && c.column == col)
+                    .copied()
+            };
+            draw(
+                table,
+                &rows,
+                &cols,
+                &t2_layout,
+                |row, col| match (report, named(row, col)) {
+                    (Some(r), _) => report_cell(r, table, row, col),
+                    (None, Some(c)) => cell_value(c, None),
+                    (None, None) => (String::new(), ""),
+                },
+                |row, col| named(row, col).map(|c| (c.wrong, c.expected)),
+            )
         })
         .collect()
 }

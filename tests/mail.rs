@@ -211,6 +211,27 @@ fn mail_test_and_preview_commands() {
         "{text}"
     );
     assert!(text.contains("行政诉讼31起"), "{text}");
+    // With --out: the message as sent, its workbook attached, and the HTML part to open.
+    let out_dir = tmp.path().join("preview");
+    let out = Command::new(BIN)
+        .args(["mail", "preview", "--config"])
+        .arg(&config)
+        .arg(seed("002"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("preview --out");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stem = seed("002")
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let eml = std::fs::read_to_string(out_dir.join(format!("{stem}.eml"))).expect("the .eml");
+    assert!(header(&eml, "To").is_some_and(|t| t.contains("yantai@example.org")), "{eml}");
+    assert!(eml.contains("multipart/mixed") && eml.contains("spreadsheetml"), "workbook attached");
+    let html = std::fs::read_to_string(out_dir.join(format!("{stem}.html"))).expect("the .html");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("烟台市人民政府"));
 
     // A broken template stops the daemon's set-up with the template's name.
     let templates = tmp.path().join("templates");

@@ -48,6 +48,17 @@ fn misprinted_total() -> String {
     )
 }
 
+/// Seed 000 with markup in the sentence its reply-rate finding quotes: report content is
+/// hostile, and the summary must show it as text.
+/// (No spaces: quoted sentences are kept without white space.)
+const HOSTILE: &str = "<img/src=x/onerror=alert(1)>政民互动<script>alert(2)</script>";
+
+fn hostile_copy() -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/seeds/000_32590e3cc98cb08c.txt"))
+        .expect("seed 000")
+        .replacen("“政民互动”", &format!("“{HOSTILE}”"), 1)
+}
+
 /// Each rule's TITLE, from the shipped pack's files.
 fn pack_titles() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -169,7 +180,8 @@ fn the_summary_of_every_real_fixture_reads_as_tables_and_quotes_never_json() {
         std::ffi::OsStr::new("001-misprinted.txt"),
         misprinted_total().as_bytes(),
     );
-    let expected_reports = fixtures.len() as i64 + 1;
+    d.drop_bytes(std::ffi::OsStr::new("000-hostile.txt"), hostile_copy().as_bytes());
+    let expected_reports = fixtures.len() as i64 + 2;
     wait_for(Duration::from_secs(60), || {
         d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") == expected_reports
     });
@@ -245,6 +257,11 @@ fn the_summary_of_every_real_fixture_reads_as_tables_and_quotes_never_json() {
         dom["scroll_width"]
     );
     assert_eq!(dom["active"], 0, "no script, style sheet, image or form");
+    assert!(
+        dom["body"].as_str().is_some_and(|b| b.contains(HOSTILE)),
+        "the report's markup is shown as text"
+    );
+    assert!(text.contains(HOSTILE), "and kept as it is in the text part");
     assert_eq!(dom["handlers"], 0, "no event handler attribute");
     assert_eq!(
         dom["external"], 0,
