@@ -50,13 +50,30 @@ struct RawConfig {
     web: RawWeb,
 }
 
-/// `[web]`: where the office reaches the web console.
+/// `[web]`: the web console and where the office reaches it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawWeb {
+    /// The address the console listens on (`127.0.0.1:8080`); absent or empty: no console.
+    listen: Option<String>,
     /// The console's address as people open it (`https://audit.example.gov.cn`): each report in
     /// a summary mail links to its page there.
     public_url: Option<String>,
+    /// How long a login lasts without use.
+    session_idle: Option<String>,
+    users: Vec<RawUser>,
+}
+
+/// `[[web.users]]`: a console user kept in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    name: String,
+    /// An argon2 hash in PHC form (`ogi-audit user hash` prints one), never the password.
+    password_hash: String,
+    role: String,
+    #[serde(default)]
+    scope: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,6 +380,83 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub mail: Mail,
+    pub web: Web,
+}
+
+/// What a console user may do: each role may do all that the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads the pages and exports of its scope.
+    Viewer,
+    /// Also reviews findings and corrects cells.
+    Reviewer,
+    /// Also sees the quarantine and the users, and manages what is shared by everyone.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// 查看 / 审核 / 管理.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::Viewer => "查看",
+            Role::Reviewer => "审核",
+            Role::Admin => "管理",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s.trim() {
+            "viewer" => Ok(Role::Viewer),
+            "reviewer" => Ok(Role::Reviewer),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "`{other}` is not a role: use viewer, reviewer or admin"
+            )),
+        }
+    }
+}
+
+/// A console user from the config file (users added with `ogi-audit user add` are in the store).
+#[derive(Debug, Clone)]
+pub struct WebUser {
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+    /// Issuer patterns (`淮南市*`) the user sees; empty: every issuer.
+    pub scope: Vec<String>,
+}
+
+/// `[web]`: the console.
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// Where it listens; `None`: no console.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `public_url` (also in [`Mail::public_url`]), for the `Secure` cookie flag behind TLS.
+    pub public_url: Option<String>,
+    /// How long a login lasts without use.
+    pub session_idle: Duration,
+    pub users: Vec<WebUser>,
+}
+
+impl Web {
+    /// Whether people reach the console through TLS (a reverse proxy), so cookies are `Secure`.
+    pub fn behind_tls(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
 }
 
 fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -589,8 +683,10 @@ impl Config {
                 )))
             }
         };
+        let web = web_from_raw(&raw.web, mail.public_url.clone(), &invalid, path)?;
         Ok(Config {
             mail,
+            web,
             source: None,
             inbox: resolve(&raw.watch.inbox),
             settle: duration(path, "watch.settle", &raw.watch.settle)?,
@@ -647,6 +743,67 @@ impl Config {
             log_level: raw.log.level,
         })
     }
+}
+
+/// `[web]` checked: an address to listen on, durations, users with valid hashes and roles.
+fn web_from_raw(
+    raw: &RawWeb,
+    public_url: Option<String>,
+    invalid: &dyn Fn(String) -> ConfigError,
+    path: &Path,
+) -> Result<Web, ConfigError> {
+    let listen = match raw.listen.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
+            invalid(format!(
+                "web.listen = \"{a}\": give an address and port such as \"127.0.0.1:8080\" (or \"0.0.0.0:8080\" with users configured)"
+            ))
+        })?),
+    };
+    let session_idle = duration_at_least(
+        path,
+        "web.session_idle",
+        raw.session_idle.as_deref().unwrap_or("8h"),
+        Duration::from_secs(60),
+    )?;
+    let mut users: Vec<WebUser> = Vec::new();
+    for (i, u) in raw.users.iter().enumerate() {
+        let key = format!("web.users[{i}]");
+        let name = u.name.trim();
+        if name.is_empty() || name.len() > 64 || name.contains(char::is_control) {
+            return Err(invalid(format!(
+                "{key}.name: give a name of 1 to 64 characters"
+            )));
+        }
+        if users.iter().any(|o| o.name == name) {
+            return Err(invalid(format!("{key}.name: `{name}` is given twice")));
+        }
+        if !u.password_hash.starts_with("$argon2") {
+            return Err(invalid(format!(
+                "{key}.password_hash: give an argon2 hash (`ogi-audit user hash` prints one), never the password"
+            )));
+        }
+        let role = u
+            .role
+            .parse::<Role>()
+            .map_err(|e| invalid(format!("{key}.role: {e}")))?;
+        users.push(WebUser {
+            name: name.to_string(),
+            password_hash: u.password_hash.clone(),
+            role,
+            scope: u
+                .scope
+                .iter()
+                .map(|p| crate::extract::normalize_short(p))
+                .collect(),
+        });
+    }
+    Ok(Web {
+        listen,
+        public_url,
+        session_idle,
+        users,
+    })
 }
 
 /// A path as the file system resolves it: absolute, with symbolic links and `..` resolved as

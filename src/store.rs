@@ -17,6 +17,15 @@ use crate::model::{Finding, Report};
 
 use crate::pipeline::{Outcome, Status};
 
+mod browse;
+mod users;
+
+pub use browse::{
+    glob_match, Audit, OfficeRow, Overview, Page, Reload, ReportFilter, ReportRow, RuleSetRecord,
+    Scope, Sort, StoredReport,
+};
+pub use users::StoredUser;
+
 /// A store that cannot be used. Opening errors stop the daemon; write errors are retried by it.
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -136,6 +145,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX notices_pending ON notices (status, recipients);",
     // 3: why a report needs a person to look at its tables (JSON array; NULL: no need).
     "ALTER TABLE reports ADD COLUMN needs_review TEXT;",
+    // 4: users of the web console, and every load or reload of the rules with its errors.
+    "CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'reviewer', 'admin')),
+        scope TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE reloads (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        version TEXT,
+        errors TEXT NOT NULL
+    );",
 ];
 
 /// Pending notices for one set of recipients.
@@ -1101,7 +1124,7 @@ mod tests {
                 )
                 .expect("row kept"),
         );
-        assert_eq!(version, 3);
+        assert_eq!(version, MIGRATIONS.len() as i64);
         assert_eq!(review, None);
     }
 }
