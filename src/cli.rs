@@ -21,8 +21,9 @@ mod check;
 mod mail;
 mod query;
 mod rule_pack;
-mod run;
+pub(super) mod run;
 mod setup;
+mod web;
 
 use check::check;
 use mail::{mail_preview, mail_retry, mail_test};
@@ -30,6 +31,7 @@ use query::{findings, reaudit, status};
 use rule_pack::{rule_set, rules_dir, rules_list, rules_test};
 use run::run;
 use setup::{init, validate};
+use web::{serve, user_add, user_hash, user_list, user_remove};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -167,6 +169,21 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Serve the web console alone over the store (`run` serves it beside the daemon).
+    ///
+    /// Examples:
+    ///   ogi-audit serve
+    ///   ogi-audit serve --listen 127.0.0.1:9090
+    #[command(verbatim_doc_comment)]
+    Serve {
+        /// Listen here instead of [web] listen.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// The web console's users: add or change, remove, list; print a password hash for the
+    /// config file.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Mail: send a test message, preview a report's summary, retry waiting or failed summaries.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -202,6 +219,36 @@ pub enum RulesCommand {
         /// The rules directory (default: the config's [rules] dir).
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user to the store, or change one's password, role and scope. The password is read
+    /// from standard input (asked for when it is a terminal).
+    ///
+    /// Examples:
+    ///   ogi-audit user add wang --role admin
+    ///   ogi-audit user add huainan --role viewer --scope '淮南市*' < password.txt
+    #[command(verbatim_doc_comment)]
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: crate::config::Role,
+        /// Issuer patterns the user sees (`*` any run, `?` one character); repeat for several.
+        /// None: every issuer.
+        #[arg(long, value_name = "PATTERN")]
+        scope: Vec<String>,
+    },
+    /// Remove a user from the store (their open logins end at once).
+    Remove { name: String },
+    /// List the users, from the config and the store.
+    List,
+    /// Print an argon2 hash of a password read from standard input, for [[web.users]].
+    Hash,
+}
+
+fn parse_role(s: &str) -> Result<crate::config::Role, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +367,13 @@ pub fn main() -> ExitCode {
         Command::Rules(RulesCommand::List { dir }) => {
             rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
         }
+        Command::Serve { listen } => serve(cli.config.as_deref(), listen),
+        Command::User(UserCommand::Add { name, role, scope }) => {
+            user_add(cli.config.as_deref(), &name, role, &scope)
+        }
+        Command::User(UserCommand::Remove { name }) => user_remove(cli.config.as_deref(), &name),
+        Command::User(UserCommand::List) => user_list(cli.config.as_deref()),
+        Command::User(UserCommand::Hash) => user_hash(),
         Command::Mail(MailCommand::Test { to }) => mail_test(cli.config.as_deref(), &to),
         Command::Mail(MailCommand::Preview { report, html, out }) => {
             mail_preview(cli.config.as_deref(), &report, html, out.as_deref())

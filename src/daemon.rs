@@ -80,7 +80,7 @@ fn rules_json(set: &RuleSet) -> serde_json::Value {
     json!(set
         .rules
         .iter()
-        .map(|r| json!({"id": r.id, "title": r.title, "severity": r.severity.as_str(), "file": r.file.display().to_string()}))
+        .map(|r| json!({"id": r.id, "title": r.title, "severity": r.severity.as_str(), "description": r.description, "file": r.file.display().to_string()}))
         .collect::<Vec<_>>())
 }
 
@@ -95,6 +95,9 @@ impl Context {
         }
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
         store.record_ruleset(&set.version, &rules_json(&set), &errors)?;
+        if let Err(e) = store.record_reload(Some(&set.version), &errors) {
+            tracing::warn!("rule load not recorded: {e}");
+        }
         tracing::info!(version = %set.version, rules = set.rules.len(), "rule set loaded");
         Ok(Context {
             config,
@@ -199,8 +202,10 @@ impl Context {
                 if current.version == set.version {
                     return;
                 }
-                let recorded =
-                    self.with_store(|s| s.record_ruleset(&set.version, &rules_json(&set), &[]));
+                let recorded = self.with_store(|s| {
+                    s.record_ruleset(&set.version, &rules_json(&set), &[])?;
+                    s.record_reload(Some(&set.version), &[])
+                });
                 if let Err(e) = recorded {
                     tracing::warn!("rule set {} not recorded: {e}", set.version);
                 }
@@ -213,6 +218,10 @@ impl Context {
             Ok(set) => {
                 for e in &set.errors {
                     tracing::error!("rule not loaded: {e}");
+                }
+                let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+                if let Err(e) = self.with_store(|s| s.record_reload(None, &errors)) {
+                    tracing::warn!("failed rule reload not recorded: {e}");
                 }
                 tracing::error!(
                     version = %self.current_rules().version,
@@ -749,6 +758,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
             problems.join("\n  ")
         );
     }
+    // A console open to the network without users would show every report to anyone.
+    crate::web::check(&config)?;
     // One daemon per database: a second one would race on the same files.
     let lock = crate::lockfile::DaemonLock::acquire(&config.database)?;
     // A lease break (see watch::open_for_writing) would send SIGIO, whose default is to stop
@@ -825,6 +836,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
         pid = std::process::id(),
         "ogi-audit running"
     );
+    // The console serves pages beside the daemon; it failing to start is logged, not fatal.
+    let console = match crate::web::start(&ctx.config).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}; the daemon runs on without its web console");
+            None
+        }
+    };
     inbox.scan();
     crate::systemd::notify("READY=1");
     let mut poll = tokio::time::interval(ctx.config.poll);
@@ -906,6 +925,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
             ));
             tracing::info!("reloading: finishing the reports in hand, then starting again with the configuration read anew");
         }
+    }
+    if let Some(c) = console {
+        c.stop().await;
     }
     drop(job_tx);
     // Workers finish the file in hand; files still queued stay in the inbox for the next start.

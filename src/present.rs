@@ -244,10 +244,7 @@ fn draw(
                                 Some(_) => "related",
                                 None => unread,
                             },
-                            expected: marked
-                                .filter(|m| m.0)
-                                .and_then(|m| m.1)
-                                .map(format_number),
+                            expected: marked.filter(|m| m.0).and_then(|m| m.1).map(format_number),
                         }
                     })
                     .collect(),
@@ -589,6 +586,15 @@ fn cells_text(cells: &[CellRef], report: Option<&Report>) -> String {
         })
         .collect::<Vec<_>>()
         .join("；")
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 #[cfg(test)]

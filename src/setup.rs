@@ -196,7 +196,29 @@ pub fn validate(config: &Config, offline: bool) -> Vec<Check> {
         Err(e) => checks.push(Check::fail("mail templates", e.to_string())),
     }
     checks.push(mail_transport(config, offline));
+    checks.push(web_console(config));
     checks
+}
+
+/// The web console: where it listens, and whether it may listen there.
+fn web_console(config: &Config) -> Check {
+    let Some(addr) = config.web.listen else {
+        return Check::pass("web console", "off ([web] listen is not set)");
+    };
+    match crate::web::check(config) {
+        Ok(()) => Check::pass(
+            "web console",
+            format!(
+                "http://{addr}{}",
+                if addr.ip().is_loopback() {
+                    " (loopback)"
+                } else {
+                    " (login required)"
+                }
+            ),
+        ),
+        Err(e) => Check::fail("web console", e.to_string()),
+    }
 }
 
 /// A folder the daemon writes: it exists and is writable, or can be created.

@@ -221,15 +221,25 @@ fn mail_test_and_preview_commands() {
         .arg(&out_dir)
         .output()
         .expect("preview --out");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stem = seed("002")
         .file_stem()
         .expect("stem")
         .to_string_lossy()
         .into_owned();
     let eml = std::fs::read_to_string(out_dir.join(format!("{stem}.eml"))).expect("the .eml");
-    assert!(header(&eml, "To").is_some_and(|t| t.contains("yantai@example.org")), "{eml}");
-    assert!(eml.contains("multipart/mixed") && eml.contains("spreadsheetml"), "workbook attached");
+    assert!(
+        header(&eml, "To").is_some_and(|t| t.contains("yantai@example.org")),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("multipart/mixed") && eml.contains("spreadsheetml"),
+        "workbook attached"
+    );
     let html = std::fs::read_to_string(out_dir.join(format!("{stem}.html"))).expect("the .html");
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("烟台市人民政府"));
 

@@ -13,72 +13,12 @@ use std::time::Duration;
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use common::browser::Browser;
 use common::smtp::{free_port, mail_config, SmtpServer};
-use common::{repo, wait_for, walk, Daemon, BIN};
+use common::{
+    hostile_copy, misprinted_total, pack_titles, real_fixtures, shipped_pack, wait_for, walk,
+    Daemon, BIN, HOSTILE,
+};
 use mail_parser::MimeHeaders;
 use serde_json::Value;
-
-/// Every real report the repository carries: the seeds and the samples.
-fn real_fixtures() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in ["seeds", "samples"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/fixtures").join(dir))
-            .expect("fixtures")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
-            .collect();
-        files.sort();
-        out.extend(files);
-    }
-    out
-}
-
-/// Seed 001 with the 总计 of (一)予以公开 misprinted (15 where its cells sum to 13): the class
-/// of report whose table findings name a wrong cell and the value it should hold.
-fn misprinted_total() -> String {
-    let text =
-        std::fs::read_to_string(repo().join("tests/fixtures/seeds/001_7525cffb9e742ff2.txt"))
-            .expect("seed 001");
-    let row = "\t（一）予以公开\n\t13\n\t0\n\t0\n\t0\n\t0\n\t0\n\t13\n";
-    assert!(text.contains(row), "seed 001's 予以公开 row as printed");
-    text.replacen(
-        row,
-        "\t（一）予以公开\n\t13\n\t0\n\t0\n\t0\n\t0\n\t0\n\t15\n",
-        1,
-    )
-}
-
-/// Seed 000 with markup in the sentence its reply-rate finding quotes: report content is
-/// hostile, and the summary must show it as text.
-/// (No spaces: quoted sentences are kept without white space.)
-const HOSTILE: &str = "<img/src=x/onerror=alert(1)>政民互动<script>alert(2)</script>";
-
-fn hostile_copy() -> String {
-    std::fs::read_to_string(repo().join("tests/fixtures/seeds/000_32590e3cc98cb08c.txt"))
-        .expect("seed 000")
-        .replacen("“政民互动”", &format!("“{HOSTILE}”"), 1)
-}
-
-/// Each rule's TITLE, from the shipped pack's files.
-fn pack_titles() -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for p in walk(&repo().join("rules")) {
-        if p.extension().is_none_or(|e| e != "rhai") {
-            continue;
-        }
-        let src = std::fs::read_to_string(&p).expect("rule");
-        let constant = |name: &str| {
-            src.lines()
-                .find_map(|l| l.trim().strip_prefix(&format!("const {name} = \"")))
-                .and_then(|rest| rest.split('"').next())
-                .map(str::to_string)
-        };
-        if let (Some(id), Some(title)) = (constant("ID"), constant("TITLE")) {
-            out.insert(id, title);
-        }
-    }
-    out
-}
 
 /// Where the test keeps what it rendered, for a person to look at.
 fn artifacts() -> PathBuf {
@@ -147,22 +87,7 @@ fn the_summary_of_every_real_fixture_reads_as_tables_and_quotes_never_json() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = SmtpServer::start(port, tmp.path(), false);
     // The shipped pack: its rules and word lists.
-    let pack = repo().join("rules");
-    let rules: Vec<(String, String)> = walk(&pack)
-        .into_iter()
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "rhai")
-                || p.parent().is_some_and(|d| d.ends_with("lists"))
-        })
-        .map(|p| {
-            let name = p
-                .strip_prefix(&pack)
-                .expect("in the pack")
-                .to_string_lossy()
-                .into_owned();
-            (name, std::fs::read_to_string(&p).expect("rule"))
-        })
-        .collect();
+    let rules = shipped_pack();
     let refs: Vec<(&str, &str)> = rules
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_str()))
@@ -180,7 +105,10 @@ fn the_summary_of_every_real_fixture_reads_as_tables_and_quotes_never_json() {
         std::ffi::OsStr::new("001-misprinted.txt"),
         misprinted_total().as_bytes(),
     );
-    d.drop_bytes(std::ffi::OsStr::new("000-hostile.txt"), hostile_copy().as_bytes());
+    d.drop_bytes(
+        std::ffi::OsStr::new("000-hostile.txt"),
+        hostile_copy().as_bytes(),
+    );
     let expected_reports = fixtures.len() as i64 + 2;
     wait_for(Duration::from_secs(60), || {
         d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") == expected_reports

@@ -1,6 +1,7 @@
 //! What the store holds: `status`, `findings`, `reaudit`.
 
 use super::*;
+use crate::present::csv_field;
 
 pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode> {
     let config = config(explicit)?;
@@ -89,14 +90,6 @@ pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
-}
-
-pub(super) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// Which stored findings `findings` shows.

@@ -58,7 +58,7 @@ pub(super) struct Signals {
 }
 
 impl Signals {
-    fn new() -> Signals {
+    pub(super) fn new() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
         let listen = |kind: SignalKind, name: &str| match signal(kind) {
             Ok(s) => Some(s),
@@ -75,7 +75,7 @@ impl Signals {
     }
 
     /// Waits for the next signal and says what it asks for.
-    async fn next(&mut self) -> daemon::Stop {
+    pub(super) async fn next(&mut self) -> daemon::Stop {
         async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 pub mod browser;
+pub mod http;
 pub mod smtp;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ogi-audit");
@@ -241,4 +242,87 @@ pub fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Every real report the repository carries: the seeds and the samples.
+pub fn real_fixtures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ["seeds", "samples"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/fixtures").join(dir))
+            .expect("fixtures")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
+
+/// The shipped rule pack as (file name under rules/, source): its rules and word lists.
+pub fn shipped_pack() -> Vec<(String, String)> {
+    let pack = repo().join("rules");
+    walk(&pack)
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "rhai")
+                || p.parent().is_some_and(|d| d.ends_with("lists"))
+        })
+        .map(|p| {
+            let name = p
+                .strip_prefix(&pack)
+                .expect("in the pack")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read_to_string(&p).expect("rule"))
+        })
+        .collect()
+}
+
+/// Each rule's TITLE, from the shipped pack's files.
+pub fn pack_titles() -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in walk(&repo().join("rules")) {
+        if p.extension().is_none_or(|e| e != "rhai") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&p).expect("rule");
+        let constant = |name: &str| {
+            src.lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("const {name} = \"")))
+                .and_then(|rest| rest.split('"').next())
+                .map(str::to_string)
+        };
+        if let (Some(id), Some(title)) = (constant("ID"), constant("TITLE")) {
+            out.insert(id, title);
+        }
+    }
+    out
+}
+
+/// Seed 001 with the 总计 of (一)予以公开 misprinted (15 where its cells sum to 13): the class
+/// of report whose table findings name a wrong cell and the value it should hold.
+pub fn misprinted_total() -> String {
+    let text =
+        std::fs::read_to_string(repo().join("tests/fixtures/seeds/001_7525cffb9e742ff2.txt"))
+            .expect("seed 001");
+    let row = "\t（一）予以公开\n\t13\n\t0\n\t0\n\t0\n\t0\n\t0\n\t13\n";
+    assert!(text.contains(row), "seed 001's 予以公开 row as printed");
+    text.replacen(
+        row,
+        "\t（一）予以公开\n\t13\n\t0\n\t0\n\t0\n\t0\n\t0\n\t15\n",
+        1,
+    )
+}
+
+/// Seed 000 with markup in the sentence its reply-rate finding quotes: report content is
+/// hostile, and the summary must show it as text.
+/// (No spaces: quoted sentences are kept without white space.)
+pub const HOSTILE: &str = "<img/src=x/onerror=alert(1)>政民互动<script>alert(2)</script>";
+
+pub fn hostile_copy() -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/seeds/000_32590e3cc98cb08c.txt"))
+        .expect("seed 000")
+        .replacen("“政民互动”", &format!("“{HOSTILE}”"), 1)
 }
