@@ -49,7 +49,7 @@ fn init_then_validate_passes_and_a_second_init_refuses() {
     }
     let o = ogi(dir.path(), &["validate"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("all 9 checks passed"), "{}", text(&o));
+    assert!(text(&o).contains("all 10 checks passed"), "{}", text(&o));
     // The written pack is complete: its own tests pass.
     let o = ogi(dir.path(), &["rules", "test"]);
     assert!(o.status.success(), "{}", text(&o));

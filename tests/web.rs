@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{Cursor, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -807,4 +808,167 @@ fn slow_and_oversized_clients_do_not_stall_the_daemon() {
         waited.elapsed() < Duration::from_secs(30),
         "within the header timeout"
     );
+}
+
+/// Polls a script in the page until it returns true.
+fn wait_in(browser: &common::browser::Browser, script: &str) {
+    wait_for(Duration::from_secs(20), || {
+        browser.eval(&format!(
+            "try {{ return !!({script}); }} catch (e) {{ return false; }}"
+        )) == serde_json::Value::Bool(true)
+    });
+}
+
+/// What the browser shows: the login in a real browser (its cookies and CSRF token), the
+/// overview, a report with its marked cells, the hostile report inert, an issuer over the
+/// years, a filter form, the logout button. Screenshots are kept in `target/tmp/web/`.
+#[test]
+fn the_console_in_a_real_browser() {
+    let console = Console::start(&[("wang", "admin", &[])]);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let browser = common::browser::Browser::start(1280);
+    let base = format!("http://{}", console.addr);
+    let db = console.daemon.db();
+    let id_of = |like: &str| -> i64 {
+        db.query_row(
+            &format!("SELECT id FROM reports WHERE path LIKE '%{like}%'"),
+            [],
+            |r| r.get(0),
+        )
+        .expect(like)
+    };
+
+    // The login form, filled and sent as a person would.
+    browser.open(&format!("{base}/"));
+    wait_in(
+        &browser,
+        "location.pathname === '/login' && document.querySelector('#name')",
+    );
+    browser.screenshot(&shots.join("login.png"));
+    browser.eval(
+        "document.querySelector('#name').value = 'wang';
+         document.querySelector('#password').value = 'wang-密码-1234';
+         document.querySelector('form.login button').click(); return 1;",
+    );
+    wait_in(
+        &browser,
+        "location.pathname === '/' && document.querySelector('[data-count=reports]')",
+    );
+    let shown = browser.eval("return document.querySelector('[data-count=reports]').textContent;");
+    assert_eq!(shown, serde_json::json!(console.reports.to_string()));
+    // The stylesheet applies under the Content-Security-Policy, and nothing runs.
+    let page = browser.eval(
+        "const all = [...document.querySelectorAll('*')];
+         return {
+           header: getComputedStyle(document.querySelector('header.top')).backgroundColor,
+           scripts: document.querySelectorAll('script').length,
+           handlers: all.filter(e => [...e.attributes].some(a => a.name.toLowerCase().startsWith('on'))).length,
+           external: all.filter(e => ['src', 'href', 'action'].some(a => /^(https?:)?\\/\\//.test(e.getAttribute(a) || ''))).length,
+         };",
+    );
+    assert_eq!(
+        page["header"], "rgb(29, 63, 114)",
+        "the stylesheet is applied"
+    );
+    assert_eq!(
+        (
+            page["scripts"].as_u64(),
+            page["handlers"].as_u64(),
+            page["external"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    browser.screenshot(&shots.join("overview.png"));
+
+    // A report with a misprinted total: the finding's row and the whole table 3 mark it.
+    let misprinted = id_of("001-misprinted");
+    browser.open(&format!("{base}/reports/{misprinted}"));
+    wait_in(&browser, "document.querySelector('#report-title')");
+    let marks = browser.eval(
+        "return {
+           finding: [...document.querySelectorAll('[data-rule=t3-column-total] td[data-mark=wrong]')].map(c => c.innerText),
+           table: [...document.querySelectorAll('#table3 td[data-mark=wrong]')].map(c => c.innerText),
+           titles: [...document.querySelectorAll('[data-title]')].map(t => t.textContent),
+           width: document.documentElement.scrollWidth,
+           wide: [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)),
+         };",
+    );
+    let finding = marks["finding"].to_string();
+    assert!(
+        finding.contains("15") && finding.contains("应为13"),
+        "{marks}"
+    );
+    assert!(marks["table"].to_string().contains("15"), "{marks}");
+    assert!(
+        marks["titles"].to_string().contains("表三总计列"),
+        "{marks}"
+    );
+    assert!(
+        marks["wide"].as_array().is_some_and(Vec::is_empty),
+        "no sideways scrolling: {marks}"
+    );
+    browser.screenshot(&shots.join("report.png"));
+
+    // The hostile copy: its markup is text, and nothing of it became an element.
+    let hostile = id_of("onerror");
+    browser.open(&format!("{base}/reports/{hostile}"));
+    wait_in(&browser, "document.querySelector('#report-title')");
+    let inert = browser.eval(
+        "return {
+           elements: document.querySelectorAll('script, img, iframe, object, embed').length,
+           text: document.body.innerText,
+         };",
+    );
+    assert_eq!(inert["elements"], 0, "no element from the report");
+    let text = inert["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains(HOSTILE) && text.contains(HOSTILE_NAME),
+        "shown as text"
+    );
+
+    // One issuer over two years: the carry-over that does not match is marked.
+    browser.open(&format!(
+        "{base}/issuer?name={}",
+        encode("淮安经济技术开发区党政办公室")
+    ));
+    wait_in(&browser, "document.querySelector('#t3-years')");
+    let carry = browser
+        .eval("return [...document.querySelectorAll('#carry-years td[data-carry=wrong]')].length;");
+    assert!(
+        carry.as_u64().is_some_and(|n| n >= 2),
+        "自然人 and 总计: {carry}"
+    );
+    browser.screenshot(&shots.join("issuer.png"));
+
+    // The list's filter form.
+    browser.open(&format!("{base}/reports"));
+    wait_in(&browser, "document.querySelector('form.filters')");
+    browser.eval(
+        "document.querySelector('select[name=year]').value = '2019';
+         document.querySelector('form.filters button').click(); return 1;",
+    );
+    wait_in(&browser, "location.search.includes('year=2019')");
+    let rows = browser.eval(
+        "return [...document.querySelectorAll('[data-report]')].map(r => Number(r.getAttribute('data-report')));",
+    );
+    let mut shown: Vec<i64> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(serde_json::Value::as_i64)
+        .collect();
+    shown.sort_unstable();
+    let expected: Vec<i64> = console
+        .ids("SELECT id FROM reports WHERE year = 2019")
+        .into_iter()
+        .collect();
+    assert_eq!(shown, expected);
+    browser.screenshot(&shots.join("reports.png"));
+
+    // The logout button ends the session.
+    browser.eval("document.querySelector('header.top form button').click(); return 1;");
+    wait_in(&browser, "location.pathname === '/login'");
+    browser.open(&format!("{base}/reports"));
+    wait_in(&browser, "location.pathname === '/login'");
 }

@@ -82,7 +82,8 @@ fn sections(report: &Report) -> Vec<ShownSection> {
                 });
             }
             ShownSection {
-                long: end - start > 2000,
+                long: end - start > 1500
+                    || chars[start..end].iter().filter(|c| **c == '\n').count() > 30,
                 heading: s.heading.clone(),
                 key: s.key.as_str(),
                 title: s.key.title(),
@@ -218,6 +219,8 @@ struct YearCell {
     delta: String,
     /// For 上年结转: whether it matches last year's 结转下年度 (`ok`, `wrong`, ``).
     carry: &'static str,
+    /// Last year's 结转下年度, where it differs.
+    expected: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -270,21 +273,22 @@ fn over_years(
                         _ => ("", String::new()),
                     };
                     // 上年结转 against last year's 结转下年度.
-                    let carry = match (table, *row, before) {
+                    let (carry, expected) = match (table, *row, before) {
                         ("table3", "carried_over", Some(p)) => {
                             match (v, cell_of(p, "table3", "carried_forward", col).0) {
-                                (Some(a), Some(b)) if a == b => "ok",
-                                (Some(_), Some(_)) => "wrong",
-                                _ => "",
+                                (Some(a), Some(b)) if a == b => ("ok", None),
+                                (Some(_), Some(b)) => ("wrong", Some(b)),
+                                _ => ("", None),
                             }
                         }
-                        _ => "",
+                        _ => ("", None),
                     };
                     YearCell {
                         text,
                         change,
                         delta,
                         carry,
+                        expected,
                     }
                 })
                 .collect(),
