@@ -20,6 +20,7 @@ use crate::watch::Inbox;
 mod check;
 mod mail;
 mod query;
+mod review;
 mod rule_pack;
 pub(super) mod run;
 mod setup;
@@ -169,6 +170,37 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Review findings: list them with their state, confirm or dismiss them (kept across
+    /// re-audits by what each is about), reopen them.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Give the printed value of cells the parser misread or could not read; the report is
+    /// audited again at once with the corrected tables (the parsed value is kept).
+    ///
+    /// Examples:
+    ///   ogi-audit correct 42 t3.granted.natural_person=22 --note "原文第3页"
+    ///   ogi-audit correct 42 t4.review.upheld=5 t4.review.total=7
+    #[command(verbatim_doc_comment)]
+    Correct {
+        /// The report's id (as `findings` and the web console show it).
+        report: i64,
+        /// TABLE.ROW.COLUMN=VALUE (t2, t3 or t4; the keys of `check --format json`).
+        #[arg(required = true, value_parser = parse_fix)]
+        cells: Vec<daemon::CellFix>,
+        #[arg(long)]
+        note: Option<String>,
+        /// Who corrects (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The audit trail: every review decision and correction (who, when, before, after), of one
+    /// report or of all.
+    ///
+    /// Examples:
+    ///   ogi-audit history 42
+    ///   ogi-audit history
+    #[command(verbatim_doc_comment)]
+    History { report: Option<i64> },
     /// Serve the web console alone over the store (`run` serves it beside the daemon).
     ///
     /// Examples:
@@ -209,6 +241,10 @@ pub enum RulesCommand {
     List {
         /// The rules directory (default: the config's [rules] dir).
         dir: Option<PathBuf>,
+        /// Also how many of each rule's current findings reviewers confirmed and dismissed as
+        /// false alarms (from the store).
+        #[arg(long)]
+        stats: bool,
     },
     /// Run the test cases under <DIR>/tests/*.toml; exit 1 when a case fails.
     ///
@@ -219,6 +255,62 @@ pub enum RulesCommand {
         /// The rules directory (default: the config's [rules] dir).
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// The current findings with their review state.
+    ///
+    /// Examples:
+    ///   ogi-audit review list --state open
+    ///   ogi-audit review list --report 42 --format json
+    #[command(verbatim_doc_comment)]
+    List {
+        #[arg(long)]
+        report: Option<i64>,
+        #[arg(long)]
+        rule: Option<String>,
+        /// open, confirmed or dismissed.
+        #[arg(long, value_parser = review::parse_state)]
+        state: Option<crate::store::ReviewState>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Confirm findings: they are right (and go out with `[mail] require_review`).
+    Confirm {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Dismiss findings: they are not mailed again and are shown apart.
+    Dismiss {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// false-alarm (the rule or the reading was wrong), accepted (the office accepts it) or
+        /// other.
+        #[arg(long, value_parser = review::parse_reason)]
+        reason: crate::store::DismissReason,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Put findings back to open.
+    Reopen {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn parse_fix(s: &str) -> Result<daemon::CellFix, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -364,9 +456,64 @@ pub fn main() -> ExitCode {
             paths,
         } => rule_set(cli.config.as_deref(), rules.as_deref())
             .and_then(|(set, config)| check(&paths, &previous, &set, &config, format, fail_on)),
-        Command::Rules(RulesCommand::List { dir }) => {
-            rule_set(cli.config.as_deref(), dir.as_deref()).and_then(|(set, _)| rules_list(&set))
+        Command::Rules(RulesCommand::List { dir, stats }) => {
+            rule_set(cli.config.as_deref(), dir.as_deref())
+                .and_then(|(set, config)| rules_list(&set, stats.then_some(&config)))
         }
+        Command::Review(ReviewCommand::List {
+            report,
+            rule,
+            state,
+            format,
+        }) => review::review_list(
+            cli.config.as_deref(),
+            &crate::store::ReviewFilter {
+                report,
+                rule,
+                state,
+                ..Default::default()
+            },
+            format,
+        ),
+        Command::Review(ReviewCommand::Confirm { ids, note, by }) => review::review_act(
+            cli.config.as_deref(),
+            &ids,
+            crate::store::ReviewAction::Confirm,
+            note.as_deref(),
+            by.as_deref(),
+        ),
+        Command::Review(ReviewCommand::Dismiss {
+            ids,
+            reason,
+            note,
+            by,
+        }) => review::review_act(
+            cli.config.as_deref(),
+            &ids,
+            crate::store::ReviewAction::Dismiss(reason),
+            note.as_deref(),
+            by.as_deref(),
+        ),
+        Command::Review(ReviewCommand::Reopen { ids, note, by }) => review::review_act(
+            cli.config.as_deref(),
+            &ids,
+            crate::store::ReviewAction::Reopen,
+            note.as_deref(),
+            by.as_deref(),
+        ),
+        Command::Correct {
+            report,
+            cells,
+            note,
+            by,
+        } => review::correct(
+            cli.config.as_deref(),
+            report,
+            &cells,
+            note.as_deref(),
+            by.as_deref(),
+        ),
+        Command::History { report } => review::history(cli.config.as_deref(), report),
         Command::Serve { listen } => serve(cli.config.as_deref(), listen),
         Command::User(UserCommand::Add { name, role, scope }) => {
             user_add(cli.config.as_deref(), &name, role, &scope)

@@ -88,6 +88,7 @@ struct RawMail {
     min_severity: String,
     fallback: Vec<String>,
     use_report_contact: bool,
+    require_review: bool,
     templates: Option<String>,
     smtp: RawSmtp,
     routes: Vec<RawRoute>,
@@ -105,6 +106,7 @@ impl Default for RawMail {
             min_severity: "warning".into(),
             fallback: vec!["audit@localhost".into()],
             use_report_contact: false,
+            require_review: false,
             templates: None,
             smtp: RawSmtp::default(),
             routes: Vec::new(),
@@ -198,6 +200,9 @@ pub struct Mail {
     /// The largest message the mailer sends: a larger summary is split into parts.
     pub max_message_size: u64,
     pub min_severity: crate::model::Severity,
+    /// Hold each report's summary until a reviewer has confirmed or dismissed every finding at
+    /// or above `min_severity`; then mail only the confirmed ones.
+    pub require_review: bool,
     pub fallback: Vec<String>,
     pub use_report_contact: bool,
     pub templates: Option<PathBuf>,
@@ -1016,6 +1021,7 @@ fn mail_from_raw(
         min_severity,
         fallback: raw.fallback.clone(),
         use_report_contact: raw.use_report_contact,
+        require_review: raw.require_review,
         templates: raw.templates.as_deref().map(resolve),
         smtp: Smtp {
             host: raw.smtp.host.clone(),

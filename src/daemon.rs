@@ -95,9 +95,6 @@ impl Context {
         }
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
         store.record_ruleset(&set.version, &rules_json(&set), &errors)?;
-        if let Err(e) = store.record_reload(Some(&set.version), &errors) {
-            tracing::warn!("rule load not recorded: {e}");
-        }
         tracing::info!(version = %set.version, rules = set.rules.len(), "rule set loaded");
         Ok(Context {
             config,
@@ -774,6 +771,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
     // Templates and transport are checked before anything is audited.
     let mailer = Mailer::new(&config.mail).context("mail set-up")?;
     let ctx = Arc::new(Context::open(config)?);
+    {
+        let set = ctx.current_rules();
+        let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+        if let Err(e) = ctx.with_store(|s| s.record_reload(Some(&set.version), &errors)) {
+            tracing::warn!("rule load not recorded: {e}");
+        }
+    }
     let exclude: Vec<PathBuf> = [&ctx.config.archive, &ctx.config.quarantine]
         .iter()
         .filter_map(|p| std::fs::canonicalize(p).ok().or_else(|| Some((*p).clone())))
@@ -1066,11 +1070,13 @@ pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Resul
         ..Reaudited::default()
     };
     let min = config.mail.min_severity;
-    for (id, _path, report) in reports {
+    for (id, _path, mut report) in reports {
         let before: HashSet<(String, String)> = ctx
             .with_store(|s| s.current_findings(id))?
             .into_iter()
             .collect();
+        let corrections = ctx.with_store(|s| s.corrections(id))?;
+        let key = apply_corrections(&mut report, &set.version, &corrections);
         let previous = ctx.previous_of(&report);
         let report = Arc::new(report);
         let findings = set.run(&report, previous.as_ref());
@@ -1079,9 +1085,9 @@ pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Resul
             .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));
         let to = (mail && news).then(|| mail::recipients(&config.mail, &report));
         let changed = if mode == ReauditMode::DryRun {
-            ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(set.version.as_str())
+            ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(key.as_str())
         } else {
-            ctx.with_store(|s| s.record_reaudit(id, &findings, &set.version, to.as_deref()))?
+            ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?
         };
         if changed {
             done.changed += 1;
@@ -1099,9 +1105,179 @@ pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Resul
     Ok(done)
 }
 
+/// Puts a report's corrections in place (a later correction of a cell wins) and gives the key
+/// its audit is stored under: the rule set's version, marked with the last correction when
+/// cells were corrected, so that an audit of corrected tables is one of its own.
+pub fn apply_corrections(
+    report: &mut Report,
+    version: &str,
+    corrections: &[crate::store::Correction],
+) -> String {
+    for c in corrections {
+        if !report.correct(&c.table, &c.row, &c.column, c.value) {
+            tracing::warn!(
+                correction = c.id,
+                "a correction names a cell the tables do not have ({} {}/{}); left out",
+                c.table,
+                c.row,
+                c.column
+            );
+        }
+    }
+    match corrections.last() {
+        Some(last) => format!("{version}+c{}", last.id),
+        None => version.to_string(),
+    }
+}
+
+/// A cell a reviewer corrects: `t3.granted.natural_person=22`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellFix {
+    pub table: &'static str,
+    pub row: String,
+    pub column: String,
+    pub value: f64,
+}
+
+impl std::str::FromStr for CellFix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CellFix, String> {
+        let (cell, value) = s.split_once('=').ok_or_else(|| {
+            format!("`{s}`: write TABLE.ROW.COLUMN=VALUE, e.g. t3.granted.natural_person=22")
+        })?;
+        let mut parts = cell.trim().splitn(3, '.');
+        let (Some(t), Some(row), Some(column)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "`{cell}`: write TABLE.ROW.COLUMN, e.g. t3.granted.natural_person"
+            ));
+        };
+        let table = crate::model::table_key(t)
+            .ok_or_else(|| format!("`{t}`: the table is t2, t3 or t4"))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("`{value}`: the value is a number"))?;
+        if table != "table2" && (value < 0.0 || value.fract() != 0.0) {
+            return Err(format!(
+                "`{value}`: cells of tables 3 and 4 are whole numbers, 0 or more"
+            ));
+        }
+        Ok(CellFix {
+            table,
+            row: row.trim().to_string(),
+            column: column.trim().to_string(),
+            value,
+        })
+    }
+}
+
+/// What a correction led to.
+#[derive(Debug, Clone)]
+pub struct Corrected {
+    pub corrections: Vec<i64>,
+    pub findings: usize,
+    /// A summary was queued for these recipients (empty: no route).
+    pub queued: Option<Vec<String>>,
+}
+
+/// Records a reviewer's corrections of a stored report's cells and audits it again at once with
+/// the corrected tables; the parsed value, the correction, who and when are kept, and a summary
+/// of the new findings is queued for mailing as a fresh report's would be. `None` when the
+/// report is not a parsed report inside `scope`.
+pub fn correct(
+    config: &Config,
+    scope: &crate::store::Scope,
+    id: i64,
+    fixes: &[CellFix],
+    note: Option<&str>,
+    by: &str,
+) -> Result<Option<Corrected>> {
+    let ctx = Context::open(config.clone())?;
+    let Some(stored) = ctx.with_store(|s| s.stored_report(scope, id))? else {
+        return Ok(None);
+    };
+    let Some(parsed) = stored.report else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    for fix in fixes {
+        let mut probe = parsed.clone();
+        if !probe.correct(fix.table, &fix.row, &fix.column, fix.value) {
+            anyhow::bail!(
+                "{} has no row `{}` with a column `{}` (the keys are those of `check --format json`)",
+                crate::present::table_zh(fix.table),
+                fix.row,
+                fix.column
+            );
+        }
+        let printed = parsed
+            .raw_cells
+            .get(fix.table)
+            .and_then(|t| t.get(&fix.row))
+            .and_then(|r| r.get(&fix.column))
+            .cloned();
+        let cell = (fix.table, fix.row.as_str(), fix.column.as_str());
+        match ctx.with_store(|s| {
+            s.add_correction(scope, id, cell, printed.as_deref(), fix.value, note, by)
+        })? {
+            Some(c) => ids.push(c),
+            None => return Ok(None),
+        }
+    }
+    let set = ctx.current_rules();
+    let mut report = parsed;
+    let corrections = ctx.with_store(|s| s.corrections(id))?;
+    let key = apply_corrections(&mut report, &set.version, &corrections);
+    let previous = ctx.previous_of(&report);
+    let report = Arc::new(report);
+    let findings = set.run(&report, previous.as_ref());
+    let min = config.mail.min_severity;
+    let to = findings
+        .iter()
+        .any(|f| f.severity >= min)
+        .then(|| mail::recipients(&config.mail, &report));
+    ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?;
+    Ok(Some(Corrected {
+        corrections: ids,
+        findings: findings.len(),
+        queued: to,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_fixes_read_as_written_and_refuse_what_no_table_holds() {
+        let fix: CellFix = "t3.granted.natural_person=22".parse().expect("fix");
+        assert_eq!(
+            fix,
+            CellFix {
+                table: "table3",
+                row: "granted".into(),
+                column: "natural_person".into(),
+                value: 22.0
+            }
+        );
+        assert_eq!(
+            "t2.fees.amount_wan=1.5".parse::<CellFix>().map(|f| f.value),
+            Ok(1.5)
+        );
+        for bad in [
+            "t3.granted=2",
+            "t5.a.b=1",
+            "t3.granted.total=-1",
+            "t3.granted.total=1.5",
+            "t3.granted.total=x",
+            "t3.granted.total",
+        ] {
+            assert!(bad.parse::<CellFix>().is_err(), "{bad}");
+        }
+    }
 
     fn context(dir: &Path) -> Arc<Context> {
         let config = Config::defaults(dir);

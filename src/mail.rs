@@ -383,7 +383,22 @@ impl Mailer {
             if now < g.first_created_ms.saturating_add(wait) || now < g.next_attempt_ms {
                 continue;
             }
-            let notices = lock().pending_notices(&g.recipients)?;
+            let mut notices = lock().pending_notices(&g.recipients)?;
+            if self.config.require_review {
+                // Held until every finding that would be mailed has a reviewer's decision.
+                let mut ready = Vec::new();
+                for n in notices {
+                    let waiting = lock().awaiting_review(
+                        n.report_id,
+                        &n.ruleset,
+                        self.config.min_severity,
+                    )?;
+                    if waiting == 0 {
+                        ready.push(n);
+                    }
+                }
+                notices = ready;
+            }
             // A notice tried before belongs to a summary that was due already (a part that failed
             // while the others went out, or a server that was down): `group_interval` spaces new
             // summaries, not the retries of one.
@@ -397,18 +412,35 @@ impl Mailer {
             }
             let to: Vec<String> = serde_json::from_str(&g.recipients).unwrap_or_default();
             let mut reports = Vec::new();
+            let mut nothing_left = Vec::new();
             for n in &notices {
                 let guard = lock();
-                let (report, path, findings) = guard.report_for_mail(n.report_id, &n.ruleset)?;
-                let titles = guard.rule_titles(&n.ruleset)?;
+                let (report, path, findings) = if self.config.require_review {
+                    guard.confirmed_for_mail(n.report_id, &n.ruleset)?
+                } else {
+                    guard.report_for_mail(n.report_id, &n.ruleset)?
+                };
+                let titles = guard.rule_titles(crate::store::version_of(&n.ruleset))?;
+                let corrected = guard.corrected_cells(n.report_id)?;
                 drop(guard);
-                reports.push(ShownReport::new(
-                    n.report_id,
-                    report.as_ref(),
-                    &path,
-                    &findings,
-                    &titles,
-                ));
+                if self.config.require_review && findings.is_empty() {
+                    nothing_left.push(n.id);
+                    continue;
+                }
+                reports.push(
+                    ShownReport::new(n.report_id, report.as_ref(), &path, &findings, &titles)
+                        .with_corrected(report.as_ref(), &findings, &corrected),
+                );
+            }
+            if !nothing_left.is_empty() {
+                lock().mark_unmailed(
+                    &nothing_left,
+                    "not mailed: a reviewer dismissed every finding",
+                )?;
+                notices.retain(|n| !nothing_left.contains(&n.id));
+            }
+            if notices.is_empty() {
+                continue;
             }
             let group = Group {
                 recipients: &g.recipients,

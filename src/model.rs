@@ -443,6 +443,100 @@ impl Finding {
     pub fn structured(&self) -> Evidence {
         Evidence::from_json(&self.evidence)
     }
+
+    /// What the finding is about, as a stable key: the rule with the cells it names (table,
+    /// row, column) and the sentences it quotes, or, when it names neither, the labels of the
+    /// values it compared. Not the message's wording, the values or any position: the same
+    /// finding under a new rule-set version, or after a correction changed a number, has the
+    /// same fingerprint, so a reviewer's decision about it holds. (Two findings of one rule
+    /// about the same thing in one report are told apart when stored: `#2`, `#3` ….)
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let e = self.structured();
+        let mut about: Vec<String> = e
+            .cells
+            .iter()
+            .map(|c| format!("cell {} {} {}", c.table, c.row, c.column))
+            .collect();
+        about.extend(e.quotes.iter().map(|q| {
+            let words: String = q.sentence.chars().filter(|c| !c.is_whitespace()).collect();
+            format!("quote {words}")
+        }));
+        if about.is_empty() {
+            about.extend(e.compared.iter().map(|c| format!("compared {}", c.label)));
+        }
+        about.sort();
+        about.dedup();
+        let mut hash = Sha256::new();
+        hash.update(self.rule.as_bytes());
+        for a in &about {
+            hash.update(b"\n");
+            hash.update(a.as_bytes());
+        }
+        hash.finalize()
+            .iter()
+            .take(10)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Table keys a correction may name: `t2`/`t3`/`t4` or the full names.
+pub fn table_key(short: &str) -> Option<&'static str> {
+    match short {
+        "t2" | "table2" => Some("table2"),
+        "t3" | "table3" => Some("table3"),
+        "t4" | "table4" => Some("table4"),
+        _ => None,
+    }
+}
+
+impl Report {
+    /// Puts a reviewer's reading of a cell in place of the parser's: the value, and its text
+    /// as printed. `false` when the table has no such row and column in either form.
+    pub fn correct(&mut self, table: &str, row: &str, col: &str, value: f64) -> bool {
+        let known = match table {
+            "table3" => {
+                (t3_rows(Template::Y2019).contains(&row) || t3_rows(Template::Y2021).contains(&row))
+                    && T3_COLUMNS.contains(&col)
+            }
+            "table4" => T4_GROUPS.contains(&row) && T4_COLUMNS.contains(&col),
+            "table2" => [Template::Y2019, Template::Y2021].iter().any(|t| {
+                t2_layout(*t)
+                    .iter()
+                    .any(|(r, cs)| *r == row && cs.contains(&col))
+            }),
+            _ => false,
+        };
+        if !known {
+            return false;
+        }
+        match table {
+            "table2" => {
+                self.table2
+                    .entry(row.to_string())
+                    .or_default()
+                    .insert(col.to_string(), Some(value));
+            }
+            _ => {
+                let t = if table == "table3" {
+                    &mut self.table3
+                } else {
+                    &mut self.table4
+                };
+                t.entry(row.to_string())
+                    .or_default()
+                    .insert(col.to_string(), Some(value as i64));
+            }
+        }
+        self.raw_cells
+            .entry(table.to_string())
+            .or_default()
+            .entry(row.to_string())
+            .or_default()
+            .insert(col.to_string(), format_number(value));
+        true
+    }
 }
 
 /// The part of a finding's evidence every output renders: the table cells involved, the

@@ -85,10 +85,14 @@ pub struct ShownCell {
     /// As printed; `空白` for an empty cell, `未读出` for one the parser could not read, `` for a
     /// cell the row does not have.
     pub text: String,
-    /// `wrong` (the cell in error), `related` (one of the cells compared), `unread`, or ``.
+    /// `wrong` (the cell in error), `related` (one of the cells compared), `unread`,
+    /// `corrected` (a reviewer gave its value), or ``.
     pub mark: &'static str,
     /// What the cell should hold, for a wrong cell an identity gives a value for.
     pub expected: Option<String>,
+    /// `table3.granted.total`: the cell's address, for a reviewer's correction (empty for a
+    /// cell the row does not have).
+    pub key: String,
 }
 
 /// A sentence with the part the finding is about.
@@ -162,15 +166,76 @@ impl ShownReport {
         }
     }
 
+    /// Marks in table 3 the cells a reviewer corrected (`table3.row.column`); `report` is the
+    /// corrected report the view was made from.
+    pub fn with_corrected(
+        mut self,
+        report: Option<&Report>,
+        findings: &[Finding],
+        corrected: &[String],
+    ) -> ShownReport {
+        if let (Some(r), false) = (report, corrected.is_empty()) {
+            self.table3 = Some(whole_table_corrected(r, "table3", findings, corrected));
+        }
+        self
+    }
+
     /// Whether a person should look at the tables before trusting the findings.
     pub fn needs_review(&self) -> bool {
         !self.review.is_empty()
     }
 }
 
+/// A stored report as the mail and the exports show it: its current findings of one audit
+/// (without those dismissed; at or above `min` when given), the tables with the reviewers'
+/// corrections in place and marked.
+pub fn stored_report(
+    store: &crate::store::Store,
+    id: i64,
+    audit: &str,
+    min: Option<Severity>,
+) -> Result<ShownReport, crate::store::StoreError> {
+    let (report, path, mut findings) = store.report_for_mail(id, audit)?;
+    if let Some(min) = min {
+        findings.retain(|f| f.severity >= min);
+    }
+    let titles = store.rule_titles(crate::store::version_of(audit))?;
+    let corrected = store.corrected_cells(id)?;
+    Ok(
+        ShownReport::new(id, report.as_ref(), &path, &findings, &titles).with_corrected(
+            report.as_ref(),
+            &findings,
+            &corrected,
+        ),
+    )
+}
+
 /// A whole table of the report, each cell marked by the findings about it: `wrong` when any
 /// finding says so (with the value one of them expects), `related` when a finding compares it.
 pub fn whole_table(report: &Report, table: &str, findings: &[Finding]) -> CellTable {
+    whole_table_corrected(report, table, findings, &[])
+}
+
+/// [`whole_table`] of a report whose `corrected` cells (`table.row.column`) a reviewer gave:
+/// those are marked `corrected` unless a finding calls them wrong.
+pub fn whole_table_corrected(
+    report: &Report,
+    table: &str,
+    findings: &[Finding],
+    corrected: &[String],
+) -> CellTable {
+    let mut shown = draw_whole(report, table, findings);
+    for row in &mut shown.rows {
+        for cell in &mut row.cells {
+            if cell.mark != "wrong" && corrected.contains(&cell.key) {
+                cell.mark = "corrected";
+            }
+        }
+    }
+    shown
+}
+
+fn draw_whole(report: &Report, table: &str, findings: &[Finding]) -> CellTable {
     let template = if table == "table2" {
         report.table2_template.or(report.template)
     } else {
@@ -234,6 +299,7 @@ fn draw(
                                 text: String::new(),
                                 mark: "",
                                 expected: None,
+                                key: String::new(),
                             };
                         }
                         let (text, unread) = value(row, col);
@@ -245,6 +311,7 @@ fn draw(
                                 None => unread,
                             },
                             expected: marked.filter(|m| m.0).and_then(|m| m.1).map(format_number),
+                            key: format!("{table}.{row}.{col}"),
                         }
                     })
                     .collect(),

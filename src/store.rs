@@ -18,11 +18,15 @@ use crate::model::{Finding, Report};
 use crate::pipeline::{Outcome, Status};
 
 mod browse;
+mod review;
 mod users;
 
 pub use browse::{
     glob_match, Audit, OfficeRow, Overview, Page, Reload, ReportFilter, ReportRow, RuleSetRecord,
     Scope, Sort, StoredReport,
+};
+pub use review::{
+    Correction, DismissReason, ReviewAction, ReviewFilter, ReviewState, ReviewedFinding, TrailRow,
 };
 pub use users::StoredUser;
 
@@ -159,6 +163,52 @@ const MIGRATIONS: &[&str] = &[
         version TEXT,
         errors TEXT NOT NULL
     );",
+    // 5: review: each finding's fingerprint (filled in for stored findings by `migrate`), the
+    // reviewers' decisions by fingerprint, the cells they corrected, and the trail of both,
+    // which no statement may change.
+    "ALTER TABLE findings ADD COLUMN fingerprint TEXT;
+    CREATE INDEX findings_fingerprint ON findings (report_id, fingerprint);
+    CREATE TABLE reviews (
+        report_id INTEGER NOT NULL REFERENCES reports (id),
+        fingerprint TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('confirmed', 'dismissed')),
+        reason TEXT CHECK (reason IN ('false_alarm', 'accepted', 'other')),
+        note TEXT,
+        by TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (report_id, fingerprint)
+    );
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports (id),
+        tbl TEXT NOT NULL,
+        row TEXT NOT NULL,
+        col TEXT NOT NULL,
+        parsed TEXT,
+        value REAL NOT NULL,
+        note TEXT,
+        by TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX corrections_report ON corrections (report_id);
+    CREATE TABLE trail (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        action TEXT NOT NULL,
+        report_id INTEGER,
+        fingerprint TEXT,
+        what TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        note TEXT
+    );
+    CREATE INDEX trail_report ON trail (report_id);
+    CREATE TRIGGER trail_kept_unchanged BEFORE UPDATE ON trail
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;
+    CREATE TRIGGER trail_kept_whole BEFORE DELETE ON trail
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;",
 ];
 
 /// Pending notices for one set of recipients.
@@ -194,6 +244,11 @@ fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The rule-set version of an audit key (`3f2a…` or, after corrections, `3f2a…+c12`).
+pub fn version_of(audit: &str) -> &str {
+    audit.split('+').next().unwrap_or(audit)
 }
 
 /// Now, as RFC 3339 UTC with seconds (sorts as text).
@@ -399,6 +454,9 @@ impl Store {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            if i + 1 == 5 {
+                fill_fingerprints(&tx)?;
+            }
             tx.commit()?;
             tracing::info!(version = i + 1, "database schema migrated");
         }
@@ -582,22 +640,55 @@ impl Store {
         Ok(titles)
     }
 
-    /// A report, its path and its findings of one rule-set version.
+    /// A report, its path and its findings of one audit (rule-set version), without those a
+    /// reviewer dismissed: what the mail and the workbook show.
     pub fn report_for_mail(
         &self,
         id: i64,
         ruleset: &str,
+    ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
+        self.findings_shown(id, ruleset, "v.state = 'dismissed'", false)
+    }
+
+    /// Like [`Store::report_for_mail`], only the findings a reviewer confirmed (`[mail]
+    /// require_review`).
+    pub fn confirmed_for_mail(
+        &self,
+        id: i64,
+        ruleset: &str,
+    ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
+        self.findings_shown(id, ruleset, "v.state = 'confirmed'", true)
+    }
+
+    /// A report and the findings of one audit, without (or, `keep`, only) those whose review
+    /// matches `review` (SQL on `v`).
+    fn findings_shown(
+        &self,
+        id: i64,
+        ruleset: &str,
+        review: &str,
+        keep: bool,
     ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
         let (path, json): (String, Option<String>) = self.conn.query_row(
             "SELECT path, report_json FROM reports WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let report = json.and_then(|j| serde_json::from_str(&j).ok());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT rule, severity, message, evidence FROM findings
-             WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
-        )?;
+        let mut report: Option<Report> = json.and_then(|j| serde_json::from_str(&j).ok());
+        // What the findings were made from: the tables with the reviewers' corrections.
+        if let Some(r) = report.as_mut() {
+            for c in self.corrections(id)? {
+                r.correct(&c.table, &c.row, &c.column, c.value);
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT f.rule, f.severity, f.message, f.evidence FROM findings f
+             WHERE f.report_id = ?1 AND f.ruleset = ?2
+               AND {} EXISTS (SELECT 1 FROM reviews v WHERE v.report_id = f.report_id
+                               AND v.fingerprint = f.fingerprint AND {review})
+             ORDER BY f.id",
+            if keep { "" } else { "NOT" }
+        ))?;
         let rows = stmt.query_map(params![id, ruleset], |r| {
             let severity: String = r.get(1)?;
             let evidence: String = r.get(3)?;
@@ -609,6 +700,52 @@ impl Store {
             })
         })?;
         Ok((report, path, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// The findings of one audit of a report, every one (dismissed too), with their ids, in
+    /// the order the rules gave them.
+    pub fn audit_findings(&self, id: i64, audit: &str) -> Result<Vec<(i64, Finding)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, rule, severity, message, evidence FROM findings
+             WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![id, audit], |r| {
+            let severity: String = r.get(2)?;
+            let evidence: String = r.get(4)?;
+            Ok((
+                r.get(0)?,
+                Finding {
+                    rule: r.get(1)?,
+                    severity: severity.parse().unwrap_or(crate::model::Severity::Info),
+                    message: r.get(3)?,
+                    evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The cells of a report a reviewer corrected, as `table.row.column`.
+    pub fn corrected_cells(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .corrections(id)?
+            .into_iter()
+            .map(|c| format!("{}.{}.{}", c.table, c.row, c.column))
+            .collect())
+    }
+
+    /// Marks notices done without a mail (`[mail] require_review`: every finding was
+    /// dismissed), saying why.
+    pub fn mark_unmailed(&mut self, notices: &[i64], why: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in notices {
+            tx.execute(
+                "UPDATE notices SET status = 'sent', last_error = ?2 WHERE id = ?1",
+                params![id, why],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Logs a mail the server accepted and marks its notices sent, in one transaction.
@@ -960,10 +1097,10 @@ fn insert_findings(
     now: &str,
 ) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO findings (report_id, rule, severity, message, evidence, ruleset, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO findings (report_id, rule, severity, message, evidence, ruleset, created_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for f in findings {
+    for (f, fingerprint) in findings.iter().zip(fingerprints(findings)) {
         stmt.execute(params![
             report_id,
             f.rule,
@@ -971,8 +1108,65 @@ fn insert_findings(
             f.message,
             f.evidence.to_string(),
             ruleset,
-            now
+            now,
+            fingerprint
         ])?;
+    }
+    Ok(())
+}
+
+/// The fingerprints of one audit's findings, in order: two about the same thing are told apart
+/// by `#2`, `#3` … in the order the rules gave them.
+pub fn fingerprints(findings: &[Finding]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    findings
+        .iter()
+        .map(|f| {
+            let base = f.fingerprint();
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                base
+            } else {
+                format!("{base}#{n}")
+            }
+        })
+        .collect()
+}
+
+/// Gives the findings stored before fingerprints existed theirs (migration 5), audit by audit.
+fn fill_fingerprints(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let audits: Vec<(i64, String)> = tx
+        .prepare("SELECT DISTINCT report_id, ruleset FROM findings WHERE fingerprint IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (report, ruleset) in audits {
+        let rows: Vec<(i64, Finding)> = tx
+            .prepare(
+                "SELECT id, rule, severity, message, evidence FROM findings
+                 WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
+            )?
+            .query_map(params![report, ruleset], |r| {
+                let severity: String = r.get(2)?;
+                let evidence: String = r.get(4)?;
+                Ok((
+                    r.get(0)?,
+                    Finding {
+                        rule: r.get(1)?,
+                        severity: severity.parse().unwrap_or(crate::model::Severity::Info),
+                        message: r.get(3)?,
+                        evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let findings: Vec<Finding> = rows.iter().map(|(_, f)| f.clone()).collect();
+        for ((id, _), fp) in rows.iter().zip(fingerprints(&findings)) {
+            tx.execute(
+                "UPDATE findings SET fingerprint = ?2 WHERE id = ?1",
+                params![id, fp],
+            )?;
+        }
     }
     Ok(())
 }

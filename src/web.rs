@@ -34,6 +34,7 @@ mod auth;
 mod export;
 mod pages;
 mod report;
+mod review;
 
 pub use auth::{hash_password, verify_password};
 
@@ -85,12 +86,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("issuer.html", include_str!("web/templates/issuer.html")),
     ("rules.html", include_str!("web/templates/rules.html")),
     ("users.html", include_str!("web/templates/users.html")),
+    ("review.html", include_str!("web/templates/review.html")),
     ("login.html", include_str!("web/templates/login.html")),
     ("message.html", include_str!("web/templates/message.html")),
 ];
 
 /// What every request handler shares.
 pub(crate) struct App {
+    /// The whole configuration, for what the console does beyond reading (a correction audits
+    /// the report again with the rules).
+    config: Config,
     database: PathBuf,
     web: Web,
     /// Where the rules are, for the rules page's file names.
@@ -102,12 +107,28 @@ pub(crate) struct App {
 impl App {
     fn new(config: &Config) -> Result<App, WebError> {
         Ok(App {
+            config: config.clone(),
             database: config.database.clone(),
             web: config.web.clone(),
             rules_dir: config.rules_dir.clone(),
             env: environment()?,
             sessions: auth::Sessions::default(),
         })
+    }
+
+    /// A connection that may write (review decisions), in a blocking thread: `f` runs there.
+    async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let path = self.database.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = Store::open(&path)?;
+            f(&mut store)
+        })
+        .await
+        .map_err(|e| Failure::Internal(format!("writing the store: {e}")))?
+        .map_err(Failure::from)
     }
 
     /// A read-only connection of its own, in a blocking thread: `f` runs there.
@@ -236,6 +257,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/findings.xlsx", get(export::findings_xlsx))
         .route("/reports/{id}", get(report::report))
         .route("/reports/{id}/file", get(report::file))
+        .route("/reports/{id}/correct", post(review::correct))
+        .route("/review", get(review::queue).post(review::decide))
         .route("/issuer", get(report::issuer))
         .route("/rules", get(pages::rules))
         .route("/users", get(pages::users))

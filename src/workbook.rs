@@ -39,6 +39,8 @@ const MAX_CELL_CHARS: usize = 32_000;
 const WRONG: u32 = 0xF4C7C3;
 const RELATED: u32 = 0xFFF2CC;
 const UNREAD: u32 = 0xE7E6E6;
+/// A cell whose value a reviewer gave (the parser's reading was wrong or missing).
+const CORRECTED: u32 = 0xD1E9FF;
 
 fn fit(text: &str) -> String {
     if text.chars().count() <= MAX_CELL_CHARS {
@@ -193,12 +195,20 @@ fn write_table(
                 "wrong" => Some(WRONG),
                 "related" => Some(RELATED),
                 "unread" => Some(UNREAD),
+                "corrected" => Some(CORRECTED),
                 _ => None,
             });
             match c.text.parse::<f64>() {
                 Ok(n) => ws.write_number_with_format(row, col, n, &format)?,
                 Err(_) => ws.write_string_with_format(row, col, fit(&c.text), &format)?,
             };
+            if c.mark == "corrected" {
+                ws.insert_note(
+                    row,
+                    col,
+                    &Note::new("审核人员更正的值（原解析结果见审核平台）").set_author("ogi-audit"),
+                )?;
+            }
             if let Some(expected) = &c.expected {
                 ws.insert_note(
                     row,

@@ -74,8 +74,14 @@ fn every_sh_block_of_the_readme_runs() {
     assert!(csv.lines().count() > 1, "{csv}");
     assert!(dir.path().join("archive").is_dir());
     assert!(log.contains("all 10 checks passed"), "{log}");
-    assert!(log.contains("ok    web console: http://127.0.0.1:8080 (loopback)"), "{log}");
-    assert!(log.contains("added huainan: viewer, issuers 淮南市*"), "{log}");
+    assert!(
+        log.contains("ok    web console: http://127.0.0.1:8080 (loopback)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("added huainan: viewer, issuers 淮南市*"),
+        "{log}"
+    );
     assert!(log.contains("review-described"), "{log}");
     assert!(log.contains("0 failed"), "{log}");
     assert!(log.contains("test message"), "{log}");

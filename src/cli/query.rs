@@ -193,18 +193,12 @@ fn shown_reports(
         if !seen.insert(r.report_id) {
             continue;
         }
-        let (report, path, mut findings) = store.report_for_mail(r.report_id, &r.ruleset)?;
-        if let Some(min) = min {
-            findings.retain(|f| f.severity >= min);
-        }
-        let titles = store.rule_titles(&r.ruleset)?;
-        out.push(crate::present::ShownReport::new(
+        out.push(crate::present::stored_report(
+            store,
             r.report_id,
-            report.as_ref(),
-            &path,
-            &findings,
-            &titles,
-        ));
+            &r.ruleset,
+            min,
+        )?);
     }
     Ok(out)
 }

@@ -35,16 +35,45 @@ pub(super) fn rule_set(
     Ok((report_load_errors(set), config))
 }
 
-pub(super) fn rules_list(set: &RuleSet) -> Result<ExitCode> {
-    println!("{:<26} {:<8} {:<28} file", "id", "severity", "title");
-    for r in &set.rules {
-        println!(
-            "{:<26} {:<8} {:<28} {}",
-            r.id,
-            r.severity.as_str(),
-            r.title,
-            r.file.display()
-        );
+pub(super) fn rules_list(set: &RuleSet, stats: Option<&Config>) -> Result<ExitCode> {
+    let feedback = match stats {
+        Some(config) => Some(Store::open_read_only(&config.database)?.rule_feedback()?),
+        None => None,
+    };
+    match &feedback {
+        Some(_) => println!(
+            "{:<26} {:<8} {:>8} {:>9} {:>11} {:<28}",
+            "id", "severity", "findings", "confirmed", "false alarm", "title"
+        ),
+        None => println!("{:<26} {:<8} {:<28} file", "id", "severity", "title"),
+    }
+    let mut rules: Vec<&crate::rules::Rule> = set.rules.iter().collect();
+    if let Some(f) = &feedback {
+        // The rules reviewers dismiss most as false alarms first: those to fix first.
+        rules.sort_by_key(|r| std::cmp::Reverse(f.get(&r.id).map_or(0, |x| x.1)));
+    }
+    for r in rules {
+        match &feedback {
+            Some(f) => {
+                let (n, false_alarms, confirmed) = f.get(&r.id).copied().unwrap_or((0, 0, 0));
+                println!(
+                    "{:<26} {:<8} {:>8} {:>9} {:>11} {}",
+                    r.id,
+                    r.severity.as_str(),
+                    n,
+                    confirmed,
+                    false_alarms,
+                    r.title
+                );
+            }
+            None => println!(
+                "{:<26} {:<8} {:<28} {}",
+                r.id,
+                r.severity.as_str(),
+                r.title,
+                r.file.display()
+            ),
+        }
     }
     println!("rule set version {}", set.version);
     Ok(if set.errors.is_empty() {

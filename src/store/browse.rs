@@ -37,7 +37,7 @@ impl Scope {
     }
 
     /// `AND (…)` restricting `r.organization` to the scope, its patterns pushed onto `args`.
-    fn sql(&self, args: &mut Vec<Value>) -> String {
+    pub(super) fn sql(&self, args: &mut Vec<Value>) -> String {
         if self.is_all() {
             return String::new();
         }

@@ -114,17 +114,10 @@ fn shown(
         let Some(stored) = store.stored_report(scope, row.id)? else {
             continue;
         };
-        let titles = match &stored.ruleset {
-            Some(v) => store.rule_titles(v)?,
-            None => super::pages::latest_titles(store)?,
-        };
-        out.push(ShownReport::new(
-            row.id,
-            stored.report.as_ref(),
-            &stored.path,
-            &stored.findings,
-            &titles,
-        ));
+        out.push(match &stored.ruleset {
+            Some(audit) => crate::present::stored_report(store, row.id, audit, None)?,
+            None => ShownReport::new(row.id, None, &stored.path, &[], &Default::default()),
+        });
     }
     Ok(out)
 }

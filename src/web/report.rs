@@ -16,6 +16,7 @@ use super::{App, Failure};
 use crate::config::Role;
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 use crate::present;
+use crate::store::{DismissReason, ReviewState};
 
 /// A run of a section's text: plain, or a number the rules read (with what it is).
 #[derive(Debug, Serialize)]
@@ -93,32 +94,109 @@ fn sections(report: &Report) -> Vec<ShownSection> {
         .collect()
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReportQuery {
+    /// The cell being corrected (`table3.granted.total`).
+    edit: Option<String>,
+}
+
+/// A finding on the report's page: as shown, with its id and review.
+#[derive(Debug, Serialize)]
+struct PageFinding {
+    f: present::ShownFinding,
+    id: i64,
+    state: &'static str,
+    state_zh: &'static str,
+    reason_zh: Option<&'static str>,
+    note: Option<String>,
+    by: Option<String>,
+    at: Option<String>,
+}
+
 pub(crate) async fn report(
     State(app): State<Arc<App>>,
     Extension(who): Extension<Who>,
     Path(id): Path<i64>,
+    Query(q): Query<ReportQuery>,
 ) -> Result<Response, Failure> {
     let scope = who.scope.clone();
-    let (stored, audits, titles) = app
+    let loaded = app
         .read(move |s| {
             let Some(stored) = s.stored_report(&scope, id)? else {
                 return Ok(None);
             };
             let titles = match &stored.ruleset {
-                Some(v) => s.rule_titles(v)?,
+                Some(v) => s.rule_titles(crate::store::version_of(v))?,
                 None => latest_titles(s)?,
             };
-            Ok(Some((stored, s.audits(id)?, titles)))
+            let findings = match &stored.ruleset {
+                Some(audit) => s.audit_findings(id, audit)?,
+                None => Vec::new(),
+            };
+            let reviews = s.review_list(
+                &scope,
+                &crate::store::ReviewFilter {
+                    report: Some(id),
+                    ..Default::default()
+                },
+            )?;
+            Ok(Some((
+                stored,
+                s.audits(id)?,
+                titles,
+                findings,
+                reviews,
+                s.corrections(id)?,
+                s.trail(&scope, Some(id))?,
+            )))
         })
         .await?
         .ok_or(Failure::NotFound)?;
-    let report = stored.report.as_ref();
-    let findings = present::show_all(&stored.findings, report, &titles);
+    let (stored, audits, titles, findings, reviews, corrections, trail) = loaded;
+    // What the rules saw: the parsed tables with the reviewers' corrections.
+    let corrected_report = stored.report.clone().map(|mut r| {
+        for c in &corrections {
+            r.correct(&c.table, &c.row, &c.column, c.value);
+        }
+        r
+    });
+    let report = corrected_report.as_ref();
+    let mut ordered: Vec<&(i64, crate::model::Finding)> = findings.iter().collect();
+    ordered.sort_by_key(|(_, f)| std::cmp::Reverse(f.severity));
+    let (mut active, mut dismissed) = (Vec::new(), Vec::new());
+    let mut marking = Vec::new();
+    for (fid, finding) in ordered {
+        let review = reviews.iter().find(|r| r.id == *fid);
+        let state = review.map_or(ReviewState::Open, |r| r.state);
+        let shown = PageFinding {
+            f: present::show(finding, report, &titles),
+            id: *fid,
+            state: state.as_str(),
+            state_zh: state.zh(),
+            reason_zh: review
+                .and_then(|r| r.reason.as_deref())
+                .and_then(DismissReason::parse)
+                .map(DismissReason::zh),
+            note: review.and_then(|r| r.note.clone()),
+            by: review.and_then(|r| r.by.clone()),
+            at: review.and_then(|r| r.at.clone()),
+        };
+        if state == ReviewState::Dismissed {
+            dismissed.push(shown);
+        } else {
+            marking.push(finding.clone());
+            active.push(shown);
+        }
+    }
+    let corrected: Vec<String> = corrections
+        .iter()
+        .map(|c| format!("{}.{}.{}", c.table, c.row, c.column))
+        .collect();
     let tables: Vec<present::CellTable> = report
         .map(|r| {
             ["table2", "table3", "table4"]
                 .iter()
-                .map(|t| present::whole_table(r, t, &stored.findings))
+                .map(|t| present::whole_table_corrected(r, t, &marking, &corrected))
                 .collect()
         })
         .unwrap_or_default();
@@ -137,7 +215,21 @@ pub(crate) async fn report(
             review => r.review_reasons(),
         }
     });
+    let shown_corrections: Vec<_> = corrections
+        .iter()
+        .map(|c| {
+            minijinja::context! {
+                cell => format!("{}“{}”/“{}”", present::table_zh(&c.table), label(&c.table, &c.row), label(&c.table, &c.column)),
+                parsed => c.parsed.clone().map(|p| if p.trim().is_empty() { "空白".to_string() } else { p }).unwrap_or_else(|| "未读出".to_string()),
+                value => crate::model::format_number(c.value),
+                note => c.note.clone(),
+                by => c.by.clone(),
+                at => c.at.clone(),
+            }
+        })
+        .collect();
     let organization = stored.row.organization.clone();
+    let can_review = who.role >= Role::Reviewer && stored.row.status == "parsed";
     Ok(app.render(
         "report.html",
         &who,
@@ -150,11 +242,16 @@ pub(crate) async fn report(
             ruleset => &stored.ruleset,
             meta => meta,
             tables => tables,
-            findings => findings,
+            findings => active,
+            dismissed => dismissed,
+            corrections => shown_corrections,
+            trail => trail,
             sections => report.map(sections).unwrap_or_default(),
             audits => audits,
             issuer_link => organization.map(|o| format!("/issuer?name={}", encode(&o))),
             downloadable => stored.row.status == "parsed" || who.role >= Role::Admin,
+            can_review => can_review,
+            edit => q.edit.filter(|_| can_review),
         },
     ))
 }
