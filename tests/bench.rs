@@ -279,3 +279,43 @@ fn the_old_form_times_given_files() {
     let out = bench(&["--iterations", "2", "tests/fixtures/seeds"]);
     assert!(out.contains("mean (one core)"), "{out}");
 }
+
+#[test]
+fn a_small_web_bench_times_every_page_of_the_console() {
+    let out = bench(&["web", "--reports", "300", "--runs", "2"]);
+    assert!(out.contains("machine: "), "{out}");
+    assert!(out.contains("## Web console (300 reports"), "{out}");
+    // page | request | reports shown | bytes | median ms | p95 ms | runs
+    let row = |page: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {page} ")))
+            .unwrap_or_else(|| panic!("no row {page:?}:\n{out}"));
+        line.split('|').map(|c| c.trim().to_string()).collect()
+    };
+    for page in [
+        "reports, first page",
+        "reports, deep page (60 rows from the end)",
+        "issuer contains (one issuer)",
+        "severity error",
+        "one common rule",
+        "sorted by issuer, deep page",
+        "year 2023, severity ≥ warning",
+        "one report",
+        "overview",
+        "CSV export, year 2023",
+        "CSV export, severity error, by issuer",
+    ] {
+        let cells = row(page);
+        assert!(!cells[4].starts_with("HTTP"), "{page}: {cells:?}");
+        assert!(cells[5].parse::<f64>().is_ok(), "{page}: {cells:?}");
+        assert_eq!(cells[7], "2", "{page}: {cells:?}");
+    }
+    // Full pages where the store has enough reports, and the verdict on the target.
+    assert_eq!(row("reports, first page")[3], "50");
+    assert_eq!(row("reports, deep page (60 rows from the end)")[3], "50");
+    assert!(
+        out.contains("list target (a reports-list page in < 200 ms"),
+        "{out}"
+    );
+}

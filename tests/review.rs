@@ -639,5 +639,12 @@ fn a_reviewer_dismisses_and_corrects_through_the_pages() {
         "header, the dismissal and the correction: {after}"
     );
     browser.screenshot(&shots.join("corrected.png"));
+    // The rules page counts the false alarm against its rule.
+    browser.open(&format!("http://{addr}/rules"));
+    wait_in("document.querySelector('#rules')");
+    let count = browser.eval(
+        "return document.querySelector('[data-false-alarms=\"reply-rate-stated\"]').textContent;",
+    );
+    assert_eq!(count, "1");
     d.kill();
 }

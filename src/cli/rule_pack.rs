@@ -37,7 +37,9 @@ pub(super) fn rule_set(
 
 pub(super) fn rules_list(set: &RuleSet, stats: Option<&Config>) -> Result<ExitCode> {
     let feedback = match stats {
-        Some(config) => Some(Store::open_read_only(&config.database)?.rule_feedback()?),
+        Some(config) => Some(
+            Store::open_read_only(&config.database)?.rule_feedback(&crate::store::Scope::all())?,
+        ),
         None => None,
     };
     match &feedback {

@@ -4,6 +4,8 @@
 //! Every query takes the reader's scope (issuer patterns) and applies it in SQL, so that a
 //! scoped user never receives a row outside it, on any page or export.
 
+use std::collections::{BTreeMap, HashMap};
+
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::Serialize;
@@ -146,6 +148,8 @@ pub struct ReportRow {
     pub needs_review: bool,
     /// Why it was not read (quarantined reports).
     pub error: Option<String>,
+    /// Cells a reviewer corrected.
+    pub corrected: i64,
 }
 
 /// One page of a list.
@@ -178,6 +182,15 @@ pub struct Overview {
     /// Reports not read, with the reason (only for readers of the whole scope).
     pub quarantine: Vec<ReportRow>,
     pub needs_review: i64,
+}
+
+/// The overview's counts of current findings (see [`Store::overview`]).
+struct FindingCounts {
+    by_severity: BTreeMap<String, i64>,
+    /// (rule, worst severity, findings, reports), most reports first.
+    by_rule: Vec<(String, String, i64, i64)>,
+    /// Errors and warnings per issuer.
+    offices: HashMap<String, (i64, i64)>,
 }
 
 /// One stored report with everything its page shows.
@@ -229,7 +242,15 @@ const ROW_COLUMNS: &str = "r.id, r.organization, r.year, r.status, r.path, r.rec
     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'error'),
     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'warning'),
     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'info'),
-    r.needs_review IS NOT NULL, r.error";
+    r.needs_review IS NOT NULL, r.error,
+    (SELECT COUNT(DISTINCT c.tbl || c.row || '/' || c.col) FROM corrections c WHERE c.report_id = r.id)";
+
+/// Every report's current findings (those of its latest audit), as `r` and `f`. The reports
+/// come first, read from an index that holds their `ruleset` (`CROSS JOIN` keeps SQLite to that
+/// order): taken the other way round, each finding would fetch its report's whole row, ~50 KB
+/// with its JSON, to read `ruleset` — seconds at 100,000 reports instead of a tenth of one.
+const CURRENT_FINDINGS: &str =
+    "reports r CROSS JOIN findings f ON f.report_id = r.id AND f.ruleset = r.ruleset";
 
 fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
     let path: String = r.get(4)?;
@@ -248,6 +269,14 @@ fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
         infos: r.get(9)?,
         needs_review: r.get(10)?,
         error: r.get(11)?,
+        corrected: r.get(12)?,
+    })
+}
+
+/// Column `i` of a row as text, without a copy.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
@@ -273,14 +302,23 @@ impl Store {
     /// One page of reports matching `filter` inside `scope`, `limit` rows at most. Pages follow
     /// each other by the last row's sort key and id (never by offset), so a page costs the same
     /// at the end of 100,000 reports as at the start.
+    ///
+    /// The page's ids are found first, from what the indexes hold (every column a filter or an
+    /// order reads is in `reports_list`, `reports_org` and `findings_current`), and only then
+    /// are the rows of those ids read. As one query, SQLite reads the whole row (~50 KB with
+    /// its JSON) of every report it looks at, and a filter that most reports fail looks at
+    /// all of them.
     pub fn list_reports(
         &self,
         scope: &Scope,
         filter: &ReportFilter,
         limit: usize,
     ) -> Result<Page, StoreError> {
+        let key = sort_key(filter.sort);
         let mut args: Vec<Value> = Vec::new();
-        let mut sql = format!("SELECT {ROW_COLUMNS} FROM reports r WHERE 1 = 1");
+        let mut sql = format!(
+            "WITH page (id, k) AS MATERIALIZED (SELECT r.id, {key} FROM reports r WHERE 1 = 1"
+        );
         sql.push_str(&scope.sql(&mut args));
         if let Some(issuer) = filter.issuer.as_deref().filter(|s| !s.is_empty()) {
             args.push(Value::Text(issuer.to_string()));
@@ -314,7 +352,6 @@ impl Store {
             }
             sql.push(')');
         }
-        let key = sort_key(filter.sort);
         // Newest and year run downwards, issuer upwards; ties by id in the same direction.
         let (cmp, dir) = match filter.sort {
             Sort::Issuer => (">", "ASC"),
@@ -323,14 +360,23 @@ impl Store {
         if let Some(cursor) = filter.after.as_deref().and_then(Cursor::parse) {
             args.push(cursor.key_value(filter.sort));
             let k = args.len();
-            args.push(Value::Integer(cursor.id));
-            let i = args.len();
-            sql.push_str(&format!(
-                " AND ({key} {cmp} ?{k} OR ({key} = ?{k} AND r.id {cmp} ?{i}))"
-            ));
+            if filter.sort == Sort::Newest {
+                // The key is the id.
+                sql.push_str(&format!(" AND r.id {cmp} ?{k}"));
+            } else {
+                args.push(Value::Integer(cursor.id));
+                let i = args.len();
+                // The first condition alone is what SQLite seeks to in the index of the order
+                // (`reports_by_issuer`, `reports_by_year`); the second is the exact one.
+                sql.push_str(&format!(
+                    " AND {key} {cmp}= ?{k} AND ({key}, r.id) {cmp} (?{k}, ?{i})"
+                ));
+            }
         }
         sql.push_str(&format!(
-            " ORDER BY {key} {dir}, r.id {dir} LIMIT {}",
+            " ORDER BY {key} {dir}, r.id {dir} LIMIT {})
+             SELECT {ROW_COLUMNS} FROM page p JOIN reports r ON r.id = p.id
+             ORDER BY p.k {dir}, p.id {dir}",
             limit + 1
         ));
         let mut stmt = self.conn.prepare(&sql)?;
@@ -360,46 +406,34 @@ impl Store {
         let by_status = pairs(&format!(
             "SELECT r.status, COUNT(*) FROM reports r WHERE 1 = 1{within} GROUP BY r.status ORDER BY r.status"
         ))?;
-        let by_severity = pairs(&format!(
-            "SELECT f.severity, COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id
-             WHERE f.ruleset = r.ruleset{within} GROUP BY f.severity"
-        ))?;
+        let counted = self.count_current_findings(&within, &args)?;
+        // Reports and those to review per issuer, from `reports_org` alone.
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT f.rule, MAX(f.severity = 'error') * 2 + MAX(f.severity = 'warning'), COUNT(*),
-                    COUNT(DISTINCT f.report_id)
-             FROM findings f JOIN reports r ON r.id = f.report_id
-             WHERE f.ruleset = r.ruleset{within} GROUP BY f.rule ORDER BY COUNT(DISTINCT f.report_id) DESC, f.rule"
+            "SELECT r.organization, COUNT(*), SUM(r.needs_review IS NOT NULL)
+             FROM reports r WHERE r.organization IS NOT NULL{within} GROUP BY r.organization"
         ))?;
-        let by_rule = stmt
-            .query_map(params_from_iter(args.iter()), |r| {
-                let worst: i64 = r.get(1)?;
-                let severity = match worst {
-                    2 | 3 => "error",
-                    1 => "warning",
-                    _ => "info",
-                };
-                Ok((r.get(0)?, severity.to_string(), r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT r.organization, COUNT(*),
-                    SUM((SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'error')),
-                    SUM((SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'warning')),
-                    SUM(r.needs_review IS NOT NULL)
-             FROM reports r WHERE r.organization IS NOT NULL{within}
-             GROUP BY r.organization ORDER BY 3 DESC, 4 DESC, r.organization LIMIT 200"
-        ))?;
-        let offices = stmt
+        let mut offices: Vec<OfficeRow> = stmt
             .query_map(params_from_iter(args.iter()), |r| {
                 Ok(OfficeRow {
                     organization: r.get(0)?,
                     reports: r.get(1)?,
-                    errors: r.get(2)?,
-                    warnings: r.get(3)?,
-                    needs_review: r.get(4)?,
+                    errors: 0,
+                    warnings: 0,
+                    needs_review: r.get(2)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
+        for o in &mut offices {
+            if let Some((errors, warnings)) = counted.offices.get(&o.organization) {
+                (o.errors, o.warnings) = (*errors, *warnings);
+            }
+        }
+        offices.sort_by(|a, b| {
+            (b.errors, b.warnings)
+                .cmp(&(a.errors, a.warnings))
+                .then_with(|| a.organization.cmp(&b.organization))
+        });
+        offices.truncate(200);
         let latest = self.list_reports(scope, &ReportFilter::default(), 10)?.rows;
         let quarantine = if scope.is_all() {
             self.list_reports(
@@ -421,12 +455,90 @@ impl Store {
         )?;
         Ok(Overview {
             by_status,
-            by_severity,
-            by_rule,
+            by_severity: counted.by_severity.into_iter().collect(),
+            by_rule: counted.by_rule,
             offices,
             latest,
             quarantine,
             needs_review,
+        })
+    }
+
+    /// The overview's counts of current findings — by severity, by rule, and errors and
+    /// warnings by issuer — in one pass over them, report by report (`within`: the scope's
+    /// condition on `r`, its patterns in `args`). As three `GROUP BY` queries, SQLite sorted
+    /// every finding three times: 1.3 s at 100,000 reports (540,000 findings).
+    fn count_current_findings(
+        &self,
+        within: &str,
+        args: &[Value],
+    ) -> Result<FindingCounts, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT r.id, r.organization, f.rule, f.severity FROM {CURRENT_FINDINGS} WHERE 1 = 1{within}"
+        ))?;
+        let mut rows = stmt.query(params_from_iter(args.iter()))?;
+        let mut by_severity: BTreeMap<String, i64> = BTreeMap::new();
+        // (rule, worst severity, findings, reports, the last report counted).
+        let mut rules: Vec<(String, Severity, i64, i64, i64)> = Vec::new();
+        let mut offices: HashMap<String, (i64, i64)> = HashMap::new();
+        // The report in hand: its id, issuer and errors and warnings so far.
+        let mut report: Option<(i64, Option<String>, i64, i64)> = None;
+        let mut flush = |report: Option<(i64, Option<String>, i64, i64)>| {
+            if let Some((_, Some(org), errors, warnings)) = report {
+                let o = offices.entry(org).or_default();
+                o.0 += errors;
+                o.1 += warnings;
+            }
+        };
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if report.as_ref().is_none_or(|r| r.0 != id) {
+                flush(report.take());
+                report = Some((id, row.get(1)?, 0, 0));
+            }
+            let rule = text(row, 2)?;
+            let severity_text = text(row, 3)?;
+            let severity = severity_text.parse().unwrap_or(Severity::Info);
+            match by_severity.get_mut(severity_text) {
+                Some(n) => *n += 1,
+                None => {
+                    by_severity.insert(severity_text.to_string(), 1);
+                }
+            }
+            if let Some(r) = report.as_mut() {
+                match severity {
+                    Severity::Error => r.2 += 1,
+                    Severity::Warning => r.3 += 1,
+                    _ => {}
+                }
+            }
+            let i = match rules.iter().position(|r| r.0 == rule) {
+                Some(i) => i,
+                None => {
+                    rules.push((rule.to_string(), severity, 0, 0, i64::MIN));
+                    rules.len() - 1
+                }
+            };
+            let r = &mut rules[i];
+            r.1 = r.1.max(severity);
+            r.2 += 1;
+            // The rows of one report come together (reports are the outer loop).
+            if r.4 != id {
+                r.3 += 1;
+                r.4 = id;
+            }
+        }
+        flush(report);
+        rules.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+        Ok(FindingCounts {
+            by_severity,
+            by_rule: rules
+                .into_iter()
+                .map(|(rule, worst, findings, reports, _)| {
+                    (rule, worst.as_str().to_string(), findings, reports)
+                })
+                .collect(),
+            offices,
         })
     }
 
@@ -450,13 +562,13 @@ impl Store {
                 |r| {
                     Ok((
                         report_row(r)?,
-                        r.get::<_, String>(12)?,
                         r.get::<_, String>(13)?,
-                        r.get::<_, Option<String>>(14)?,
+                        r.get::<_, String>(14)?,
                         r.get::<_, Option<String>>(15)?,
                         r.get::<_, Option<String>>(16)?,
                         r.get::<_, Option<String>>(17)?,
                         r.get::<_, Option<String>>(18)?,
+                        r.get::<_, Option<String>>(19)?,
                     ))
                 },
             )
@@ -633,8 +745,8 @@ impl Store {
         let mut args = Vec::new();
         let within = scope.sql(&mut args);
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT f.rule, COUNT(*), COUNT(DISTINCT f.report_id) FROM findings f
-             JOIN reports r ON r.id = f.report_id WHERE f.ruleset = r.ruleset{within} GROUP BY f.rule"
+            "SELECT f.rule, COUNT(*), COUNT(DISTINCT f.report_id) FROM {CURRENT_FINDINGS}
+             WHERE 1 = 1{within} GROUP BY f.rule"
         ))?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
@@ -642,12 +754,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The distinct report years inside `scope`, newest first (for the list's filter).
+    /// The distinct report years inside `scope`, newest first (for the list's filter). Every
+    /// list page shows them: each year is found by one seek in `reports_by_year` below the one
+    /// before, instead of a pass over every report (15 ms at 100,000). Reports without a year
+    /// are 0 in that index, below every year.
     pub fn years(&self, scope: &Scope) -> Result<Vec<i64>, StoreError> {
         let mut args = Vec::new();
+        // Numbered parameters: the two copies of the scope's condition share them.
         let within = scope.sql(&mut args);
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT DISTINCT r.year FROM reports r WHERE r.year IS NOT NULL{within} ORDER BY r.year DESC"
+            "WITH RECURSIVE y (year) AS (
+                 SELECT (SELECT COALESCE(r.year, 0) FROM reports r WHERE 1 = 1{within}
+                         ORDER BY COALESCE(r.year, 0) DESC LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT COALESCE(r.year, 0) FROM reports r
+                         WHERE COALESCE(r.year, 0) < y.year{within}
+                         ORDER BY COALESCE(r.year, 0) DESC LIMIT 1)
+                 FROM y WHERE y.year > 0)
+             SELECT year FROM y WHERE year > 0"
         ))?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -499,19 +499,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Per rule: current findings, those dismissed as false alarms, those confirmed.
+    /// Per rule, inside `scope`: current findings, those dismissed as false alarms, those
+    /// confirmed.
     pub fn rule_feedback(
         &self,
+        scope: &Scope,
     ) -> Result<std::collections::BTreeMap<String, (i64, i64, i64)>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut args = Vec::new();
+        let within = scope.sql(&mut args);
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT f.rule, COUNT(*),
                     SUM(v.state = 'dismissed' AND v.reason = 'false_alarm'),
                     SUM(v.state = 'confirmed')
              FROM findings f JOIN reports r ON r.id = f.report_id AND f.ruleset = r.ruleset
              LEFT JOIN reviews v ON v.report_id = f.report_id AND v.fingerprint = f.fingerprint
-             GROUP BY f.rule",
-        )?;
-        let rows = stmt.query_map([], |r| {
+             WHERE 1 = 1{within}
+             GROUP BY f.rule"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 (

@@ -80,7 +80,7 @@ pub(crate) async fn reports_csv(
     );
     for r in &rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
             r.id,
             cell(r.organization.as_deref().unwrap_or("")),
             r.year.map_or(String::new(), |y| y.to_string()),
@@ -92,6 +92,7 @@ pub(crate) async fn reports_csv(
             r.warnings,
             r.infos,
             if r.needs_review { "是" } else { "" },
+            r.corrected,
             cell(r.error.as_deref().unwrap_or("")),
         ));
     }

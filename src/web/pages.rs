@@ -243,12 +243,13 @@ pub(crate) async fn rules(
     Extension(who): Extension<Who>,
 ) -> Result<Response, Failure> {
     let scope = who.scope.clone();
-    let (set, reload, counts) = app
+    let (set, reload, counts, feedback) = app
         .read(move |s| {
             Ok((
                 s.latest_ruleset()?,
                 s.last_reload()?,
                 s.rule_counts(&scope)?,
+                s.rule_feedback(&scope)?,
             ))
         })
         .await?;
@@ -262,6 +263,8 @@ pub(crate) async fn rules(
         file: String,
         findings: i64,
         reports: i64,
+        false_alarms: i64,
+        confirmed: i64,
     }
     let rules_dir = app.rules_dir.clone();
     let lines: Vec<Line> = set
@@ -275,7 +278,10 @@ pub(crate) async fn rules(
             let file = text("file");
             let (findings, reports) = counts.get(&id).copied().unwrap_or((0, 0));
             let severity = text("severity");
+            let (_, false_alarms, confirmed) = feedback.get(&id).copied().unwrap_or((0, 0, 0));
             Line {
+                false_alarms,
+                confirmed,
                 title: text("title"),
                 severity_zh: severity.parse::<Severity>().map_or("", severity_zh),
                 severity,
@@ -297,7 +303,12 @@ pub(crate) async fn rules(
             loaded_at => set.as_ref().map(|s| s.loaded_at.clone()),
             load_errors => set.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
             reload => reload,
-            rules => lines,
+            rules => {
+                let mut lines = lines;
+                // The rules reviewers dismiss most as false alarms first: those to fix first.
+                lines.sort_by_key(|l| std::cmp::Reverse(l.false_alarms));
+                lines
+            },
         },
     ))
 }
