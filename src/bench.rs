@@ -10,6 +10,8 @@
 //!   single files, throughput of a folder of files, its peak memory and database size;
 //! - [`scale`]: `bench scale`, the cost per report, memory and database size at 1,000 → 100,000
 //!   stored reports;
+//! - [`web`]: `bench web`, how fast the web console serves its pages (lists with each filter,
+//!   deep pages, a report, the overview, an export) on a store of 100,000 reports;
 //! - [`files`]: `bench files PATH...`, per-file stage times over given reports;
 //! - `bench all [--quick]`: every section, one table each, and the targets.
 
@@ -18,6 +20,7 @@ pub mod daemon;
 pub mod files;
 pub mod scale;
 pub mod stages;
+pub mod web;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -87,6 +90,15 @@ pub enum BenchCommand {
     ///   ogi-audit bench scale --max 100000
     #[command(verbatim_doc_comment)]
     Scale(ScaleArgs),
+    /// The web console's pages on a large store: lists with each filter, deep pages, a report,
+    /// the overview, a CSV export (median and p95 ms; target: a list page < 200 ms at 100,000).
+    ///
+    /// Examples:
+    ///   ogi-audit bench web
+    ///   ogi-audit bench web --reports 10000 --keep
+    ///   ogi-audit bench web --store /var/lib/ogi-audit/ogi-audit.sqlite
+    #[command(verbatim_doc_comment)]
+    Web(WebArgs),
     /// Per-file stage times over given reports (one core).
     ///
     /// Example:
@@ -216,6 +228,32 @@ pub struct ScaleArgs {
     pub common: Common,
 }
 
+/// `bench web`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebArgs {
+    /// Reports in the store the console serves (filled from copies of `--distinct` reports).
+    #[arg(long, default_value_t = 100_000)]
+    pub reports: usize,
+    /// Measure this existing store, read only, instead of filling one (it must have no console
+    /// users: the bench does not log in).
+    #[arg(long, conflicts_with = "reports")]
+    pub store: Option<PathBuf>,
+    /// Timed requests per page, after one warm-up (3 for a page slower than 2 s).
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// Issuers the stored reports are spread over.
+    #[arg(long, default_value_t = 2000)]
+    pub issuers: usize,
+    /// Generated reports run through the pipeline and the rules; the store holds copies of them.
+    #[arg(long, default_value_t = 200)]
+    pub distinct: usize,
+    /// Keep the filled store and print where it is (to measure it again with `--store`).
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 /// `bench all`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AllArgs {
@@ -228,6 +266,9 @@ pub struct AllArgs {
     /// Largest store of the scale section (default 100,000; 3,000 with --quick).
     #[arg(long)]
     pub scale_max: Option<usize>,
+    /// Reports in the store of the web section (default 100,000; 3,000 with --quick).
+    #[arg(long)]
+    pub web_reports: Option<usize>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -263,6 +304,10 @@ pub fn run(args: BenchArgs, config: Option<&Path>) -> Result<ExitCode> {
                 print_machine();
             }
             scale::run(&s).map(|_| ExitCode::SUCCESS)
+        }
+        (Some(BenchCommand::Web(w)), _) => {
+            print_machine();
+            web::run(&w).map(|_| ExitCode::SUCCESS)
         }
         (Some(BenchCommand::All(a)), _) => all(&a),
     }
@@ -331,7 +376,22 @@ fn all(args: &AllArgs) -> Result<ExitCode> {
     };
     // In a child process: this one keeps what the sections before have allocated.
     let scale_result = scale::in_child(&scale_args)?;
-    print!("{}", targets(&stage_results, &daemon_result, &scale_result));
+    let web_args = WebArgs {
+        reports: args
+            .web_reports
+            .unwrap_or(if quick { 3_000 } else { 100_000 }),
+        store: None,
+        runs: if quick { 5 } else { 10 },
+        issuers: 2000,
+        distinct: 200,
+        keep: false,
+        common: args.common.clone(),
+    };
+    let web_result = web::run(&web_args)?;
+    print!(
+        "{}",
+        targets(&stage_results, &daemon_result, &scale_result, &web_result)
+    );
     println!(
         "\n(bench all took {:.0} s; load average now {})",
         started.elapsed().as_secs_f64(),
@@ -345,6 +405,7 @@ fn targets(
     stage_results: &[stages::Figure],
     d: &daemon::DaemonResult,
     s: &scale::ScaleResult,
+    w: &web::WebResult,
 ) -> String {
     let mut t = MdTable::new(&["target", "goal", "measured", "holds"]);
     let cores = cores();
@@ -419,6 +480,32 @@ fn targets(
                 yes_no(ratio < 1.25),
             ]);
         }
+    }
+    if let Some(slowest) = w.slowest_list() {
+        t.row(vec![
+            format!(
+                "web console, a reports-list page, {} reports stored",
+                thousands(w.reports)
+            ),
+            format!(
+                "< {:.0} ms at {}",
+                web::TARGET_MS,
+                thousands(web::TARGET_REPORTS)
+            ),
+            format!(
+                "slowest list page {:.0} ms median ({})",
+                slowest.median_ms, slowest.label
+            ),
+            if w.reports >= web::TARGET_REPORTS {
+                yes_no(w.list_target_met())
+            } else {
+                format!(
+                    "{} (only {} reports)",
+                    yes_no(w.list_target_met()),
+                    thousands(w.reports)
+                )
+            },
+        ]);
     }
     format!("\n## Targets ({cores} cores)\n\n{}", t.render())
 }

@@ -248,7 +248,7 @@ const ROW_COLUMNS: &str = "r.id, r.organization, r.year, r.status, r.path, r.rec
 /// Every report's current findings (those of its latest audit), as `r` and `f`. The reports
 /// come first, read from an index that holds their `ruleset` (`CROSS JOIN` keeps SQLite to that
 /// order): taken the other way round, each finding would fetch its report's whole row, ~50 KB
-/// with its JSON, to read `ruleset` — seconds at 100,000 reports instead of a tenth of one.
+/// with its JSON, to read `ruleset`: 1.5 s a count at 100,000 reports instead of 0.2 s.
 const CURRENT_FINDINGS: &str =
     "reports r CROSS JOIN findings f ON f.report_id = r.id AND f.ruleset = r.ruleset";
 
@@ -304,10 +304,10 @@ impl Store {
     /// at the end of 100,000 reports as at the start.
     ///
     /// The page's ids are found first, from what the indexes hold (every column a filter or an
-    /// order reads is in `reports_list`, `reports_org` and `findings_current`), and only then
-    /// are the rows of those ids read. As one query, SQLite reads the whole row (~50 KB with
-    /// its JSON) of every report it looks at, and a filter that most reports fail looks at
-    /// all of them.
+    /// order reads is in `reports_list`, `reports_by_issuer`, `reports_by_year` and
+    /// `findings_current`), and only then are the rows of those ids read. As one query, SQLite
+    /// reads the whole row (~50 KB with its JSON) of every report it looks at, and a filter
+    /// that most reports fail looks at all of them.
     pub fn list_reports(
         &self,
         scope: &Scope,
@@ -466,8 +466,9 @@ impl Store {
 
     /// The overview's counts of current findings — by severity, by rule, and errors and
     /// warnings by issuer — in one pass over them, report by report (`within`: the scope's
-    /// condition on `r`, its patterns in `args`). As three `GROUP BY` queries, SQLite sorted
-    /// every finding three times: 1.3 s at 100,000 reports (540,000 findings).
+    /// condition on `r`, its patterns in `args`). As three `GROUP BY` queries, even on the same
+    /// indexes, SQLite sorted every finding three times: 1.3 s at 100,000 reports (540,000
+    /// findings) against 0.4 s.
     fn count_current_findings(
         &self,
         within: &str,
