@@ -24,6 +24,7 @@ mod review;
 mod rule_pack;
 pub(super) mod run;
 mod setup;
+mod units;
 mod web;
 
 use check::check;
@@ -201,6 +202,10 @@ pub enum Command {
     ///   ogi-audit history
     #[command(verbatim_doc_comment)]
     History { report: Option<i64> },
+    /// The units expected to report: import the register, list it, see who has reported for a
+    /// year, assign a report no unit matched.
+    #[command(subcommand)]
+    Units(UnitsCommand),
     /// Serve the web console alone over the store (`run` serves it beside the daemon).
     ///
     /// Examples:
@@ -254,6 +259,43 @@ pub enum RulesCommand {
     Test {
         /// The rules directory (default: the config's [rules] dir).
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitsCommand {
+    /// Replace the register with a CSV or .xlsx file (columns by their header: 名称/name,
+    /// 别名/aliases, 类型/kind, 上级/parent, 邮箱/email); a bad row is named and nothing is
+    /// imported.
+    ///
+    /// Example:
+    ///   ogi-audit units import 单位名单.xlsx
+    #[command(verbatim_doc_comment)]
+    Import { file: PathBuf },
+    /// The register.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Each unit's report for a year: received, late or missing; exit 1 when any is late or
+    /// missing.
+    ///
+    /// Examples:
+    ///   ogi-audit units status --year 2025
+    ///   ogi-audit units status --year 2025 --format json
+    #[command(verbatim_doc_comment)]
+    Status {
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Assign a report that matched no unit (or several) to one; the assignment is kept.
+    Assign {
+        report: i64,
+        unit: String,
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -514,6 +556,16 @@ pub fn main() -> ExitCode {
             by.as_deref(),
         ),
         Command::History { report } => review::history(cli.config.as_deref(), report),
+        Command::Units(UnitsCommand::Import { file }) => {
+            units::import(cli.config.as_deref(), &file)
+        }
+        Command::Units(UnitsCommand::List { format }) => units::list(cli.config.as_deref(), format),
+        Command::Units(UnitsCommand::Status { year, format }) => {
+            units::status(cli.config.as_deref(), year, format)
+        }
+        Command::Units(UnitsCommand::Assign { report, unit, by }) => {
+            units::assign(cli.config.as_deref(), report, &unit, by.as_deref())
+        }
         Command::Serve { listen } => serve(cli.config.as_deref(), listen),
         Command::User(UserCommand::Add { name, role, scope }) => {
             user_add(cli.config.as_deref(), &name, role, &scope)

@@ -6,7 +6,7 @@
 //! the stages for one file, within its [`budget`]; [`daemon`] runs them for every file dropped into the [`watch`]ed
 //! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
 //! the command line. Beside mail, reading the store: [`present`] (findings as people see them)
-//! [`workbook`] (the `.xlsx` of findings and tables) and [`web`] (the console).
+//! [`workbook`] (the `.xlsx` of findings and tables) and [`web`] (the console); [`units`] (who has reported).
 
 pub mod bench;
 pub mod budget;
@@ -25,6 +25,7 @@ pub mod rules;
 pub mod setup;
 pub mod store;
 pub mod systemd;
+pub mod units;
 pub mod watch;
 pub mod web;
 pub mod workbook;

@@ -19,6 +19,7 @@ use crate::pipeline::{Outcome, Status};
 
 mod browse;
 mod review;
+mod units;
 mod users;
 
 pub use browse::{
@@ -28,6 +29,7 @@ pub use browse::{
 pub use review::{
     Correction, DismissReason, ReviewAction, ReviewFilter, ReviewState, ReviewedFinding, TrailRow,
 };
+pub use units::{Arrival, NewUnit, Unit, UnitKind};
 pub use users::StoredUser;
 
 /// A store that cannot be used. Opening errors stop the daemon; write errors are retried by it.
@@ -227,6 +229,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX reports_org ON reports (organization, year, status, ruleset, needs_review);
     DROP INDEX findings_report;
     CREATE INDEX findings_current ON findings (report_id, ruleset, severity, rule);",
+    // 7: the units expected to report, and the reports an administrator assigned to one.
+    "CREATE TABLE units (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        aliases TEXT NOT NULL DEFAULT '[]',
+        kind TEXT NOT NULL CHECK (kind IN ('department', 'government')),
+        parent TEXT,
+        emails TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE unit_assignments (
+        report_id INTEGER PRIMARY KEY REFERENCES reports (id),
+        unit_id INTEGER NOT NULL REFERENCES units (id),
+        by TEXT NOT NULL,
+        at TEXT NOT NULL
+    );",
 ];
 
 /// Pending notices for one set of recipients.
