@@ -35,6 +35,7 @@ mod export;
 mod pages;
 mod report;
 mod review;
+mod units;
 
 pub use auth::{hash_password, verify_password};
 
@@ -87,6 +88,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("rules.html", include_str!("web/templates/rules.html")),
     ("users.html", include_str!("web/templates/users.html")),
     ("review.html", include_str!("web/templates/review.html")),
+    ("units.html", include_str!("web/templates/units.html")),
     ("login.html", include_str!("web/templates/login.html")),
     ("message.html", include_str!("web/templates/message.html")),
 ];
@@ -261,6 +263,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/review", get(review::queue).post(review::decide))
         .route("/issuer", get(report::issuer))
         .route("/rules", get(pages::rules))
+        .route("/units", get(units::coverage))
+        .route("/units/assign", post(units::assign))
         .route("/users", get(pages::users))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))

@@ -146,7 +146,10 @@ fn of<'a>(v: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn coverage_of_a_register_of_thirty_units() {
-    let mut d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
+    let mut d = Daemon::start_with(
+        &[("always.rhai", RULE_ALWAYS)],
+        "[web]\nlisten = \"127.0.0.1:0\"\n",
+    );
     let rows = register();
     std::fs::write(d.path("register.csv"), csv(&rows)).expect("csv");
     let reg = d.path("register.csv").to_string_lossy().into_owned();
@@ -225,6 +228,33 @@ fn coverage_of_a_register_of_thirty_units() {
     for name in ["沭阳县发展和改革局", "井陉矿区人民政府"] {
         assert_eq!(of(&v, name)["status"], "late", "{name}");
     }
+
+    // The console's page says the same, with the parent's missing children.
+    let addr: std::net::SocketAddr = d
+        .log()
+        .lines()
+        .find_map(|l| {
+            l.split("web console on http://")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("console address");
+    let mut web = common::http::Client::new(addr);
+    let page = web.get("/units?year=2026");
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains("data-count=\"received\">2<")
+            && html.contains("data-count=\"late\">1<")
+            && html.contains("data-count=\"missing\">27<"),
+        "{html}"
+    );
+    assert!(html.contains("data-unit=\"清河县财政局\" data-status=\"late\""));
+    assert!(html.contains("id=\"missing-children\"") && html.contains("清河县公安局"));
+    assert!(html.contains("id=\"unmatched\"") && html.contains("清河县档案馆"));
 
     // The unmatched report assigned by hand: kept, and counted for that unit.
     let id = unmatched[0]["report_id"].as_i64().expect("id").to_string();

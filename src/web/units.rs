@@ -1,0 +1,119 @@
+//! Who has reported: each unit of the register for a year — received, late or missing — with
+//! its parent's missing children, and the reports no unit claims, for an administrator to
+//! assign.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Who;
+use super::{App, Failure};
+use crate::config::Role;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct YearQuery {
+    year: Option<String>,
+}
+
+pub(crate) async fn coverage(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Who>,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, Failure> {
+    let settings = app.config.rule_settings.clone();
+    let asked = match q.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
+        Some(y) => Some(
+            y.parse::<i32>()
+                .map_err(|_| Failure::BadRequest(format!("年度“{y}”不是年份")))?,
+        ),
+        None => None,
+    };
+    let (coverage, years, units) = app
+        .read(move |s| {
+            let years = s.years(&crate::store::Scope::all())?;
+            let year = asked
+                .or_else(|| years.first().and_then(|y| i32::try_from(*y).ok()))
+                .unwrap_or(2025);
+            let units = s.units()?;
+            Ok((crate::units::coverage(s, year, &settings)?, years, units))
+        })
+        .await?;
+    let mine: Vec<_> = coverage
+        .units
+        .iter()
+        .filter(|u| who.scope.allows(Some(&u.name)))
+        .collect();
+    #[derive(Serialize)]
+    struct Parent {
+        name: String,
+        missing: Vec<String>,
+    }
+    // Each parent's children that have not reported.
+    let parents: Vec<Parent> = units
+        .iter()
+        .filter(|p| who.scope.allows(Some(&p.name)))
+        .filter_map(|p| {
+            let missing: Vec<String> = mine
+                .iter()
+                .filter(|u| u.parent.as_deref() == Some(p.name.as_str()) && u.status == "missing")
+                .map(|u| u.name.clone())
+                .collect();
+            (!missing.is_empty()).then(|| Parent {
+                name: p.name.clone(),
+                missing,
+            })
+        })
+        .collect();
+    let count = |s: &str| mine.iter().filter(|u| u.status == s).count();
+    let admin = who.role >= Role::Admin && who.scope.is_all();
+    Ok(app.render(
+        "units.html",
+        &who,
+        minijinja::context! {
+            year => coverage.year,
+            years => years,
+            units => mine,
+            received => count("received"),
+            late => count("late"),
+            missing => count("missing"),
+            parents => parents,
+            unmatched => if admin { coverage.unmatched.clone() } else { Vec::new() },
+            ambiguous => if admin { coverage.ambiguous.clone() } else { Vec::new() },
+            names => units.iter().map(|u| u.name.clone()).collect::<Vec<_>>(),
+            admin => admin,
+            empty => units.is_empty(),
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    report: i64,
+    unit: String,
+    year: Option<i32>,
+}
+
+/// Assigns a report to a unit (administrators): the assignment is kept across imports.
+pub(crate) async fn assign(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Who>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Role::Admin)?;
+    let by = who.name.clone().unwrap_or_else(|| "本机".to_string());
+    let (report, unit) = (form.report, form.unit.clone());
+    let done = app
+        .write(move |s| s.assign_unit(report, &unit, &by))
+        .await?;
+    if !done {
+        return Err(Failure::NotFound);
+    }
+    let year = form.year.map_or(String::new(), |y| format!("?year={y}"));
+    Ok(Redirect::to(&format!("/units{year}")).into_response())
+}
