@@ -64,6 +64,25 @@ pub struct ShownFinding {
     pub cells_text: String,
 }
 
+impl ShownFinding {
+    /// The sentences quoted, whole (the workbook's and the CSV's 原文 column).
+    pub fn quoted_sentences(&self) -> Vec<String> {
+        self.quotes
+            .iter()
+            .map(|q| format!("{}{}{}", q.before, q.highlight, q.after))
+            .collect()
+    }
+
+    /// The cells concerned in one line: each cell, or the summary of a long list.
+    pub fn cells_line(&self) -> String {
+        if self.cells_text.is_empty() {
+            self.cells_summary.join("；")
+        } else {
+            self.cells_text.clone()
+        }
+    }
+}
+
 /// Some rows of one table, laid out like the form.
 #[derive(Debug, Clone, Serialize)]
 pub struct CellTable {

@@ -86,15 +86,8 @@ fn findings_sheet(ws: &mut Worksheet, reports: &[ShownReport]) -> Result<(), Xls
     let mut row: u32 = 1;
     for r in reports {
         for f in &r.findings {
-            let quotes: Vec<String> = f
-                .quotes
-                .iter()
-                .map(|q| format!("{}{}{}", q.before, q.highlight, q.after))
-                .collect();
-            let mut cells = f.cells_text.clone();
-            if cells.is_empty() && !f.cells_summary.is_empty() {
-                cells = f.cells_summary.join("；");
-            }
+            let quotes = f.quoted_sentences();
+            let cells = f.cells_line();
             ws.write_number_with_format(row, 0, r.id as f64, &wrap)?;
             for (col, text) in [
                 (1u16, r.organization.as_str()),

@@ -17,13 +17,7 @@ use common::{misprinted_total, seed, shipped_pack, wait_for, Daemon, BIN};
 use serde_json::Value;
 
 fn ogi(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(d.path("ogi-audit.toml"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("ogi-audit")
+    d.cli(args)
 }
 
 fn ok(out: &Output) -> String {
@@ -400,8 +394,17 @@ fn concurrent_decisions_on_one_finding_end_in_one_consistent_state() {
     d.kill();
 }
 
-/// The console of a daemon with users: a viewer, a reviewer of 烟台 only, a reviewer of all.
-fn console_with_users(d: &Daemon) -> std::net::SocketAddr {
+/// The daemon restarted with its console, and users: a viewer, a reviewer of 烟台 only, a
+/// reviewer of all.
+fn console_with_users(d: &mut Daemon) -> std::net::SocketAddr {
+    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
+    std::fs::write(
+        d.path("ogi-audit.toml"),
+        config + "[web]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .expect("config");
+    d.kill();
+    d.spawn();
     for (name, role, scope) in [
         ("kan", "viewer", None),
         ("yt", "reviewer", Some("烟台*")),
@@ -458,15 +461,7 @@ fn login(addr: std::net::SocketAddr, name: &str) -> Client {
 #[test]
 fn the_consoles_buttons_honour_roles_scopes_and_csrf_tokens() {
     let (mut d, _server, _tmp) = start("");
-    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
-    std::fs::write(
-        d.path("ogi-audit.toml"),
-        config + "[web]\nlisten = \"127.0.0.1:0\"\n",
-    )
-    .expect("config");
-    d.kill();
-    d.spawn();
-    let addr = console_with_users(&d);
+    let addr = console_with_users(&mut d);
     d.drop_file(&seed("002"), "002.txt");
     d.drop_file(&seed("001"), "001.txt");
     let yantai = report_id(&d, "002.txt");
@@ -568,15 +563,7 @@ fn the_consoles_buttons_honour_roles_scopes_and_csrf_tokens() {
 #[test]
 fn a_reviewer_dismisses_and_corrects_through_the_pages() {
     let (mut d, _server, _tmp) = start("");
-    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
-    std::fs::write(
-        d.path("ogi-audit.toml"),
-        config + "[web]\nlisten = \"127.0.0.1:0\"\n",
-    )
-    .expect("config");
-    d.kill();
-    d.spawn();
-    let addr = console_with_users(&d);
+    let addr = console_with_users(&mut d);
     d.drop_bytes(
         std::ffi::OsStr::new("001-misprinted.txt"),
         misprinted_total().as_bytes(),

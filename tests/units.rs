@@ -5,20 +5,14 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use common::{real_fixtures, seed, wait_for, Daemon, BIN, RULE_ALWAYS};
+use common::{real_fixtures, seed, wait_for, Daemon, RULE_ALWAYS};
 use serde_json::Value;
 
 fn ogi(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(d.path("ogi-audit.toml"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("ogi-audit")
+    d.cli(args)
 }
 
 fn text(o: &Output) -> String {

@@ -4,11 +4,7 @@ use super::*;
 
 pub(super) fn run(explicit: Option<&Path>) -> Result<ExitCode> {
     let mut config = config(explicit)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         let mut signals = Signals::new();
         // The configuration the daemon last started with, to fall back on when a reloaded one
@@ -48,6 +44,15 @@ pub(super) fn run(explicit: Option<&Path>) -> Result<ExitCode> {
             }
         }
     })
+}
+
+/// The tokio runtime the daemon and the console run on.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM stop the daemon; SIGHUP reloads its configuration and rules.

@@ -11,11 +11,7 @@ pub(super) fn serve(
     if listen.is_some() {
         config.web.listen = listen;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+    let runtime = run::runtime()?;
     runtime.block_on(async {
         let mut signals = run::Signals::new();
         crate::web::serve_alone(&config, async move {

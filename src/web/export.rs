@@ -138,16 +138,7 @@ pub(crate) async fn findings_csv(
     );
     for r in &reports {
         for f in &r.findings {
-            let quotes: Vec<String> = f
-                .quotes
-                .iter()
-                .map(|q| format!("{}{}{}", q.before, q.highlight, q.after))
-                .collect();
-            let cells = if f.cells_text.is_empty() {
-                f.cells_summary.join("；")
-            } else {
-                f.cells_text.clone()
-            };
+            let (quotes, cells) = (f.quoted_sentences(), f.cells_line());
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{}\r\n",
                 r.id,

@@ -106,6 +106,17 @@ impl Daemon {
         });
     }
 
+    /// Runs the binary with `args` on this daemon's config (no standard input).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(self.path("ogi-audit.toml"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("ogi-audit")
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
