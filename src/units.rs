@@ -81,6 +81,40 @@ pub fn read_register(path: &Path) -> Result<Vec<NewUnit>, UnitsError> {
         let (text, _, _) = encoding_rs::UTF_8.decode(&text);
         read_csv(&text)
     };
+    register_from_rows(rows, &shown)
+}
+
+/// Reads a register from CSV text (the console's editor): the same checks as a file's.
+pub fn register_from_csv(text: &str) -> Result<Vec<NewUnit>, UnitsError> {
+    register_from_rows(read_csv(text), "the register")
+}
+
+/// The register as CSV, the header first: what the console's editor starts from.
+pub fn register_csv(units: &[Unit]) -> String {
+    let mut out = String::from("名称,别名,类型,上级,邮箱\n");
+    for u in units {
+        let fields = [
+            u.name.clone(),
+            u.aliases.join(";"),
+            match u.kind {
+                UnitKind::Department => "部门".to_string(),
+                UnitKind::Government => "政府".to_string(),
+            },
+            u.parent.clone().unwrap_or_default(),
+            u.emails.join(";"),
+        ];
+        let line: Vec<String> = fields
+            .iter()
+            .map(|f| crate::present::csv_field(f))
+            .collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn register_from_rows(rows: Vec<Vec<String>>, shown: &str) -> Result<Vec<NewUnit>, UnitsError> {
+    let shown = shown.to_string();
     let mut rows = rows.into_iter();
     let header = rows.next().unwrap_or_default();
     let cols = Columns::of(&header);

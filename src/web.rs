@@ -70,6 +70,8 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
 const MAX_CONNECTIONS: usize = 256;
 /// The largest request body (forms are small).
 const MAX_BODY: usize = 64 * 1024;
+/// The largest register the console's editor takes.
+const MAX_REGISTER: usize = 4 * 1024 * 1024;
 /// Reports on one page of a list.
 pub const PAGE_SIZE: usize = 50;
 
@@ -89,6 +91,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("users.html", include_str!("web/templates/users.html")),
     ("review.html", include_str!("web/templates/review.html")),
     ("units.html", include_str!("web/templates/units.html")),
+    ("register.html", include_str!("web/templates/register.html")),
     ("login.html", include_str!("web/templates/login.html")),
     ("message.html", include_str!("web/templates/message.html")),
 ];
@@ -265,6 +268,13 @@ fn router(app: Arc<App>) -> Router {
         .route("/rules", get(pages::rules))
         .route("/units", get(units::coverage))
         .route("/units/assign", post(units::assign))
+        .route(
+            "/units/register",
+            get(units::editor)
+                .post(units::save)
+                // A register of a few thousand units is larger than a form.
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_REGISTER)),
+        )
         .route("/users", get(pages::users))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))

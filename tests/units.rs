@@ -250,6 +250,45 @@ fn coverage_of_a_register_of_thirty_units() {
     assert!(html.contains("id=\"missing-children\"") && html.contains("清河县公安局"));
     assert!(html.contains("id=\"unmatched\"") && html.contains("清河县档案馆"));
 
+    // The register edited in the console: shown as CSV, a bad row refused with its number and
+    // nothing changed, a form without its token refused, an added unit saved.
+    let editor = web.get("/units/register").text();
+    assert!(
+        editor.contains("清河县统计局,,部门,清河县人民政府,"),
+        "{editor}"
+    );
+    let token = web.csrf("/units/register");
+    let current = csv(&rows);
+    let broken = current.replace("清河县审计局,,部门", "清河县审计局,,机关");
+    let r = web.post("/units/register", &[("csrf", &token), ("csv", &broken)]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("row 30") && r.text().contains("机关"),
+        "{}",
+        r.text()
+    );
+    assert!(text(&ogi(&d, &["units", "list"])).contains("30 units"));
+    let added = format!("{current}清河县档案馆,,部门,清河县人民政府,\n");
+    assert_eq!(
+        web.post("/units/register", &[("csv", &added)]).status,
+        403,
+        "no token"
+    );
+    assert_eq!(
+        web.post("/units/register", &[("csrf", &token), ("csv", &added)])
+            .status,
+        303
+    );
+    assert!(text(&ogi(&d, &["units", "list"])).contains("31 units"));
+    let (v, _) = status(&d, 2026);
+    assert_eq!(
+        of(&v, "清河县档案馆")["status"],
+        "received",
+        "its report now matches"
+    );
+    std::fs::write(d.path("register.csv"), csv(&rows)).expect("csv");
+    assert!(ogi(&d, &["units", "import", &reg]).status.success());
+
     // The unmatched report assigned by hand: kept, and counted for that unit.
     let id = unmatched[0]["report_id"].as_i64().expect("id").to_string();
     let out = ogi(&d, &["units", "assign", &id, "清河县水利局"]);

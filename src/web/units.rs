@@ -117,3 +117,50 @@ pub(crate) async fn assign(
     let year = form.year.map_or(String::new(), |y| format!("?year={y}"));
     Ok(Redirect::to(&format!("/units{year}")).into_response())
 }
+
+/// The register's editor (administrators): the register as CSV, to change and save whole.
+pub(crate) async fn editor(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Who>,
+) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    let units = app.read(|s| s.units()).await?;
+    Ok(app.render(
+        "register.html",
+        &who,
+        minijinja::context! { csv => crate::units::register_csv(&units), error => "", count => units.len() },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    csv: String,
+}
+
+/// Saves the edited register whole, or shows why not (the row named) with the text as sent.
+pub(crate) async fn save(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Who>,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&form.csrf)?;
+    who.require(Role::Admin)?;
+    match crate::units::register_from_csv(&form.csv) {
+        Ok(units) => {
+            app.write(move |s| s.replace_units(&units)).await?;
+            Ok(Redirect::to("/units").into_response())
+        }
+        Err(e) => {
+            let mut page = app.render(
+                "register.html",
+                &who,
+                minijinja::context! { csv => form.csv, error => format!("未保存，名单保持原样：{e}"), count => 0 },
+            );
+            *page.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            Ok(page)
+        }
+    }
+}
