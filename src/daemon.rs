@@ -755,6 +755,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
             problems.join("\n  ")
         );
     }
+    // A console open to the network without users would show every report to anyone.
+    crate::web::check(&config)?;
     // One daemon per database: a second one would race on the same files.
     let lock = crate::lockfile::DaemonLock::acquire(&config.database)?;
     // A lease break (see watch::open_for_writing) would send SIGIO, whose default is to stop
@@ -769,9 +771,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
     // Templates and transport are checked before anything is audited.
     let mailer = Mailer::new(&config.mail).context("mail set-up")?;
     let ctx = Arc::new(Context::open(config)?);
-    // A console open to the network without users would show every report to anyone. Checked
-    // once the store is migrated, since its users are in it.
-    crate::web::check(&ctx.config)?;
     {
         let set = ctx.current_rules();
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();

@@ -30,7 +30,7 @@ pub use review::{
     Correction, DismissReason, ReviewAction, ReviewFilter, ReviewState, ReviewedFinding, TrailRow,
 };
 pub use units::{Arrival, NewUnit, Unit, UnitKind};
-pub use users::StoredUser;
+pub use users::{count_users, StoredUser};
 
 /// A store that cannot be used. Opening errors stop the daemon; write errors are retried by it.
 #[derive(Debug, Error)]
@@ -1319,6 +1319,26 @@ mod tests {
             .expect("rename");
         let e = store.waiting(2).expect_err("unreadable").to_string();
         assert!(e.contains("no such table: notices"), "{e}");
+    }
+
+    #[test]
+    fn users_are_counted_in_a_store_not_yet_migrated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 3)
+                .expect("version");
+        }
+        assert_eq!(count_users(&path).expect("no users table yet"), 0);
+        let store = Store::open(&path).expect("migrated");
+        store
+            .put_user("wang", "$argon2id$x", crate::config::Role::Admin, &[])
+            .expect("user");
+        assert_eq!(count_users(&path).expect("count"), 1);
     }
 
     #[test]

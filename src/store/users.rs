@@ -31,6 +31,28 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
     })
 }
 
+/// How many users a database holds, whatever its schema version (0 before the users table
+/// existed): the daemon asks before it migrates the store.
+pub fn count_users(path: &std::path::Path) -> Result<i64, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let has_table: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_table == 0 {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
 impl Store {
     /// Adds a user, or replaces the hash, role and scope of one of that name; returns whether
     /// the user was new.

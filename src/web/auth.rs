@@ -92,7 +92,8 @@ pub(crate) fn users_exist(config: &Config) -> Result<bool, StoreError> {
     if !config.database.is_file() {
         return Ok(false);
     }
-    Ok(!Store::open_read_only(&config.database)?.users()?.is_empty())
+    // Before the store is migrated (an older version's database) too.
+    Ok(crate::store::count_users(&config.database)? > 0)
 }
 
 /// A user as the console knows it.
