@@ -21,6 +21,27 @@ pub const RULE_ERROR_TITLE: &str = "规则运行出错";
 /// Rule id → Chinese title.
 pub type Titles = BTreeMap<String, String>;
 
+/// The titles of each rule-set version, read from the store once per version rather than once
+/// per report (an export of thousands of reports shares a handful of versions).
+#[derive(Debug, Default)]
+pub struct TitleCache(BTreeMap<String, Titles>);
+
+impl TitleCache {
+    /// The titles of an audit's rule-set version.
+    pub fn of(
+        &mut self,
+        store: &crate::store::Store,
+        audit: &str,
+    ) -> Result<&Titles, crate::store::StoreError> {
+        let version = crate::store::version_of(audit).to_string();
+        if !self.0.contains_key(&version) {
+            let titles = store.rule_titles(&version)?;
+            self.0.insert(version.clone(), titles);
+        }
+        Ok(&self.0[&version])
+    }
+}
+
 /// 错误 / 警告 / 提示.
 pub fn severity_zh(s: Severity) -> &'static str {
     match s {
@@ -210,6 +231,7 @@ impl ShownReport {
 /// corrections in place and marked.
 pub fn stored_report(
     store: &crate::store::Store,
+    titles: &mut TitleCache,
     id: i64,
     audit: &str,
     min: Option<Severity>,
@@ -218,10 +240,10 @@ pub fn stored_report(
     if let Some(min) = min {
         findings.retain(|f| f.severity >= min);
     }
-    let titles = store.rule_titles(crate::store::version_of(audit))?;
+    let titles = titles.of(store, audit)?;
     let corrected = store.corrected_cells(id)?;
     Ok(
-        ShownReport::new(id, report.as_ref(), &path, &findings, &titles).with_corrected(
+        ShownReport::new(id, report.as_ref(), &path, &findings, titles).with_corrected(
             report.as_ref(),
             &findings,
             &corrected,

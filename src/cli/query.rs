@@ -189,12 +189,14 @@ fn shown_reports(
 ) -> Result<Vec<crate::present::ShownReport>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
+    let mut titles = crate::present::TitleCache::default();
     for r in rows {
         if !seen.insert(r.report_id) {
             continue;
         }
         out.push(crate::present::stored_report(
             store,
+            &mut titles,
             r.report_id,
             &r.ruleset,
             min,

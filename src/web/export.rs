@@ -111,12 +111,13 @@ fn shown(
     limit: usize,
 ) -> Result<Vec<ShownReport>, StoreError> {
     let mut out = Vec::new();
+    let mut titles = crate::present::TitleCache::default();
     for row in all_rows(store, scope, filter, limit)? {
         let Some(stored) = store.stored_report(scope, row.id)? else {
             continue;
         };
         out.push(match &stored.ruleset {
-            Some(audit) => crate::present::stored_report(store, row.id, audit, None)?,
+            Some(audit) => crate::present::stored_report(store, &mut titles, row.id, audit, None)?,
             None => ShownReport::new(row.id, None, &stored.path, &[], &Default::default()),
         });
     }
