@@ -290,6 +290,21 @@ pub enum UnitsCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Reminders due today by [reminders] days: each unit still missing, and the office's
+    /// coverage summary. Writes them and, when no daemon runs on this store, sends them now
+    /// (a running daemon sends them itself); none is ever sent twice. --dry-run: only show
+    /// who would get what.
+    ///
+    /// Examples:
+    ///   ogi-audit units remind --dry-run
+    ///   OGI_AUDIT_CLOCK=2026-01-24T09:00:00+08:00 ogi-audit units remind --dry-run
+    #[command(verbatim_doc_comment)]
+    Remind {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Assign a report that matched no unit (or several) to one; the assignment is kept.
     Assign {
         report: i64,
@@ -562,6 +577,9 @@ pub fn main() -> ExitCode {
         Command::Units(UnitsCommand::List { format }) => units::list(cli.config.as_deref(), format),
         Command::Units(UnitsCommand::Status { year, format }) => {
             units::status(cli.config.as_deref(), year, format)
+        }
+        Command::Units(UnitsCommand::Remind { dry_run, format }) => {
+            units::remind(cli.config.as_deref(), dry_run, format)
         }
         Command::Units(UnitsCommand::Assign { report, unit, by }) => {
             units::assign(cli.config.as_deref(), report, &unit, by.as_deref())

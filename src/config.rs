@@ -48,6 +48,30 @@ struct RawConfig {
     mail: RawMail,
     #[serde(default)]
     web: RawWeb,
+    #[serde(default)]
+    reminders: RawReminders,
+}
+
+/// `[reminders]`: mail to the units that have not reported, on days counted from their
+/// deadlines, and a coverage summary to the office on the same days.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReminders {
+    days: Vec<i64>,
+    office: Option<Vec<String>>,
+    utc_offset: String,
+    year: Option<i32>,
+}
+
+impl Default for RawReminders {
+    fn default() -> Self {
+        RawReminders {
+            days: Vec::new(),
+            office: None,
+            utc_offset: "+08:00".into(),
+            year: None,
+        }
+    }
 }
 
 /// `[web]`: the web console and where the office reaches it.
@@ -386,6 +410,28 @@ pub struct Config {
     pub log_level: String,
     pub mail: Mail,
     pub web: Web,
+    pub reminders: Reminders,
+}
+
+/// `[reminders]`, checked.
+#[derive(Debug, Clone)]
+pub struct Reminders {
+    /// Days from each unit's deadline on which it is reminded while its report is missing
+    /// (-7: a week before, 0: the day itself), ascending; empty: no reminders.
+    pub days: Vec<i32>,
+    /// Who gets the coverage summary on those days (`None`: `mail.fallback`).
+    pub office: Option<Vec<String>>,
+    /// The office's time zone as an offset from UTC: dates are its dates.
+    pub offset: jiff::tz::Offset,
+    /// The reporting year reminded of; `None`: the one whose reminder days are near today.
+    pub year: Option<i32>,
+}
+
+impl Reminders {
+    /// Who gets the office's coverage summary.
+    pub fn office<'a>(&'a self, mail: &'a Mail) -> &'a [String] {
+        self.office.as_deref().unwrap_or(&mail.fallback)
+    }
 }
 
 /// What a console user may do: each role may do all that the ones before it may.
@@ -603,6 +649,7 @@ impl Config {
                     log: RawLog::default(),
                     mail: RawMail::default(),
                     web: RawWeb::default(),
+                    reminders: RawReminders::default(),
                 },
                 base,
                 Path::new("(built-in)"),
@@ -689,9 +736,11 @@ impl Config {
             }
         };
         let web = web_from_raw(&raw.web, mail.public_url.clone(), &invalid, path)?;
+        let reminders = reminders_from_raw(&raw.reminders, &invalid)?;
         Ok(Config {
             mail,
             web,
+            reminders,
             source: None,
             inbox: resolve(&raw.watch.inbox),
             settle: duration(path, "watch.settle", &raw.watch.settle)?,
@@ -748,6 +797,73 @@ impl Config {
             log_level: raw.log.level,
         })
     }
+}
+
+/// `[reminders]` checked: days within a season, addresses that are addresses, an offset.
+fn reminders_from_raw(
+    raw: &RawReminders,
+    invalid: &dyn Fn(String) -> ConfigError,
+) -> Result<Reminders, ConfigError> {
+    let mut days = Vec::new();
+    for d in &raw.days {
+        match i32::try_from(*d) {
+            Ok(d) if (-180..=180).contains(&d) => days.push(d),
+            _ => {
+                return Err(invalid(format!(
+                    "reminders.days: {d} is not a number of days from a deadline between -180 and 180 (e.g. [-7, 0, 7])"
+                )))
+            }
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    if let Some(office) = &raw.office {
+        for a in office {
+            if a.parse::<lettre::Address>().is_err() {
+                return Err(invalid(format!(
+                    "reminders.office: `{a}` is not an e-mail address"
+                )));
+            }
+        }
+    }
+    let offset = parse_offset(&raw.utc_offset).ok_or_else(|| {
+        invalid(format!(
+            "reminders.utc_offset = \"{}\": write the office's offset from UTC as \"+08:00\"",
+            raw.utc_offset
+        ))
+    })?;
+    if let Some(y) = raw.year {
+        if !(2000..=2100).contains(&y) {
+            return Err(invalid(format!(
+                "reminders.year = {y}: a reporting year such as 2025"
+            )));
+        }
+    }
+    Ok(Reminders {
+        days,
+        office: raw.office.clone(),
+        offset,
+        year: raw.year,
+    })
+}
+
+/// `+08:00`, `-05:30`, `+8`, `Z`.
+fn parse_offset(s: &str) -> Option<jiff::tz::Offset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s == "0" {
+        return Some(jiff::tz::Offset::UTC);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    jiff::tz::Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()
 }
 
 /// `[web]` checked: an address to listen on, durations, users with valid hashes and roles.

@@ -373,14 +373,15 @@ impl Context {
         let mut notify = None;
         if let Some(report) = &outcome.report {
             let previous = self.previous_of(report);
-            outcome.findings = set.run(report, previous.as_ref());
+            let units = self.units_below(report);
+            outcome.findings = set.run_with_units(report, previous.as_ref(), units);
             let mail = &self.config.mail;
             if outcome
                 .findings
                 .iter()
                 .any(|f| f.severity >= mail.min_severity)
             {
-                let to = mail::recipients(mail, report);
+                let to = self.recipients(report);
                 if to.is_empty() {
                     tracing::warn!(
                         path = %path.display(),
@@ -470,6 +471,24 @@ impl Context {
     }
 
     /// The same issuer's report of the year before, from the store.
+    /// Who gets a report's summary: its unit's addresses in the register, else the routes.
+    fn recipients(&self, report: &Report) -> Vec<String> {
+        let units = self.with_store(|s| s.units()).unwrap_or_else(|e| {
+            tracing::warn!("units register not read ({e}); the summary goes by the mail routes");
+            Vec::new()
+        });
+        mail::recipients_in(&self.config.mail, report, &units)
+    }
+
+    /// The units below the report's issuer in the register, with their reports of the year.
+    fn units_below(&self, report: &Report) -> Option<Vec<crate::rules::UnitReport>> {
+        self.with_store(|s| crate::units::units_below(s, report))
+            .unwrap_or_else(|e| {
+                tracing::warn!("units below the issuer not read: {e}");
+                None
+            })
+    }
+
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         match self.with_store(|s| s.report_of(org, year - 1)) {
@@ -748,6 +767,7 @@ pub fn start_problems(config: &Config) -> Vec<String> {
 /// Runs the daemon until `shutdown` completes; the report in hand is finished first. Returns
 /// what `shutdown` asked for.
 pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result<Stop> {
+    crate::clock::setting().map_err(anyhow::Error::msg)?;
     let problems = start_problems(&config);
     if !problems.is_empty() {
         anyhow::bail!(
@@ -826,9 +846,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
         let ctx = ctx.clone();
         let stop = stop.clone();
         let tick = ctx.config.poll.max(Duration::from_millis(200));
+        let reminders = crate::remind::Reminding::new(&ctx.config);
         std::thread::Builder::new()
             .name("mailer".into())
-            .spawn(move || mailer.run(&ctx.store, &stop, tick))
+            .spawn(move || mailer.run(&ctx.store, &stop, tick, reminders))
             .context("cannot start the mailer")?
     };
 
@@ -840,6 +861,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
         pid = std::process::id(),
         "ogi-audit running"
     );
+    if crate::clock::is_set() {
+        tracing::warn!(
+            now = %store::now(),
+            "the clock is set by {}: reports are stamped, and deadlines and reminders counted, by it",
+            crate::clock::VAR
+        );
+    }
     // The console serves pages beside the daemon; it failing to start is logged, not fatal.
     let console = match crate::web::start(&ctx.config).await {
         Ok(c) => c,
@@ -1079,11 +1107,12 @@ pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Resul
         let key = apply_corrections(&mut report, &set.version, &corrections);
         let previous = ctx.previous_of(&report);
         let report = Arc::new(report);
-        let findings = set.run(&report, previous.as_ref());
+        let units = ctx.units_below(&report);
+        let findings = set.run_with_units(&report, previous.as_ref(), units);
         let news = findings
             .iter()
             .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));
-        let to = (mail && news).then(|| mail::recipients(&config.mail, &report));
+        let to = (mail && news).then(|| ctx.recipients(&report));
         let changed = if mode == ReauditMode::DryRun {
             ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(key.as_str())
         } else {
@@ -1233,12 +1262,13 @@ pub fn correct(
     let key = apply_corrections(&mut report, &set.version, &corrections);
     let previous = ctx.previous_of(&report);
     let report = Arc::new(report);
-    let findings = set.run(&report, previous.as_ref());
+    let units = ctx.units_below(&report);
+    let findings = set.run_with_units(&report, previous.as_ref(), units);
     let min = config.mail.min_severity;
     let to = findings
         .iter()
         .any(|f| f.severity >= min)
-        .then(|| mail::recipients(&config.mail, &report));
+        .then(|| ctx.recipients(&report));
     ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?;
     Ok(Some(Corrected {
         corrections: ids,

@@ -6,11 +6,12 @@
 //! the stages for one file, within its [`budget`]; [`daemon`] runs them for every file dropped into the [`watch`]ed
 //! inbox and keeps the results in the [`store`]; [`config`] says where everything is; [`cli`] is
 //! the command line. Beside mail, reading the store: [`present`] (findings as people see them)
-//! [`workbook`] (the `.xlsx` of findings and tables) and [`web`] (the console); [`units`] (who has reported).
+//! [`workbook`] (the `.xlsx` of findings and tables) and [`web`] (the console); [`units`] (who has reported) and [`remind`] (mail to those who have not).
 
 pub mod bench;
 pub mod budget;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod present;
+pub mod remind;
 pub mod rules;
 pub mod setup;
 pub mod store;

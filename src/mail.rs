@@ -53,6 +53,8 @@ pub enum MailError {
 const SUBJECT: &str = include_str!("mail/subject.txt");
 const BODY_TEXT: &str = include_str!("mail/body.txt");
 const BODY_HTML: &str = include_str!("mail/body.html");
+const REMINDER: &str = include_str!("mail/reminder.txt");
+const COVERAGE: &str = include_str!("mail/coverage.txt");
 
 /// A rendered summary: subject, both parts, and the workbook attached.
 #[derive(Debug, Clone)]
@@ -74,18 +76,7 @@ pub const WORKBOOK_NAME: &str = "审核结果.xlsx";
 /// address if configured; the fallback when nothing matched. Sorted and deduplicated.
 pub fn recipients(mail: &Mail, report: &Report) -> Vec<String> {
     let org = report.organization.as_deref().unwrap_or("");
-    let mut to: Vec<String> = mail
-        .routes
-        .iter()
-        .find(|r| {
-            r.organization.as_ref().is_none_or(|g| g.is_match(org))
-                && r.organization_regex
-                    .as_ref()
-                    .is_none_or(|g| g.is_match(org))
-                && (r.region.is_empty() || r.region.iter().any(|w| org.contains(w.as_str())))
-        })
-        .map(|r| r.to.clone())
-        .unwrap_or_default();
+    let mut to = routed(mail, org);
     if mail.use_report_contact {
         to.extend(
             report
@@ -104,7 +95,61 @@ pub fn recipients(mail: &Mail, report: &Report) -> Vec<String> {
     to
 }
 
-fn now_ms() -> i64 {
+/// The recipients of a report's summary given the units register: the addresses of the one
+/// unit its issuer matches (as coverage matches it), else [`recipients`] (routes, fallback).
+/// The report's own address is added as [`recipients`] adds it.
+pub fn recipients_in(mail: &Mail, report: &Report, units: &[crate::store::Unit]) -> Vec<String> {
+    let unit = report.organization.as_deref().and_then(|org| {
+        match crate::units::Matcher::new(units).find(org) {
+            crate::units::Match::One(id) => units.iter().find(|u| u.id == id),
+            _ => None,
+        }
+    });
+    match unit.filter(|u| !u.emails.is_empty()) {
+        None => recipients(mail, report),
+        Some(u) => {
+            let mut to = u.emails.clone();
+            if mail.use_report_contact {
+                to.extend(
+                    report
+                        .contact
+                        .emails
+                        .iter()
+                        .filter(|e| e.parse::<lettre::Address>().is_ok())
+                        .cloned(),
+                );
+            }
+            to.sort();
+            to.dedup();
+            to
+        }
+    }
+}
+
+/// The recipients of the first route that matches an issuer's name (none: empty).
+pub fn routed(mail: &Mail, org: &str) -> Vec<String> {
+    mail.routes
+        .iter()
+        .find(|r| {
+            r.organization.as_ref().is_none_or(|g| g.is_match(org))
+                && r.organization_regex
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(org))
+                && (r.region.is_empty() || r.region.iter().any(|w| org.contains(w.as_str())))
+        })
+        .map(|r| r.to.clone())
+        .unwrap_or_default()
+}
+
+/// A plain-text letter (a reminder, the office's coverage summary): the template's first line
+/// is the subject, the rest the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub subject: String,
+    pub text: String,
+}
+
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -151,6 +196,8 @@ impl Mailer {
             ("subject.txt", SUBJECT),
             ("body.txt", BODY_TEXT),
             ("body.html", BODY_HTML),
+            ("reminder.txt", REMINDER),
+            ("coverage.txt", COVERAGE),
         ] {
             let source = match &config.templates {
                 Some(dir) if dir.join(name).is_file() => std::fs::read_to_string(dir.join(name))
@@ -186,7 +233,63 @@ impl Mailer {
         };
         // A template that does not render is found now, not when the first report arrives.
         mailer.render(&[sample_report()])?;
+        for (name, ctx) in crate::remind::samples() {
+            mailer.letter(name, &ctx)?;
+        }
         Ok(mailer)
+    }
+
+    /// Renders a letter template (`reminder.txt`, `coverage.txt`) with `ctx`.
+    pub fn letter(&self, name: &str, ctx: &minijinja::Value) -> Result<Letter, MailError> {
+        let ctx = minijinja::context! {
+            public_url => self.config.public_url.as_deref().map(|u| u.trim_end_matches('/')),
+            generated_at => store::now(),
+            ..ctx.clone()
+        };
+        let text = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(|e| MailError::Template {
+                name: name.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
+        Ok(Letter {
+            subject: one_line(subject),
+            text: body.trim_start_matches('\n').to_string(),
+        })
+    }
+
+    /// Sends a plain-text letter; returns its Message-ID.
+    pub fn send_letter(&self, to: &[String], letter: &Letter) -> Result<String, MailError> {
+        let message_id = format!("<{}.{}@ogi-audit>", now_ms(), std::process::id());
+        let message = self
+            .builder(to)?
+            .subject(letter.subject.clone())
+            .message_id(Some(message_id.clone()))
+            .header(ContentType::TEXT_PLAIN)
+            .body(letter.text.clone())
+            .map_err(|e| MailError::Permanent(e.to_string()))?;
+        self.deliver(&message)?;
+        Ok(message_id)
+    }
+
+    /// A message from the configured sender to these recipients.
+    fn builder(&self, to: &[String]) -> Result<lettre::message::MessageBuilder, MailError> {
+        let from: Mailbox = self
+            .config
+            .from
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("from address: {e}")))?;
+        let mut builder = Message::builder().from(from);
+        for addr in to {
+            let mb: Mailbox = addr
+                .parse()
+                .map_err(|e| MailError::Permanent(format!("recipient {addr}: {e}")))?;
+            builder = builder.to(mb);
+        }
+        Ok(builder)
     }
 
     /// Renders the summary of these reports.
@@ -225,20 +328,7 @@ impl Mailer {
 
     /// Builds the message for these recipients; returns it with its Message-ID.
     fn message(&self, to: &[String], rendered: &Rendered) -> Result<(Message, String), MailError> {
-        let from: Mailbox = self
-            .config
-            .from
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("from address: {e}")))?;
-        let mut builder = Message::builder()
-            .from(from)
-            .subject(rendered.subject.clone());
-        for addr in to {
-            let mb: Mailbox = addr
-                .parse()
-                .map_err(|e| MailError::Permanent(format!("recipient {addr}: {e}")))?;
-            builder = builder.to(mb);
-        }
+        let builder = self.builder(to)?.subject(rendered.subject.clone());
         let message_id = format!("<{}.{}@ogi-audit>", now_ms(), std::process::id());
         let message = builder
             .message_id(Some(message_id.clone()))
@@ -288,6 +378,11 @@ impl Mailer {
                 Ok(_) => Ok(()),
                 Err(e) if too_large(&e) => Err(MailError::TooLarge(e.to_string())),
                 Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
+                // An address with characters the server cannot take (no SMTPUTF8): no retry
+                // makes it go.
+                Err(e) if e.to_string().contains("SMTPUTF8") => Err(MailError::Permanent(format!(
+                    "{e} (an address with non-ASCII characters)"
+                ))),
                 Err(e) => Err(MailError::Transient(e.to_string())),
             },
         }
@@ -564,10 +659,23 @@ impl Mailer {
     /// database unusable, a template that no longer renders) it waits longer after each
     /// failure, from `tick` up to a minute, logging once per wait; the first tick that works
     /// resets it. Wakes early when its thread is unparked (shutdown).
-    pub fn run(&self, store: &Mutex<Store>, stop: &AtomicBool, tick: Duration) {
+    /// With `reminders`, each tick also sends the reminders that are due ([`crate::remind`]).
+    pub fn run(
+        &self,
+        store: &Mutex<Store>,
+        stop: &AtomicBool,
+        tick: Duration,
+        mut reminders: Option<crate::remind::Reminding>,
+    ) {
         let mut failing = Backoff::new(tick, MAX_FAILURE_WAIT);
         while !stop.load(Ordering::Relaxed) {
-            let wait = match self.tick(store, stop) {
+            let round = self
+                .tick(store, stop)
+                .and_then(|sent| match &mut reminders {
+                    Some(r) => r.tick(self, store, stop).map(|_| sent),
+                    None => Ok(sent),
+                });
+            let wait = match round {
                 Ok(_) => {
                     if failing.reset() {
                         tracing::info!("mailer: working again; the waiting summaries are mailed");
@@ -707,7 +815,7 @@ fn waiting(store: &Mutex<Store>) -> String {
 }
 
 /// 1 s, 2 s, 4 s … up to 5 minutes between attempts.
-fn backoff(attempts: i64) -> Duration {
+pub(crate) fn backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
     Duration::from_secs(2u64.saturating_pow(exp).min(300))
 }

@@ -29,6 +29,7 @@ mod api;
 mod similar;
 pub mod testing;
 mod view;
+pub use view::UnitReport;
 
 pub use similar::{containment, similarity};
 
@@ -350,7 +351,18 @@ impl RuleSet {
     /// which scripts see as `report.previous` (or `()`). Never fails: a rule that breaks yields a
     /// `rule-error` finding.
     pub fn run(&self, report: &Arc<Report>, previous: Option<&Arc<Report>>) -> Vec<Finding> {
-        self.run_filtered(report, previous, &self.settings, |_| true)
+        self.run_filtered(report, previous, None, &self.settings, |_| true)
+    }
+
+    /// Runs every rule, scripts also seeing the units below the issuer in the register
+    /// (`report.units`: each with its name and its report of the year, or `()`).
+    pub fn run_with_units(
+        &self,
+        report: &Arc<Report>,
+        previous: Option<&Arc<Report>>,
+        units: Option<Vec<view::UnitReport>>,
+    ) -> Vec<Finding> {
+        self.run_filtered(report, previous, units, &self.settings, |_| true)
     }
 
     /// Runs the named rules only.
@@ -360,31 +372,35 @@ impl RuleSet {
         previous: Option<&Arc<Report>>,
         ids: &[String],
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, &self.settings, |r| ids.contains(&r.id))
+        self.run_filtered(report, previous, None, &self.settings, |r| {
+            ids.contains(&r.id)
+        })
     }
 
-    /// Runs the named rules only, with other settings than the set's (a rule test's).
-    pub fn run_only_with_settings(
+    /// Runs the named rules only, as a rule test sets them up: the units below the issuer, and
+    /// other settings than the set's.
+    pub fn run_case(
         &self,
         report: &Arc<Report>,
         previous: Option<&Arc<Report>>,
+        units: Option<Vec<view::UnitReport>>,
         ids: &[String],
-        settings: Map,
+        settings: Option<Map>,
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, &Arc::new(settings), |r| {
-            ids.contains(&r.id)
-        })
+        let settings = settings.map_or_else(|| self.settings.clone(), Arc::new);
+        self.run_filtered(report, previous, units, &settings, |r| ids.contains(&r.id))
     }
 
     fn run_filtered(
         &self,
         report: &Arc<Report>,
         previous: Option<&Arc<Report>>,
+        units: Option<Vec<view::UnitReport>>,
         settings: &Arc<Map>,
         keep: impl Fn(&Rule) -> bool,
     ) -> Vec<Finding> {
         // The report is converted once per report, not once per rule.
-        let converted = match to_script(report, previous) {
+        let converted = match to_script(report, previous, units) {
             Ok(d) => d,
             Err(e) => {
                 return vec![Finding {
@@ -540,10 +556,12 @@ impl RuleSet {
 fn to_script(
     report: &Arc<Report>,
     previous: Option<&Arc<Report>>,
+    units: Option<Vec<view::UnitReport>>,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
-    Ok(Dynamic::from(view::ScriptReport::new(
+    Ok(Dynamic::from(view::ScriptReport::with_units(
         report.clone(),
         previous.cloned(),
+        units,
     )))
 }
 

@@ -18,6 +18,7 @@ use crate::model::{Finding, Report};
 use crate::pipeline::{Outcome, Status};
 
 mod browse;
+mod reminders;
 mod review;
 mod units;
 mod users;
@@ -26,6 +27,7 @@ pub use browse::{
     glob_match, Audit, OfficeRow, Overview, Page, Reload, ReportFilter, ReportRow, RuleSetRecord,
     Scope, Sort, StoredReport,
 };
+pub use reminders::{NewReminder, Reminder};
 pub use review::{
     Correction, DismissReason, ReviewAction, ReviewFilter, ReviewState, ReviewedFinding, TrailRow,
 };
@@ -244,6 +246,27 @@ const MIGRATIONS: &[&str] = &[
         by TEXT NOT NULL,
         at TEXT NOT NULL
     );",
+    // 8: reminders to units that have not reported and the office's coverage summaries: one
+    // row per reporting year, reminder day and unit ('' for the office), written once, marked
+    // sent only when the server accepted the message.
+    "CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
+        on_date TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        due TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'unrouted', 'cancelled')),
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        subject TEXT,
+        message_id TEXT,
+        sent_at TEXT,
+        UNIQUE (year, on_date, unit)
+    );
+    CREATE INDEX reminders_pending ON reminders (status, next_attempt_ms);",
 ];
 
 /// Pending notices for one set of recipients.
@@ -288,7 +311,7 @@ pub fn version_of(audit: &str) -> &str {
 
 /// Now, as RFC 3339 UTC with seconds (sorts as text).
 pub fn now() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    humantime::format_rfc3339_seconds(crate::clock::now()).to_string()
 }
 
 /// A stored report, as the daemon needs it to finish a file dropped again.

@@ -366,6 +366,8 @@ pub struct UnitStatus {
     pub versions: usize,
     /// Why it is late: received or published after the deadline.
     pub late_by: Option<String>,
+    /// The days a reminder was sent to it (ISO dates).
+    pub reminded: Vec<String>,
 }
 
 /// The coverage of one year: every unit, and the reports of that year no unit claims.
@@ -379,35 +381,62 @@ pub struct Coverage {
     pub ambiguous: Vec<(Arrival, Vec<String>)>,
 }
 
-/// The deadline of a unit's report for `year`: `MM-DD` of the next year from the settings.
-pub fn deadline(kind: UnitKind, year: i32, department_due: &str, government_due: &str) -> String {
-    let md = match kind {
-        UnitKind::Department => department_due,
-        UnitKind::Government => government_due,
-    };
-    format!("{}-{md}", year + 1)
+/// When reports are due, and in which time zone dates are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// `(month, day)` of the next year: a department's report, a government's.
+    pub department: (i8, i8),
+    pub government: (i8, i8),
+    /// The office's offset from UTC.
+    pub offset: jiff::tz::Offset,
 }
 
-/// Coverage of `year`. Deadlines come from `[rules.settings]` (`department_due`,
-/// `government_due`, as `published-on-time` reads them), defaulting to 01-31 and 03-31.
-pub fn coverage(
-    store: &Store,
-    year: i32,
-    settings: &BTreeMap<String, toml::Value>,
-) -> Result<Coverage, StoreError> {
-    let setting = |k: &str, d: &str| {
-        settings
-            .get(k)
-            .and_then(|v| v.as_str())
-            .filter(|v| v.len() == 5 && v.as_bytes()[2] == b'-')
-            .unwrap_or(d)
-            .to_string()
-    };
-    let (dept_due, gov_due) = (
-        setting("department_due", "01-31"),
-        setting("government_due", "03-31"),
-    );
+impl Deadlines {
+    /// From `[rules.settings]` (`department_due`, `government_due` as `MM-DD`, as the rule
+    /// published-on-time reads them; 01-31 and 03-31 when unset or not a day) and
+    /// `[reminders] utc_offset`.
+    pub fn of(config: &crate::config::Config) -> Deadlines {
+        let day = |k: &str, d: (i8, i8)| {
+            config
+                .rule_settings
+                .get(k)
+                .and_then(|v| v.as_str())
+                .and_then(|v| {
+                    let (m, d) = v.trim().split_once('-')?;
+                    let (m, d) = (m.parse::<i8>().ok()?, d.parse::<i8>().ok()?);
+                    // A day every year has (29 February is not).
+                    jiff::civil::Date::new(2025, m, d).ok().map(|_| (m, d))
+                })
+                .unwrap_or(d)
+        };
+        Deadlines {
+            department: day("department_due", (1, 31)),
+            government: day("government_due", (3, 31)),
+            offset: config.reminders.offset,
+        }
+    }
+
+    /// The deadline of a unit's report for `year`.
+    pub fn due(&self, kind: UnitKind, year: i32) -> jiff::civil::Date {
+        let (m, d) = match kind {
+            UnitKind::Department => self.department,
+            UnitKind::Government => self.government,
+        };
+        let y = i16::try_from(year.saturating_add(1)).unwrap_or(i16::MAX);
+        jiff::civil::Date::new(y, m, d).unwrap_or(jiff::civil::Date::MAX)
+    }
+}
+
+/// Coverage of `year`: each unit received, late or missing against its deadline, with the
+/// reminders it was sent.
+pub fn coverage(store: &Store, year: i32, deadlines: &Deadlines) -> Result<Coverage, StoreError> {
     let units = store.units()?;
+    let mut reminded: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in store.reminders(year)? {
+        if r.status == "sent" && !r.unit.is_empty() {
+            reminded.entry(r.unit).or_default().push(r.on_date);
+        }
+    }
     let matcher = Matcher::new(&units);
     let mut by_unit: BTreeMap<i64, Vec<Arrival>> = BTreeMap::new();
     let mut unmatched = Vec::new();
@@ -439,14 +468,15 @@ pub fn coverage(
     let statuses = units
         .iter()
         .map(|u| {
-            let due = deadline(u.kind, year, &dept_due, &gov_due);
+            let due_date = deadlines.due(u.kind, year);
+            let due = due_date.to_string();
             let reports = by_unit.remove(&u.id).unwrap_or_default();
             let versions = reports.len();
             // The current version: the latest received.
             let current = reports.into_iter().last();
             let late_by = current.as_ref().and_then(|r| {
-                let received = r.received_at.get(..10).unwrap_or("");
-                if received > due.as_str() {
+                let received = crate::clock::date_of_stamp(&r.received_at, deadlines.offset);
+                if let Some(received) = received.filter(|d| *d > due_date) {
                     Some(format!("收到于{received}"))
                 } else {
                     r.published
@@ -468,6 +498,7 @@ pub fn coverage(
                 report: current,
                 versions,
                 late_by,
+                reminded: reminded.remove(&u.name).unwrap_or_default(),
             }
         })
         .collect();
@@ -477,6 +508,58 @@ pub fn coverage(
         unmatched,
         ambiguous,
     })
+}
+
+/// The units below a report's issuer in the register, each with its current report of the same
+/// year (the latest received; `None`: not received), for the rules (`report.units`). `None` when
+/// the issuer is no unit of the register or has none below it.
+pub fn units_below(
+    store: &Store,
+    report: &crate::model::Report,
+) -> Result<Option<Vec<crate::rules::UnitReport>>, StoreError> {
+    let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
+        return Ok(None);
+    };
+    let units = store.units()?;
+    let matcher = Matcher::new(&units);
+    let Match::One(id) = matcher.find(org) else {
+        return Ok(None);
+    };
+    let Some(parent) = units.iter().find(|u| u.id == id) else {
+        return Ok(None);
+    };
+    let children: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.parent.as_deref() == Some(parent.name.as_str()))
+        .collect();
+    if children.is_empty() {
+        return Ok(None);
+    }
+    let mut latest: BTreeMap<i64, i64> = BTreeMap::new();
+    for (report_id, issuer, assigned) in store.issuers_of_year(year)? {
+        let unit = match assigned {
+            Some(u) => Some(u),
+            None => match issuer.as_deref().map(|o| matcher.find(o)) {
+                Some(Match::One(u)) => Some(u),
+                _ => None,
+            },
+        };
+        if let Some(u) = unit {
+            latest.insert(u, report_id);
+        }
+    }
+    let mut out = Vec::new();
+    for c in children {
+        let report = match latest.get(&c.id) {
+            Some(id) => store.report_by_id(*id)?.map(std::sync::Arc::new),
+            None => None,
+        };
+        out.push(crate::rules::UnitReport {
+            name: c.name.clone(),
+            report,
+        });
+    }
+    Ok(Some(out))
 }
 
 /// Imports a register file into the store, replacing the register whole.

@@ -359,3 +359,271 @@ fn coverage_of_a_register_of_thirty_units() {
     assert_eq!(of(&v, "清河县水利局")["status"], "received");
     d.kill();
 }
+
+/// A reminder as the SMTP server received it: who it went to, its subject and text.
+#[derive(Debug, Clone)]
+struct Mailed {
+    to: Vec<String>,
+    subject: String,
+    text: String,
+}
+
+fn mailed(server: &common::smtp::SmtpServer) -> Vec<Mailed> {
+    server
+        .messages()
+        .iter()
+        .map(|raw| {
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .expect("message");
+            Mailed {
+                to: m
+                    .to()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.address().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                subject: m.subject().unwrap_or_default().to_string(),
+                text: m.body_text(0).unwrap_or_default().into_owned(),
+            }
+        })
+        .collect()
+}
+
+fn to_count(all: &[Mailed], addr: &str) -> usize {
+    all.iter()
+        .filter(|m| m.to.iter().any(|t| t == addr))
+        .count()
+}
+
+/// Restarts the daemon with its clock at `at` and waits until it has looked at the reminder
+/// days (the first round runs as the mailer starts).
+fn restart_at(d: &mut Daemon, at: &str) {
+    if d.child.is_some() {
+        d.terminate();
+    }
+    let before = d.log().matches("reminder days looked at").count()
+        + d.log().matches("reminders written for today").count();
+    d.clock = Some(at.to_string());
+    d.spawn();
+    wait_for(Duration::from_secs(30), || {
+        d.log().matches("reminder days looked at").count()
+            + d.log().matches("reminders written for today").count()
+            > before
+    });
+}
+
+#[test]
+fn reminders_go_once_to_each_missing_unit_through_the_smtp_server() {
+    let port = common::smtp::free_port();
+    let smtp_dir = tempfile::tempdir().expect("smtp dir");
+    let mut server = Some(common::smtp::SmtpServer::start(
+        port,
+        smtp_dir.path(),
+        false,
+    ));
+    let route = "[[mail.routes]]\norganization = \"清河县审计局\"\nto = [\"route@qh.example\"]\n";
+    let config = format!(
+        "{}[reminders]\ndays = [-7, 0, 7]\noffice = [\"office@qh.example\"]\nutc_offset = \"+08:00\"\n",
+        common::smtp::mail_config(port, route, "\"fallback@qh.example\"")
+    );
+    let mut d = Daemon::start_at(
+        &[("always.rhai", RULE_ALWAYS)],
+        &config,
+        "2026-01-20T08:00:00+08:00",
+    );
+    // The county's departments with their own addresses, but 统计局 (no address, no route) and
+    // 审计局 (reached through its mail route).
+    let mut rows = register();
+    let addr = |dept: &str| {
+        let i = register()
+            .iter()
+            .position(|r| r[0] == format!("清河县{dept}"))
+            .expect("department");
+        format!("unit{i}@qh.example")
+    };
+    for r in rows.iter_mut() {
+        if let Some(dept) = r[0].strip_prefix("清河县") {
+            if r[3] == "清河县人民政府" && dept != "统计局" && dept != "审计局" {
+                r[4] = addr(dept);
+            }
+        }
+    }
+    std::fs::write(d.path("register.csv"), csv(&rows)).expect("csv");
+    let out = ogi(
+        &d,
+        &["units", "import", &d.path("register.csv").to_string_lossy()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // 20 January 2026: the education bureau reports its 2025 report in time. No reminder day yet.
+    restart_at(&mut d, "2026-01-20T09:00:00+08:00");
+    d.drop_bytes(
+        std::ffi::OsStr::new("qh-edu-2025.txt"),
+        generated("清河县教育局", 2025, None).as_bytes(),
+    );
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") == 1
+    });
+    assert!(mailed(server.as_ref().expect("server")).is_empty());
+
+    // A week before the departments' deadline (31 January): each missing department with an
+    // address is reminded, and the office gets the coverage.
+    restart_at(&mut d, "2026-01-24T09:00:00+08:00");
+    // 18 departments: 淮安经开区, 淮南市政府办公室 and 16 of the county's (not 教育局, which
+    // reported, nor 统计局, which has no address), and the office's summary.
+    let srv = server.as_ref().expect("server");
+    wait_for(Duration::from_secs(30), || mailed(srv).len() == 19);
+    let first = mailed(srv);
+    assert_eq!(to_count(&first, &addr("教育局")), 0, "it reported");
+    assert_eq!(to_count(&first, &addr("公安局")), 1);
+    assert_eq!(to_count(&first, "route@qh.example"), 1, "by its mail route");
+    assert_eq!(to_count(&first, "jkq@example.org"), 1);
+    assert_eq!(
+        to_count(&first, "qinghe@example.org"),
+        0,
+        "a government: due 31 March"
+    );
+    let police = first
+        .iter()
+        .find(|m| m.to == [addr("公安局")])
+        .expect("reminder");
+    assert!(
+        police.subject.contains("清河县公安局 2025年度") && police.subject.contains("2026-01-31"),
+        "{police:?}"
+    );
+    assert!(police.text.contains("距截止日期还有7天"), "{}", police.text);
+    let office = first
+        .iter()
+        .find(|m| m.to == ["office@qh.example"])
+        .expect("office summary");
+    assert!(
+        office.subject.contains("2025年度年报报送情况"),
+        "{office:?}"
+    );
+    assert!(
+        office.text.contains("按时报送1家") && office.text.contains("清河县统计局"),
+        "{}",
+        office.text
+    );
+    assert!(
+        office.text.contains("名单中无联系邮箱，未发提醒"),
+        "{}",
+        office.text
+    );
+
+    // The daemon restarted on the same day sends nothing again.
+    restart_at(&mut d, "2026-01-24T15:00:00+08:00");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(mailed(srv).len(), 19, "nothing twice after a restart");
+
+    // On the deadline the mail server is down: the reminders wait and go once it is back.
+    drop(server.take());
+    restart_at(&mut d, "2026-01-31T09:00:00+08:00");
+    wait_for(Duration::from_secs(30), || {
+        d.log().contains("reminder: mail not sent (will retry)")
+    });
+    let server = common::smtp::SmtpServer::start(port, smtp_dir.path(), false);
+    wait_for(Duration::from_secs(60), || mailed(&server).len() == 38);
+    let due_day = mailed(&server);
+    assert_eq!(to_count(&due_day, &addr("公安局")), 2);
+    assert!(due_day
+        .iter()
+        .any(|m| m.to == [addr("公安局")] && m.text.contains("今日为截止日期")));
+
+    // 3 February: the finance bureau's report comes, late.
+    restart_at(&mut d, "2026-02-03T10:00:00+08:00");
+    d.drop_bytes(
+        std::ffi::OsStr::new("qh-fin-2025.txt"),
+        generated("清河县财政局", 2025, None).as_bytes(),
+    );
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") == 2
+    });
+    assert_eq!(mailed(&server).len(), 38, "3 February is no reminder day");
+
+    // A week after the deadline: reminders to those still missing, not to the finance bureau.
+    restart_at(&mut d, "2026-02-07T09:00:00+08:00");
+    wait_for(Duration::from_secs(30), || mailed(&server).len() == 56);
+    std::thread::sleep(Duration::from_secs(1));
+    let all = mailed(&server);
+    assert_eq!(all.len(), 56);
+    assert_eq!(
+        to_count(&all, &addr("财政局")),
+        2,
+        "reported before 7 February"
+    );
+    assert_eq!(to_count(&all, &addr("公安局")), 3);
+    assert_eq!(to_count(&all, &addr("教育局")), 0);
+    let last_office = all
+        .iter()
+        .filter(|m| m.to == ["office@qh.example"])
+        .find(|m| m.subject.contains("截至2026-02-07"))
+        .expect("office summary of 7 February");
+    assert!(
+        last_office.text.contains("逾期报送（1家）")
+            && last_office
+                .text
+                .contains("清河县财政局，截止2026-01-31，收到于2026-02-03"),
+        "{}",
+        last_office.text
+    );
+
+    // Coverage by the same clock: received, late, missing, with the days each was reminded.
+    let (v, out) = status(&d, 2025);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(of(&v, "清河县教育局")["status"], "received");
+    assert_eq!(of(&v, "清河县财政局")["status"], "late");
+    assert_eq!(of(&v, "清河县财政局")["late_by"], "收到于2026-02-03");
+    assert_eq!(of(&v, "清河县公安局")["status"], "missing");
+    assert_eq!(
+        of(&v, "清河县公安局")["reminded"],
+        serde_json::json!(["2026-01-24", "2026-01-31", "2026-02-07"])
+    );
+    assert_eq!(of(&v, "清河县统计局")["reminded"], serde_json::json!([]));
+
+    // `units remind --dry-run` on the governments' reminder day shows who would get what and
+    // sends nothing; on a day already done it says so.
+    d.terminate();
+    d.clock = Some("2026-03-24T09:00:00+08:00".into());
+    let out = ogi(&d, &["units", "remind", "--dry-run", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let plan = plan.as_array().expect("plan");
+    let qinghe = plan
+        .iter()
+        .find(|r| r["unit"] == "清河县人民政府")
+        .expect("the county government");
+    assert_eq!(qinghe["status"], "new");
+    assert_eq!(qinghe["to"], serde_json::json!(["qinghe@example.org"]));
+    assert!(plan.iter().all(|r| r["due"] == "2026-03-31"), "{plan:?}");
+    assert!(plan
+        .iter()
+        .any(|r| r["unit"] == "" && r["to"] == serde_json::json!(["office@qh.example"])));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(mailed(&server).len(), 56, "a dry run sends nothing");
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reminders WHERE on_date = '2026-03-24'"),
+        0,
+        "and writes nothing"
+    );
+    d.clock = Some("2026-02-08T09:00:00+08:00".into());
+    let out = ogi(&d, &["units", "remind", "--dry-run"]);
+    assert!(
+        text(&out).contains("2026-02-07  sent") && text(&out).contains("清河县公安局"),
+        "{}",
+        text(&out)
+    );
+    // Without --dry-run and no daemon, the command sends the governments' reminders itself.
+    d.clock = Some("2026-03-24T09:00:00+08:00".into());
+    let out = ogi(&d, &["units", "remind"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(Duration::from_secs(20), || {
+        to_count(&mailed(&server), "qinghe@example.org") == 1
+    });
+    let out = ogi(&d, &["units", "remind"]);
+    assert!(text(&out).contains("0 reminders written"), "{}", text(&out));
+    assert_eq!(to_count(&mailed(&server), "qinghe@example.org"), 1);
+}

@@ -48,7 +48,7 @@ pub(super) fn list(explicit: Option<&Path>, format: Format) -> Result<ExitCode> 
 pub(super) fn status(explicit: Option<&Path>, year: i32, format: Format) -> Result<ExitCode> {
     let config = config(explicit)?;
     let store = Store::open_read_only(&config.database)?;
-    let c = crate::units::coverage(&store, year, &config.rule_settings)?;
+    let c = crate::units::coverage(&store, year, &crate::units::Deadlines::of(&config))?;
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(std::io::stdout().lock(), &c)?;
@@ -127,4 +127,153 @@ pub(super) fn assign(
         eprintln!("ogi-audit: no report {report} or no unit named {unit}");
         Ok(ExitCode::from(1))
     }
+}
+
+pub(super) fn remind(explicit: Option<&Path>, dry_run: bool, format: Format) -> Result<ExitCode> {
+    crate::clock::setting().map_err(anyhow::Error::msg)?;
+    let config = config(explicit)?;
+    if config.reminders.days.is_empty() {
+        eprintln!("ogi-audit: no reminder days ([reminders] days is empty): nothing to send");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let today = crate::clock::today(config.reminders.offset);
+    let mut store = Store::open(&config.database)?;
+    let planned = crate::remind::plan(&store, &config, today)?;
+    let mailer = Mailer::offline(&config.mail)?;
+    let known = |r: &crate::store::NewReminder, all: &[crate::store::Reminder]| {
+        all.iter()
+            .find(|k| k.year == r.year && k.on_date == r.on_date && k.unit == r.unit)
+            .cloned()
+    };
+    let mut stored: std::collections::BTreeMap<i32, Vec<crate::store::Reminder>> =
+        std::collections::BTreeMap::new();
+    for r in &planned {
+        if !stored.contains_key(&r.year) {
+            stored.insert(r.year, store.reminders(r.year)?);
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        reminder: &'a crate::store::NewReminder,
+        /// `new`, or what became of the one written before.
+        status: String,
+        subject: String,
+    }
+    let deadlines = crate::units::Deadlines::of(&config);
+    let mut shown = Vec::new();
+    for r in &planned {
+        let before = stored.get(&r.year).and_then(|all| known(r, all));
+        let as_stored = crate::store::Reminder {
+            id: 0,
+            year: r.year,
+            on_date: r.on_date.clone(),
+            unit: r.unit.clone(),
+            due: r.due.clone(),
+            to: r.to.clone(),
+            status: "pending".into(),
+            attempts: 0,
+            last_error: None,
+            sent_at: None,
+        };
+        let letter = if r.unit.is_empty() {
+            let cov = crate::units::coverage(&store, r.year, &deadlines)?;
+            let mut all = stored.get(&r.year).cloned().unwrap_or_default();
+            all.extend(
+                planned
+                    .iter()
+                    .filter(|p| p.year == r.year && !p.unit.is_empty())
+                    .map(|p| crate::store::Reminder {
+                        unit: p.unit.clone(),
+                        to: p.to.clone(),
+                        status: if p.to.is_empty() {
+                            "unrouted".into()
+                        } else {
+                            "pending".into()
+                        },
+                        ..as_stored.clone()
+                    }),
+            );
+            crate::remind::office_letter(&mailer, &cov, &all, &r.on_date, today)?
+        } else {
+            crate::remind::unit_letter(&mailer, &config, &as_stored, today)?
+        };
+        shown.push(Shown {
+            reminder: r,
+            status: before.map_or_else(
+                || {
+                    if r.to.is_empty() {
+                        "unrouted".into()
+                    } else {
+                        "new".into()
+                    }
+                },
+                |b| b.status,
+            ),
+            subject: letter.subject,
+        });
+    }
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(std::io::stdout().lock(), &shown)?;
+            println!();
+        }
+        Format::Human => {
+            for s in &shown {
+                let who = if s.reminder.unit.is_empty() {
+                    "(office: coverage summary)"
+                } else {
+                    s.reminder.unit.as_str()
+                };
+                let to = if s.reminder.to.is_empty() {
+                    "nobody: no address in the register and no mail route".to_string()
+                } else {
+                    s.reminder.to.join(", ")
+                };
+                println!(
+                    "{}  {:<9} {who} → {to}\n            {}",
+                    s.reminder.on_date, s.status, s.subject
+                );
+            }
+            println!(
+                "{today}: {} reminders for today's reminder days ({} already written before)",
+                shown.len(),
+                shown
+                    .iter()
+                    .filter(|s| s.status != "new" && s.status != "unrouted")
+                    .count()
+            );
+        }
+    }
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let queued = store.queue_reminders(&planned)?;
+    drop(store);
+    // The daemon sends what it finds written; without one, this command sends them itself,
+    // holding the daemon's lock meanwhile so that none starts and sends them too.
+    let Ok(_lock) = crate::lockfile::DaemonLock::acquire(&config.database) else {
+        println!("{queued} reminders written; the running daemon sends them");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mailer = Mailer::new(&config.mail).context("mail set-up")?;
+    let store = std::sync::Mutex::new(Store::open(&config.database)?);
+    let due = store
+        .lock()
+        .map_err(|_| anyhow::anyhow!("store poisoned"))?
+        .due_reminders(i64::MAX)?;
+    let mut round = crate::remind::Round::default();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    crate::remind::send(&mailer, &store, &config, &due, today, &stop, &mut round)?;
+    println!(
+        "{queued} reminders written, {} sent, {} let go (the report came), {} waiting to be retried",
+        round.sent,
+        round.cancelled,
+        due.len().saturating_sub(round.sent + round.cancelled)
+    );
+    Ok(if round.sent + round.cancelled < due.len() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -12,6 +12,10 @@
 //!                                                # (a claim by what it says: "claims[回复率99.84%].value")
 //! previous = "reports/…"                         # optional: last year's report (report.previous)
 //! previous_set = { "year" = 2019 }               # optional changes to it
+//! [[case.units]]                                 # optional: units below the issuer in the
+//! name = "某县教育局"                             # register (report.units), each with its
+//! report = "reports/…"                           # report (none: not received)
+//! set = { "table3.new_received.total" = 9 }      # and changes to it
 //! [[case.expect]]                                # each must match a finding; none = no findings
 //! rule = "t3-balance"
 //! severity = "error"                             # optional
@@ -50,11 +54,23 @@ struct Case {
     /// Changes to last year's report.
     #[serde(default)]
     previous_set: BTreeMap<String, toml::Value>,
+    /// Units below the issuer in the register (`report.units`).
+    #[serde(default)]
+    units: Vec<CaseUnit>,
     /// Settings instead of the config's `[rules.settings]`.
     #[serde(default)]
     settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
     expect: Vec<Expect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseUnit {
+    name: String,
+    report: Option<PathBuf>,
+    #[serde(default)]
+    set: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,12 +164,24 @@ fn run_case(set: &RuleSet, base: &Path, case: &Case) -> Result<Vec<String>, Stri
     } else {
         case.rules.clone()
     };
-    let findings = if case.settings.is_empty() {
-        set.run_only(&report, previous.as_ref(), &ids)
+    let units = if case.units.is_empty() {
+        None
     } else {
-        let settings = super::settings_from_toml(&case.settings);
-        set.run_only_with_settings(&report, previous.as_ref(), &ids, settings)
+        let mut units = Vec::new();
+        for u in &case.units {
+            let report = match &u.report {
+                Some(p) => Some(Arc::new(load_report(base, p, &u.set)?)),
+                None => None,
+            };
+            units.push(super::UnitReport {
+                name: u.name.clone(),
+                report,
+            });
+        }
+        Some(units)
     };
+    let settings = (!case.settings.is_empty()).then(|| super::settings_from_toml(&case.settings));
+    let findings = set.run_case(&report, previous.as_ref(), units, &ids, settings);
     Ok(compare(&case.expect, &findings))
 }
 

@@ -15,7 +15,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use crate::model::{Claim, Report};
 
 /// The names scripts can read, as `report.NAME` or `report["NAME"]`.
-pub const FIELDS: [&str; 18] = [
+pub const FIELDS: [&str; 19] = [
     "organization",
     "year",
     "template",
@@ -34,11 +34,22 @@ pub const FIELDS: [&str; 18] = [
     "warnings",
     "text",
     "previous",
+    "units",
 ];
+
+/// A unit below the report's issuer in the office's register, with its report of the same
+/// year (`None`: not received).
+#[derive(Clone)]
+pub struct UnitReport {
+    pub name: String,
+    pub report: Option<Arc<Report>>,
+}
 
 struct View {
     report: Arc<Report>,
     previous: Option<ScriptReport>,
+    /// `None`: the issuer has no units below it in the register (or there is no register).
+    units: Option<Vec<UnitReport>>,
     converted: Mutex<HashMap<&'static str, Dynamic>>,
     /// `report.claims` as Rhai maps, each built the first time a helper hands it out.
     claims: Vec<OnceLock<Dynamic>>,
@@ -51,10 +62,20 @@ pub struct ScriptReport(Arc<View>);
 impl ScriptReport {
     /// A handle on `report` (shared, not copied).
     pub fn new(report: Arc<Report>, previous: Option<Arc<Report>>) -> ScriptReport {
+        ScriptReport::with_units(report, previous, None)
+    }
+
+    /// A handle that also shows the units below the issuer (`report.units`).
+    pub fn with_units(
+        report: Arc<Report>,
+        previous: Option<Arc<Report>>,
+        units: Option<Vec<UnitReport>>,
+    ) -> ScriptReport {
         ScriptReport(Arc::new(View {
             claims: (0..report.claims.len()).map(|_| OnceLock::new()).collect(),
             report,
             previous: previous.map(|p| ScriptReport::new(p, None)),
+            units,
             converted: Mutex::new(HashMap::new()),
         }))
     }
@@ -83,6 +104,23 @@ impl ScriptReport {
         };
         match name {
             "previous" => return Ok(self.0.previous.clone().map_or(Dynamic::UNIT, Dynamic::from)),
+            "units" => {
+                let Some(units) = &self.0.units else {
+                    return Ok(Dynamic::UNIT);
+                };
+                let all = units.iter().map(|u| {
+                    let mut m = Map::new();
+                    m.insert("name".into(), Dynamic::from(u.name.clone()));
+                    m.insert(
+                        "report".into(),
+                        u.report
+                            .clone()
+                            .map_or(Dynamic::UNIT, |r| Dynamic::from(ScriptReport::new(r, None))),
+                    );
+                    Dynamic::from_map(m)
+                });
+                return Ok(Dynamic::from_array(all.collect()));
+            }
             "claims" => {
                 let all = (0..self.0.report.claims.len()).map(|i| self.claim(i));
                 return Ok(Dynamic::from_array(all.collect()));

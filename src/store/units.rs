@@ -197,4 +197,38 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// The parsed reports of a year as matching needs them: id, issuer, assigned unit; oldest
+    /// first. Reads the indexes only.
+    pub fn issuers_of_year(
+        &self,
+        year: i32,
+    ) -> Result<Vec<(i64, Option<String>, Option<i64>)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.organization, a.unit_id
+             FROM reports r LEFT JOIN unit_assignments a ON a.report_id = r.id
+             WHERE r.year = ?1 AND r.status = 'parsed' ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([year], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A parsed report's model by id.
+    pub fn report_by_id(&self, id: i64) -> Result<Option<crate::model::Report>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT report_json FROM reports WHERE id = ?1 AND status = 'parsed' AND report_json IS NOT NULL",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+                id,
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+    }
 }

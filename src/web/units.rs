@@ -23,7 +23,7 @@ pub(crate) async fn coverage(
     Extension(who): Extension<Who>,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, Failure> {
-    let settings = app.config.rule_settings.clone();
+    let deadlines = crate::units::Deadlines::of(&app.config);
     let asked = match q.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
         Some(y) => Some(
             y.parse::<i32>()
@@ -38,7 +38,7 @@ pub(crate) async fn coverage(
                 .or_else(|| years.first().and_then(|y| i32::try_from(*y).ok()))
                 .unwrap_or(2025);
             let units = s.units()?;
-            Ok((crate::units::coverage(s, year, &settings)?, years, units))
+            Ok((crate::units::coverage(s, year, &deadlines)?, years, units))
         })
         .await?;
     let mine: Vec<_> = coverage

@@ -41,6 +41,8 @@ pub fn seeds() -> Vec<PathBuf> {
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
+    /// `OGI_AUDIT_CLOCK` for the daemon and its commands (`None`: the real clock).
+    pub clock: Option<String>,
 }
 
 pub const RULE_ALWAYS: &str = r#"
@@ -61,8 +63,23 @@ impl Daemon {
         Daemon::start_full(rules, "", extra_config)
     }
 
+    /// Like `start_with`, the daemon's clock set to `clock` (`OGI_AUDIT_CLOCK`).
+    pub fn start_at(rules: &[(&str, &str)], extra_config: &str, clock: &str) -> Daemon {
+        let mut d = Daemon::prepare(rules, "", extra_config);
+        d.clock = Some(clock.to_string());
+        d.spawn();
+        d
+    }
+
     /// Like `start_with`, with more keys for the `[watch]` table.
     pub fn start_full(rules: &[(&str, &str)], watch_extra: &str, extra_config: &str) -> Daemon {
+        let mut d = Daemon::prepare(rules, watch_extra, extra_config);
+        d.spawn();
+        d
+    }
+
+    /// The folder and config, the daemon not started.
+    fn prepare(rules: &[(&str, &str)], watch_extra: &str, extra_config: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
         for (name, src) in rules {
@@ -81,9 +98,11 @@ impl Daemon {
             ),
         )
         .expect("config");
-        let mut d = Daemon { dir, child: None };
-        d.spawn();
-        d
+        Daemon {
+            dir,
+            child: None,
+            clock: None,
+        }
     }
 
     pub fn spawn(&mut self) {
@@ -92,7 +111,9 @@ impl Daemon {
             .append(true)
             .open(self.path("daemon.log"))
             .expect("log");
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        self.set_clock(&mut command);
+        let child = command
             .args(["run", "--config"])
             .arg(self.path("ogi-audit.toml"))
             .stdout(Stdio::null())
@@ -108,13 +129,22 @@ impl Daemon {
 
     /// Runs the binary with `args` on this daemon's config (no standard input).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
+        let mut command = Command::new(BIN);
+        self.set_clock(&mut command);
+        command
             .args(args)
             .arg("--config")
             .arg(self.path("ogi-audit.toml"))
             .stdin(Stdio::null())
             .output()
             .expect("ogi-audit")
+    }
+
+    fn set_clock(&self, command: &mut Command) {
+        match &self.clock {
+            Some(c) => command.env("OGI_AUDIT_CLOCK", c),
+            None => command.env_remove("OGI_AUDIT_CLOCK"),
+        };
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
