@@ -979,6 +979,51 @@ mod tests {
     }
 
     #[test]
+    fn a_units_addresses_in_the_register_come_before_the_routes() {
+        let m = mail("[[mail.routes]]\norganization = \"淮南市*\"\nto = [\"route@example.org\"]\n");
+        let unit = |id: i64, name: &str, aliases: &[&str], emails: &[&str]| crate::store::Unit {
+            id,
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            kind: crate::store::UnitKind::Department,
+            parent: None,
+            emails: emails.iter().map(|e| e.to_string()).collect(),
+        };
+        let units = [
+            unit(1, "淮南市政府办公室", &[], &["unit@example.org"]),
+            unit(2, "淮南市教育局", &[], &[]),
+            unit(
+                3,
+                "淮安经济技术开发区党政办公室",
+                &["经开区党政办"],
+                &["jkq@example.org"],
+            ),
+        ];
+        // By the normalised name (人民政府/政府), and by an alias.
+        assert_eq!(
+            recipients_in(&m, &report("淮南市人民政府办公室", &[]), &units),
+            ["unit@example.org"]
+        );
+        assert_eq!(
+            recipients_in(&m, &report("经开区党政办", &[]), &units),
+            ["jkq@example.org"]
+        );
+        // A unit without an address, and an issuer in no register: the routes, then fallback.
+        assert_eq!(
+            recipients_in(&m, &report("淮南市教育局", &[]), &units),
+            ["route@example.org"]
+        );
+        assert_eq!(
+            recipients_in(&m, &report("烟台市人民政府", &[]), &units),
+            ["fb@example.org"]
+        );
+        assert_eq!(
+            recipients_in(&m, &report("淮南市人民政府办公室", &[]), &[]),
+            ["route@example.org"]
+        );
+    }
+
+    #[test]
     fn the_reports_own_address_only_when_asked() {
         let r = report("烟台市人民政府", &["zwgk@yantai.example", "not an address"]);
         assert_eq!(recipients(&mail(""), &r), ["fb@example.org"]);

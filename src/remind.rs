@@ -324,9 +324,8 @@ pub fn send(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        if !covered.contains_key(&r.year) {
-            let c = coverage(&lock(), r.year, &deadlines)?;
-            covered.insert(r.year, c);
+        if let std::collections::btree_map::Entry::Vacant(e) = covered.entry(r.year) {
+            e.insert(coverage(&lock(), r.year, &deadlines)?);
         }
         let Some(cov) = covered.get(&r.year) else {
             continue;

@@ -141,7 +141,13 @@ fn of<'a>(v: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn coverage_of_a_register_of_thirty_units() {
     let mut d = Daemon::start_with(
-        &[("always.rhai", RULE_ALWAYS)],
+        &[
+            ("always.rhai", RULE_ALWAYS),
+            (
+                "region-covers-units.rhai",
+                include_str!("../rules/region-covers-units.rhai"),
+            ),
+        ],
         "[web]\nlisten = \"127.0.0.1:0\"\n",
     );
     let rows = register();
@@ -162,11 +168,6 @@ fn coverage_of_a_register_of_thirty_units() {
             "qh-fin.txt",
             generated("清河县财政局", 2026, Some("2027-02-20")),
         ),
-        ("qh-gov-1.txt", generated("清河县人民政府", 2026, None)),
-        (
-            "qh-gov-2.txt",
-            generated("清河县人民政府", 2026, None).replace("230条", "231条"),
-        ),
         ("unknown.txt", generated("清河县档案馆", 2026, None)),
     ] {
         d.drop_bytes(std::ffi::OsStr::new(name), body.as_bytes());
@@ -175,6 +176,48 @@ fn coverage_of_a_register_of_thirty_units() {
     wait_for(Duration::from_secs(60), || {
         d.count("SELECT COUNT(*) FROM reports") == dropped
     });
+    // The county's own report, after two of its departments': it speaks of the whole county's
+    // applications (全县收到…120件) yet table 3 counts 58 new ones, fewer than the 58 + 58 of
+    // its departments' reports.
+    let county = generated("清河县人民政府", 2026, None).replacen(
+        "年,经开区坚持",
+        "年,全县收到政府信息公开申请120件。经开区坚持",
+        1,
+    );
+    for (name, body) in [
+        ("qh-gov-1.txt", county.clone()),
+        ("qh-gov-2.txt", county.replace("230条", "231条")),
+    ] {
+        d.drop_bytes(std::ffi::OsStr::new(name), body.as_bytes());
+        dropped += 1;
+    }
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM reports") == dropped
+    });
+    let region: Vec<String> = d
+        .db()
+        .prepare(
+            "SELECT f.message FROM findings f JOIN reports r ON r.id = f.report_id
+             WHERE f.rule = 'region-covers-units' AND r.organization = '清河县人民政府'",
+        )
+        .expect("sql")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(region.len(), 2, "both versions: {region:?}");
+    assert!(
+        region[0].contains("表三本年新收申请总计58件，少于名单中2个下级单位年度报告的合计116件"),
+        "{region:?}"
+    );
+    let quiet = d.count(
+        "SELECT COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id
+         WHERE f.rule = 'region-covers-units' AND r.organization <> '清河县人民政府'",
+    );
+    assert_eq!(
+        quiet, 0,
+        "only a parent's report is compared with its units'"
+    );
 
     // 2026: three of the county's units have reported, one after its deadline (published
     // 2027-02-20, a department's is due 2027-01-31); the government sent two versions.

@@ -148,8 +148,8 @@ pub(super) fn remind(explicit: Option<&Path>, dry_run: bool, format: Format) -> 
     let mut stored: std::collections::BTreeMap<i32, Vec<crate::store::Reminder>> =
         std::collections::BTreeMap::new();
     for r in &planned {
-        if !stored.contains_key(&r.year) {
-            stored.insert(r.year, store.reminders(r.year)?);
+        if let std::collections::btree_map::Entry::Vacant(e) = stored.entry(r.year) {
+            e.insert(store.reminders(r.year)?);
         }
     }
     #[derive(serde::Serialize)]

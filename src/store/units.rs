@@ -78,6 +78,9 @@ pub struct Arrival {
     pub assigned: Option<i64>,
 }
 
+/// A report of a year as matching needs it: its id, issuer and the unit it was assigned to.
+pub type YearIssuer = (i64, Option<String>, Option<i64>);
+
 impl Store {
     /// Replaces the register with `units` in one transaction; assignments to units that keep
     /// their name stay. Returns how many units there are.
@@ -200,10 +203,7 @@ impl Store {
 
     /// The parsed reports of a year as matching needs them: id, issuer, assigned unit; oldest
     /// first. Reads the indexes only.
-    pub fn issuers_of_year(
-        &self,
-        year: i32,
-    ) -> Result<Vec<(i64, Option<String>, Option<i64>)>, StoreError> {
+    pub fn issuers_of_year(&self, year: i32) -> Result<Vec<YearIssuer>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.organization, a.unit_id
              FROM reports r LEFT JOIN unit_assignments a ON a.report_id = r.id
