@@ -11,9 +11,13 @@ use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 
 use crate::error::ExtractError;
 
+mod doc;
 mod docx;
 mod html;
+mod office;
 mod pdf;
+
+pub use office::soffice;
 
 pub use pdf::text_from_outputs as pdf_text_from_outputs;
 
@@ -26,7 +30,7 @@ pub struct Extracted {
     pub text: String,
     /// The character encoding the bytes were read in (`UTF-8`, `GB18030`, `UTF-16LE` …).
     pub encoding: &'static str,
-    /// What the file was: `text`, `html`, `docx` or `pdf`.
+    /// What the file was: `text`, `html`, `docx`, `doc` (Word 97-2003 or WPS) or `pdf`.
     pub format: &'static str,
     /// What the reader should know about the text (e.g. a PDF read only in part).
     pub warnings: Vec<String>,
@@ -59,6 +63,8 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         (pdf.text, "UTF-8", "pdf")
     } else if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(bytes) {
         (docx::to_text(bytes)?, "UTF-8", "docx")
+    } else if bytes.starts_with(&doc::OLE_MAGIC) {
+        (word_binary(bytes)?, "UTF-16LE", "doc")
     } else if html::looks_like_html(&head) {
         let (page, encoding) = html::decode(bytes)?;
         (html::to_text(&page)?, encoding, "html")
@@ -81,13 +87,89 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     })
 }
 
+/// A program a format needs that is not part of ogi-audit, and whether this machine has it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reader {
+    /// What it reads.
+    pub formats: &'static str,
+    pub program: &'static str,
+    /// The Debian package that installs it.
+    pub package: &'static str,
+    /// Where it was found; `None`: not installed.
+    pub path: Option<std::path::PathBuf>,
+    /// What happens to those files without it.
+    pub without: &'static str,
+}
+
+/// The optional readers (`validate`, `status`).
+pub fn readers() -> Vec<Reader> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    vec![
+        Reader {
+            formats: "PDF",
+            program: "pdftotext",
+            package: "poppler-utils",
+            path: on_path("pdftotext"),
+            without: "PDF reports are quarantined",
+        },
+        Reader {
+            formats: "Word 6/95, Works and older WPS files, damaged .doc",
+            program: "soffice (LibreOffice)",
+            package: "libreoffice-writer-nogui",
+            path: office::soffice(),
+            without: "the built-in reader reads Word 97-2003 .doc and current .wps; the others are quarantined",
+        },
+    ]
+}
+
+/// A Word 97-2003 or WPS 文字 file: the built-in reader, else LibreOffice when installed (for
+/// what the built-in reader cannot read: Word 6/95, Works and older WPS formats, damage).
+fn word_binary(bytes: &[u8]) -> Result<String, ExtractError> {
+    let native = doc::to_text(bytes);
+    let reason = match native {
+        Ok(text) => return Ok(text),
+        // Neither a password nor a size limit is LibreOffice's to lift.
+        Err(ExtractError::Unsupported(r)) if r.contains("encrypted") => {
+            return Err(ExtractError::Unsupported(r))
+        }
+        Err(
+            e @ (ExtractError::TooLarge(_) | ExtractError::Budget(_) | ExtractError::NoText(_)),
+        ) => return Err(e),
+        Err(e) => e,
+    };
+    let extension = if doc::ole_kind(bytes).is_some() {
+        "wps"
+    } else {
+        "doc"
+    };
+    match office::to_text(bytes, extension)? {
+        Some(text) => {
+            tracing::info!(reason = %reason, "read through LibreOffice");
+            Ok(text)
+        }
+        None => Err(match reason {
+            ExtractError::Unsupported(r) => ExtractError::Unsupported(format!(
+                "{r}; LibreOffice (Debian package libreoffice-writer-nogui) is not installed to read it"
+            )),
+            ExtractError::Corrupt(r) => ExtractError::Corrupt(format!(
+                "{r}; LibreOffice (Debian package libreoffice-writer-nogui) is not installed to try it"
+            )),
+            other => other,
+        }),
+    }
+}
+
 /// Formats recognised by their first bytes that are not read (yet), with what to tell the user.
 fn unsupported_kind(bytes: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
     if starts(b"PK\x03\x04") && !docx::is_docx(bytes) {
         Some("a ZIP archive that is not a Word document (.zip, .xlsx, .pptx …)")
-    } else if starts(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
-        Some("an old Word/WPS/Excel binary file (.doc, .wps, .xls); save it as text or HTML")
     } else if starts(&[0x89, b'P', b'N', b'G'])
         || starts(&[0xFF, 0xD8, 0xFF])
         || starts(b"GIF87a")

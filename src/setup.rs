@@ -197,10 +197,33 @@ pub fn validate(config: &Config, offline: bool) -> Vec<Check> {
     }
     checks.push(mail_transport(config, offline));
     checks.push(web_console(config));
+    checks.push(readers());
     checks
 }
 
 /// The web console: where it listens, and whether it may listen there.
+/// The optional readers: always passes (a missing one only narrows what is read), saying
+/// which formats are read and which quarantined.
+fn readers() -> Check {
+    let lines: Vec<String> = crate::extract::readers()
+        .iter()
+        .map(|r| match &r.path {
+            Some(p) => format!("{}: {} ({})", r.formats, r.program, p.display()),
+            None => format!(
+                "{}: {} not installed (Debian package {}): {}",
+                r.formats, r.program, r.package, r.without
+            ),
+        })
+        .collect();
+    Check::pass(
+        "optional readers",
+        format!(
+            "text, HTML, DOCX, Word 97-2003 .doc and .wps built in; {}",
+            lines.join("; ")
+        ),
+    )
+}
+
 fn web_console(config: &Config) -> Check {
     let Some(addr) = config.web.listen else {
         return Check::pass("web console", "off ([web] listen is not set)");

@@ -73,7 +73,7 @@ fn every_sh_block_of_the_readme_runs() {
     let csv = std::fs::read_to_string(dir.path().join("findings.csv")).expect("findings.csv");
     assert!(csv.lines().count() > 1, "{csv}");
     assert!(dir.path().join("archive").is_dir());
-    assert!(log.contains("all 10 checks passed"), "{log}");
+    assert!(log.contains("all 11 checks passed"), "{log}");
     assert!(
         log.contains("ok    web console: http://127.0.0.1:8080 (loopback)"),
         "{log}"

@@ -19,6 +19,7 @@ pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode
     inbox.scan();
     let pending = inbox.pending();
     let daemon = crate::lockfile::holder(&config.database);
+    let readers = crate::extract::readers();
     match format {
         Format::Json => {
             let doc = serde_json::json!({
@@ -31,6 +32,7 @@ pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode
                 "daemon_pid": daemon.flatten(),
                 "mail_notices": notices,
                 "mail_errors": mail_errors,
+                "readers": readers,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
@@ -59,6 +61,15 @@ pub(super) fn status(explicit: Option<&Path>, format: Format) -> Result<ExitCode
                 "rule set:      {}",
                 summary.ruleset.as_deref().unwrap_or("none loaded yet")
             );
+            for r in &readers {
+                match &r.path {
+                    Some(p) => println!("reader:        {} for {}", p.display(), r.formats),
+                    None => println!(
+                        "reader:        {} not installed ({}): {}",
+                        r.program, r.package, r.without
+                    ),
+                }
+            }
             match &inbox_problem {
                 None => println!("pending files: {} in {}", pending, config.inbox.display()),
                 Some(p) => println!("inbox:         {} is {p}", config.inbox.display()),

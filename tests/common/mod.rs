@@ -43,6 +43,8 @@ pub struct Daemon {
     pub child: Option<Child>,
     /// `OGI_AUDIT_CLOCK` for the daemon and its commands (`None`: the real clock).
     pub clock: Option<String>,
+    /// More environment for the daemon and its commands.
+    pub env: Vec<(String, String)>,
 }
 
 pub const RULE_ALWAYS: &str = r#"
@@ -61,6 +63,21 @@ impl Daemon {
     /// Like `start`, with more configuration appended (e.g. a `[mail]` table).
     pub fn start_with(rules: &[(&str, &str)], extra_config: &str) -> Daemon {
         Daemon::start_full(rules, "", extra_config)
+    }
+
+    /// Like `start_with`, with more environment for the daemon and its commands.
+    pub fn start_with_env(
+        rules: &[(&str, &str)],
+        extra_config: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let mut d = Daemon::prepare(rules, "", extra_config);
+        d.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        d.spawn();
+        d
     }
 
     /// Like `start_with`, the daemon's clock set to `clock` (`OGI_AUDIT_CLOCK`).
@@ -102,6 +119,7 @@ impl Daemon {
             dir,
             child: None,
             clock: None,
+            env: Vec::new(),
         }
     }
 
@@ -145,6 +163,7 @@ impl Daemon {
             Some(c) => command.env("OGI_AUDIT_CLOCK", c),
             None => command.env_remove("OGI_AUDIT_CLOCK"),
         };
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
