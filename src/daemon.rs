@@ -733,6 +733,32 @@ fn short_name(name: &std::ffi::OsStr, max: usize) -> std::ffi::OsString {
     }
 }
 
+/// Converts the models stored as JSON to the compressed form ([`store::codec`]) until none is
+/// left or the daemon stops.
+fn compact_models(ctx: &Context, stop: &AtomicBool) {
+    let mut converted = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        match ctx.with_store(|s| s.compact_models(100)) {
+            Ok(0) => break,
+            Ok(n) => {
+                if converted == 0 {
+                    tracing::info!("compacting the reports stored by an earlier version");
+                }
+                converted += n;
+            }
+            Err(e) => {
+                tracing::warn!("stored reports not compacted ({e}); tried again at the next start");
+                return;
+            }
+        }
+        // The workers come first.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if converted > 0 {
+        tracing::info!(reports = converted, "stored reports compacted");
+    }
+}
+
 /// How long shutdown waits for the mailer to finish the message in hand.
 const MAILER_GRACE: Duration = Duration::from_secs(2);
 
@@ -842,6 +868,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
 
     // The mailer: sends due summaries until shutdown.
     let stop = Arc::new(AtomicBool::new(false));
+    // Models stored as JSON by an earlier version are compacted in the background, a batch at a
+    // time between the workers' writes; an interrupted run goes on at the next start.
+    let compactor = {
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("compactor".into())
+            .spawn(move || compact_models(&ctx, &stop))
+            .context("cannot start the compactor")?
+    };
     let mail_thread = {
         let ctx = ctx.clone();
         let stop = stop.clone();
@@ -981,6 +1017,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
     }
     stop.store(true, Ordering::Relaxed);
     mail_thread.thread().unpark();
+    // The compactor stops after the batch in hand (one transaction).
+    let _ = compactor.join();
     // The mailer may be inside an SMTP conversation with a server that does not answer, which
     // lasts up to mail.smtp.timeout. It marks a notice sent only once the server accepted the
     // message, so leaving it behind loses nothing: the summary is still pending at the next start.

@@ -6,6 +6,7 @@
 
 pub(crate) mod cells;
 mod claims;
+pub use claims::{context as claim_context, Context as ClaimWords};
 mod meta;
 mod sections;
 mod tables;

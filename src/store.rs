@@ -18,6 +18,7 @@ use crate::model::{Finding, Report};
 use crate::pipeline::{Outcome, Status};
 
 mod browse;
+pub mod codec;
 mod reminders;
 mod review;
 mod units;
@@ -267,6 +268,13 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (year, on_date, unit)
     );
     CREATE INDEX reminders_pending ON reminders (status, next_attempt_ms);",
+    // 9: a report's model stored compressed, without the copies of its text (`codec`), and its
+    // publication date as a column; the models stored as JSON are converted by
+    // `Store::compact_models`, a batch at a time (the daemon does it in the background).
+    "ALTER TABLE reports ADD COLUMN report_z BLOB;
+    ALTER TABLE reports ADD COLUMN published TEXT;
+    UPDATE reports SET published = json_extract(report_json, '$.published')
+        WHERE report_json IS NOT NULL AND json_valid(report_json);",
 ];
 
 /// Pending notices for one set of recipients.
@@ -309,6 +317,29 @@ pub fn version_of(audit: &str) -> &str {
     audit.split('+').next().unwrap_or(audit)
 }
 
+/// A parsed report has its model in one of the two columns.
+pub(crate) const HAS_MODEL: &str = "(report_z IS NOT NULL OR report_json IS NOT NULL)";
+
+/// A report's model from its columns: compressed (`report_z`), or JSON as stored before.
+pub(crate) fn model(
+    id: i64,
+    json: Option<String>,
+    z: Option<Vec<u8>>,
+) -> Result<Option<Report>, StoreError> {
+    match (z, json) {
+        (Some(z), _) => codec::decode(&z)
+            .map(Some)
+            .map_err(|message| StoreError::Corrupt { id, message }),
+        (None, Some(j)) => serde_json::from_str(&j)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                id,
+                message: e.to_string(),
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Now, as RFC 3339 UTC with seconds (sorts as text).
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(crate::clock::now()).to_string()
@@ -334,6 +365,8 @@ pub struct Store {
     identity: Option<(u64, u64)>,
     /// Set once the file was found deleted or replaced: every later write is refused.
     lost: std::cell::RefCell<Option<String>>,
+    /// Where `compact_models` goes on from (the last row it looked at).
+    compact_from: i64,
 }
 
 fn identity(path: &Path) -> Option<(u64, u64)> {
@@ -395,6 +428,7 @@ impl Store {
             path: path.to_path_buf(),
             identity: identity(path),
             lost: std::cell::RefCell::new(None),
+            compact_from: 0,
         };
         store.migrate()?;
         Ok(store)
@@ -432,6 +466,7 @@ impl Store {
             path: path.to_path_buf(),
             identity: identity(path),
             lost: std::cell::RefCell::new(None),
+            compact_from: 0,
         })
     }
 
@@ -521,6 +556,46 @@ impl Store {
         Ok(())
     }
 
+    /// Converts up to `batch` models stored as JSON to the compressed form, in one transaction;
+    /// returns how many rows it looked at (0: none left). Each row is converted whole or not at
+    /// all, so an interrupted conversion goes on where it stopped. A model that cannot be read
+    /// stays as it is (and is counted as left, not converted).
+    pub fn compact_models(&mut self, batch: usize) -> Result<usize, StoreError> {
+        self.check_same_file()?;
+        let tx = self.conn.transaction()?;
+        let rows: Vec<(i64, String)> = tx
+            .prepare(
+                "SELECT id, report_json FROM reports
+                 WHERE report_json IS NOT NULL AND report_z IS NULL AND id > ?1
+                 ORDER BY id LIMIT ?2",
+            )?
+            .query_map(
+                params![self.compact_from, i64::try_from(batch).unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut done = 0;
+        for (id, json) in &rows {
+            self.compact_from = *id;
+            let Ok(report) = serde_json::from_str::<Report>(json) else {
+                tracing::warn!(report = id, "stored model unreadable; left as it is");
+                continue;
+            };
+            let z = codec::encode(&report)
+                .map_err(|message| StoreError::Corrupt { id: *id, message })?;
+            tx.execute(
+                "UPDATE reports SET report_z = ?2, report_json = NULL WHERE id = ?1",
+                params![id, z],
+            )?;
+            done += 1;
+        }
+        tx.commit()?;
+        if done > 0 {
+            tracing::debug!(converted = done, "stored models compacted");
+        }
+        Ok(rows.len())
+    }
+
     /// The report with this content, if stored: what the daemon needs to finish a file whose
     /// report was stored but which could not be moved at the time.
     pub fn stored(&self, sha256: &str) -> Result<Option<Known>, StoreError> {
@@ -584,19 +659,15 @@ impl Store {
             Status::Unparseable => "unparseable",
         };
         let report = outcome.report.as_ref();
-        let report_json =
-            report
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt {
-                    id: 0,
-                    message: e.to_string(),
-                })?;
+        let report_z = report
+            .map(|r| codec::encode(r))
+            .transpose()
+            .map_err(|message| StoreError::Corrupt { id: 0, message })?;
         let now = now();
         tx.execute(
             "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
-                                  report_json, ruleset, received_at, audited_at, needs_review)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                  report_z, ruleset, received_at, audited_at, needs_review, published)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 outcome.sha256,
                 outcome.path.to_string_lossy(),
@@ -606,12 +677,13 @@ impl Store {
                 report.and_then(|r| r.year),
                 report.and_then(|r| r.template).map(|t| t.as_str()),
                 outcome.encoding,
-                report_json,
+                report_z,
                 ruleset,
                 received_at,
                 report.map(|_| now.clone()),
                 (!outcome.needs_review.is_empty())
                     .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
+                report.and_then(|r| r.published.clone()),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -727,12 +799,12 @@ impl Store {
         review: &str,
         keep: bool,
     ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
-        let (path, json): (String, Option<String>) = self.conn.query_row(
-            "SELECT path, report_json FROM reports WHERE id = ?1",
+        let (path, json, z): (String, Option<String>, Option<Vec<u8>>) = self.conn.query_row(
+            "SELECT path, report_json, report_z FROM reports WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let mut report: Option<Report> = json.and_then(|j| serde_json::from_str(&j).ok());
+        let mut report: Option<Report> = model(id, json, z).ok().flatten();
         // What the findings were made from: the tables with the reviewers' corrections.
         if let Some(r) = report.as_mut() {
             for c in self.corrections(id)? {
@@ -936,26 +1008,21 @@ impl Store {
 
     /// The same issuer's report for `year`, if stored and parsed (the newest if several).
     pub fn report_of(&self, organization: &str, year: i32) -> Result<Option<Report>, StoreError> {
-        let row: Option<(i64, String)> = self
+        let row: Option<(i64, Option<String>, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT id, report_json FROM reports
-                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND report_json IS NOT NULL
-                 ORDER BY id DESC LIMIT 1",
+                &format!(
+                    "SELECT id, report_json, report_z FROM reports
+                     WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
+                     ORDER BY id DESC LIMIT 1"
+                ),
                 params![organization, year],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         match row {
             None => Ok(None),
-            Some((id, json)) => {
-                serde_json::from_str(&json)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        id,
-                        message: e.to_string(),
-                    })
-            }
+            Some((id, json, z)) => model(id, json, z),
         }
     }
 
@@ -964,26 +1031,25 @@ impl Store {
         &self,
         since: Option<&str>,
     ) -> Result<Vec<(i64, String, Report)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, path, report_json FROM reports
-             WHERE status = 'parsed' AND report_json IS NOT NULL AND received_at >= ?1
-             ORDER BY id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, path, report_json, report_z FROM reports
+             WHERE status = 'parsed' AND {HAS_MODEL} AND received_at >= ?1
+             ORDER BY id"
+        ))?;
         let rows = stmt.query_map([since.unwrap_or("")], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, path, json) = row?;
-            let report: Report = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            })?;
-            out.push((id, path, report));
+            let (id, path, json, z) = row?;
+            if let Some(report) = model(id, json, z)? {
+                out.push((id, path, report));
+            }
         }
         Ok(out)
     }
@@ -1342,6 +1408,92 @@ mod tests {
             .expect("rename");
         let e = store.waiting(2).expect_err("unreadable").to_string();
         assert!(e.contains("no such table: notices"), "{e}");
+    }
+
+    /// A store written with the models as JSON (schema 8) is migrated, its models read as they
+    /// are, then converted a batch at a time — interrupted and taken up again — and read the
+    /// same; the publication date reaches its column, and a model that cannot be read stays.
+    #[test]
+    fn a_store_of_schema_8_is_compacted_in_place_and_reads_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+        let mut reports = Vec::new();
+        for e in std::fs::read_dir(&root).expect("seeds").flatten() {
+            if let Some(r) = crate::pipeline::read_file(&e.path()).report {
+                reports.push((*r).clone());
+            }
+        }
+        reports[0].published = Some("2021-01-20".into());
+        assert_eq!(reports.len(), 5);
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..8] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 8)
+                .expect("version");
+            for (i, r) in reports.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO reports (sha256, path, status, organization, year, report_json, received_at, ruleset)
+                     VALUES (?1, ?2, 'parsed', ?3, ?4, ?5, '2026-01-01T00:00:00Z', 'v1')",
+                    params![
+                        format!("sha{i}"),
+                        format!("{i}.txt"),
+                        r.organization,
+                        r.year,
+                        serde_json::to_string(r).expect("json")
+                    ],
+                )
+                .expect("old row");
+            }
+            conn.execute(
+                "INSERT INTO reports (sha256, path, status, organization, year, report_json, received_at)
+                 VALUES ('bad', 'bad.txt', 'parsed', 'x', 2020, '{not json', '2026-01-01T00:00:00Z')",
+                [],
+            )
+            .expect("damaged row");
+        }
+        let read_all = |store: &Store| {
+            reports
+                .iter()
+                .map(|r| {
+                    store
+                        .report_of(
+                            r.organization.as_deref().expect("org"),
+                            r.year.expect("year"),
+                        )
+                        .expect("read")
+                        .expect("stored")
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut store = Store::open(&path).expect("migrated");
+        assert_eq!(read_all(&store), reports, "JSON models read as they are");
+        let published: Option<String> = store
+            .conn
+            .query_row("SELECT published FROM reports WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("published");
+        assert_eq!(published.as_deref(), Some("2021-01-20"));
+        // Two rows, then the store closed (an interruption), then the rest.
+        assert_eq!(store.compact_models(2).expect("batch"), 2);
+        drop(store);
+        let mut store = Store::open(&path).expect("reopened");
+        assert_eq!(read_all(&store), reports, "half converted");
+        while store.compact_models(2).expect("batch") > 0 {}
+        assert_eq!(read_all(&store), reports, "all converted");
+        let left: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM reports WHERE report_json IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 1, "only the damaged one keeps its JSON");
+        assert_eq!(store.compact_models(10).expect("nothing left"), 0);
     }
 
     #[test]

@@ -66,12 +66,12 @@ fn slow_writes_are_read_only_when_settled() {
         "{}",
         d.log()
     );
-    let json: String = d
+    let z: Vec<u8> = d
         .db()
-        .query_row("SELECT report_json FROM reports", [], |r| r.get(0))
+        .query_row("SELECT report_z FROM reports", [], |r| r.get(0))
         .expect("row");
-    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
-    assert_eq!(report["table3"]["carried_forward"]["total"], 5);
+    let report = ogi_audit::store::codec::decode(&z).expect("stored model");
+    assert_eq!(report.table3["carried_forward"]["total"], Some(5));
 }
 
 #[test]
@@ -309,13 +309,13 @@ fn html_docx_and_pdf_reports_are_audited_like_text_reports() {
     let tables: Vec<String> = {
         let db = d.db();
         let mut stmt = db
-            .prepare("SELECT report_json FROM reports WHERE status = 'parsed' ORDER BY path")
+            .prepare("SELECT report_z FROM reports WHERE status = 'parsed' ORDER BY path")
             .expect("query");
-        stmt.query_map([], |r| r.get::<_, String>(0))
+        stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
             .expect("rows")
-            .map(|j| {
-                let v: serde_json::Value = serde_json::from_str(&j.expect("row")).expect("json");
-                format!("{}{}", v["table3"], v["table4"])
+            .map(|z| {
+                let r = ogi_audit::store::codec::decode(&z.expect("row")).expect("model");
+                format!("{:?}{:?}", r.table3, r.table4)
             })
             .collect()
     };
@@ -339,4 +339,78 @@ fn html_docx_and_pdf_reports_are_audited_like_text_reports() {
     wait_for(Duration::from_secs(5), || {
         d.path("quarantine/scan.png.reason.txt").exists()
     });
+}
+
+/// Reports stored by an earlier version (the model as JSON) are compacted by the daemon in the
+/// background, and every page and command reads them the same before and after.
+#[test]
+fn reports_stored_as_json_by_an_earlier_version_are_compacted_in_the_background() {
+    let mut d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
+    for s in seeds() {
+        d.drop_file(&s, &s.file_name().expect("name").to_string_lossy());
+    }
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'") == 5
+    });
+    let findings = |d: &Daemon| {
+        let out = d.cli(&["findings", "--format", "json"]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = findings(&d);
+    d.terminate();
+    // As an earlier version stored them.
+    let mut originals = std::collections::BTreeMap::new();
+    {
+        let db = d.db();
+        let rows: Vec<(i64, Vec<u8>)> = db
+            .prepare("SELECT id, report_z FROM reports WHERE report_z IS NOT NULL")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        for (id, z) in rows {
+            let report = ogi_audit::store::codec::decode(&z).expect("model");
+            originals.insert(id, report.clone());
+            db.execute(
+                "UPDATE reports SET report_json = ?2, report_z = NULL WHERE id = ?1",
+                rusqlite::params![id, serde_json::to_string(&report).expect("json")],
+            )
+            .expect("old form");
+        }
+    }
+    assert_eq!(findings(&d), before, "read as JSON");
+    d.spawn();
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports WHERE report_json IS NOT NULL") == 0
+    });
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE report_z IS NOT NULL"),
+        5
+    );
+    wait_for(Duration::from_secs(10), || {
+        d.log().contains("stored reports compacted")
+    });
+    assert_eq!(findings(&d), before, "read compacted");
+    for (id, report) in &originals {
+        let z: Vec<u8> = d
+            .db()
+            .query_row("SELECT report_z FROM reports WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .expect("row");
+        assert_eq!(
+            &ogi_audit::store::codec::decode(&z).expect("model"),
+            report,
+            "report {id} the same"
+        );
+    }
+    let out = d.cli(&["reaudit", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.kill();
 }

@@ -89,6 +89,31 @@ fn strip_whitespace(s: &str) -> String {
     out
 }
 
+/// The words around a claim: what [`Claim::before`], `after`, `phrase` and `sentence` hold.
+pub struct Context {
+    pub before: String,
+    pub after: String,
+    pub phrase: String,
+    pub sentence: String,
+}
+
+/// The words around the claim at bytes `num_start..end` of `text` (the number and its unit).
+/// The store keeps claims without them and has them made again from the text.
+pub fn context(text: &str, num_start: usize, end: usize) -> Context {
+    let before = context_before(&text[..num_start]);
+    let after = context_after(&text[end..]);
+    let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
+    let compact = strip_whitespace(&text[num_start..end]);
+    let phrase = format!("{}{compact}", &before[phrase_start..]);
+    let sentence = format!("{before}{compact}{after}");
+    Context {
+        before,
+        after,
+        phrase,
+        sentence,
+    }
+}
+
 /// Finds the claims in `text`, outside the byte spans in `skip` (the tables).
 pub fn find(
     text: &str,
@@ -123,12 +148,12 @@ pub fn find(
         let Ok(value) = num.parse::<f64>() else {
             continue;
         };
-        let before = context_before(&text[..num_start]);
-        let after = context_after(&text[end..]);
-        let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
-        let compact = strip_whitespace(all_text);
-        let phrase = format!("{}{compact}", &before[phrase_start..]);
-        let sentence = format!("{before}{compact}{after}");
+        let Context {
+            before,
+            after,
+            phrase,
+            sentence,
+        } = context(text, num_start, end);
         let start = to_char(num_start);
         let section = sections
             .iter()

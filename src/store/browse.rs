@@ -556,7 +556,7 @@ impl Store {
             .query_row(
                 &format!(
                     "SELECT {ROW_COLUMNS}, r.sha256, r.path, r.stored_path, r.encoding, r.audited_at,
-                            r.ruleset, r.report_json
+                            r.ruleset, r.report_json, r.report_z
                      FROM reports r WHERE r.id = ?1{within}"
                 ),
                 params_from_iter(args.iter()),
@@ -570,21 +570,16 @@ impl Store {
                         r.get::<_, Option<String>>(17)?,
                         r.get::<_, Option<String>>(18)?,
                         r.get::<_, Option<String>>(19)?,
+                        r.get::<_, Option<Vec<u8>>>(20)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((row, sha256, path, stored_path, encoding, audited_at, ruleset, json)) = found
+        let Some((row, sha256, path, stored_path, encoding, audited_at, ruleset, json, z)) = found
         else {
             return Ok(None);
         };
-        let report = match json {
-            Some(j) => Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            })?),
-            None => None,
-        };
+        let report = super::model(id, json, z)?;
         let findings = match &ruleset {
             Some(version) => self.report_for_mail(id, version)?.2,
             None => Vec::new(),
@@ -658,23 +653,26 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.report_json FROM reports r
-             WHERE r.organization = ?1 AND r.status = 'parsed' AND r.report_json IS NOT NULL
+            "SELECT r.id, r.report_json, r.report_z FROM reports r
+             WHERE r.organization = ?1 AND r.status = 'parsed'
+               AND (r.report_z IS NOT NULL OR r.report_json IS NOT NULL)
                AND r.id = (SELECT MAX(o.id) FROM reports o WHERE o.organization = r.organization
                            AND o.year IS r.year AND o.status = 'parsed')
              ORDER BY r.year, r.id",
         )?;
         let rows = stmt.query_map([organization], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, json) = row?;
-            let report = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            })?;
-            out.push((id, report));
+            let (id, json, z) = row?;
+            if let Some(report) = super::model(id, json, z)? {
+                out.push((id, report));
+            }
         }
         Ok(out)
     }

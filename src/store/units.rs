@@ -175,7 +175,8 @@ impl Store {
     pub fn arrivals(&self) -> Result<Vec<Arrival>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.organization, r.year, r.path, r.received_at,
-                    json_extract(r.report_json, '$.published'),
+                    COALESCE(r.published, CASE WHEN json_valid(r.report_json)
+                             THEN json_extract(r.report_json, '$.published') END),
                     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'error'),
                     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'warning'),
                     a.unit_id
@@ -215,20 +216,17 @@ impl Store {
 
     /// A parsed report's model by id.
     pub fn report_by_id(&self, id: i64) -> Result<Option<crate::model::Report>, StoreError> {
-        let json: Option<String> = self
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT report_json FROM reports WHERE id = ?1 AND status = 'parsed' AND report_json IS NOT NULL",
+                "SELECT report_json, report_z FROM reports WHERE id = ?1 AND status = 'parsed'",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        json.map(|j| {
-            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            })
-        })
-        .transpose()
+        match row {
+            Some((json, z)) => super::model(id, json, z),
+            None => Ok(None),
+        }
     }
 }

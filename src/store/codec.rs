@@ -1,0 +1,288 @@
+//! How a report's model is kept in the store: its JSON without the copies of its own text,
+//! compressed.
+//!
+//! A report's text was stored three times over: once as `text`, again in each section's text,
+//! and again in each claim's sentence and context (with its phrase and the words before and
+//! after). Here a section's text is kept as where it lies in `text`, a claim's words are made
+//! again from `text` by the parser's own function, and the rest is deflated. Nothing is dropped
+//! that cannot be made again exactly: each section and claim is checked when it is written, and
+//! one that would not come back the same is kept whole.
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Report;
+
+/// The format's version, first byte of every stored model.
+const VERSION: u8 = 1;
+/// What the compressor is given beforehand: the official form's labels, the model's keys and the
+/// tables' shapes, the same in every report (`tools/gen_codec_dictionary.py`). Part of the
+/// format: another dictionary needs another version.
+const DICTIONARY: &[u8] = include_bytes!("codec.dict");
+/// Deflate's level: 3 of 9 keeps the store's write cheap (level 6 saves another 2 %).
+const LEVEL: u32 = 3;
+/// Largest model inflated (a stored model is a few hundred KB at most).
+const MAX_INFLATED: u64 = 256 * 1024 * 1024;
+
+/// What is stored: the report with the copies emptied, and which were.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    report: Report,
+    /// For each section, the character range of its text in `report.text` (`None`: kept whole).
+    sections: Vec<Option<(usize, usize)>>,
+    /// For each claim, whether its text and words are to be made again from `report.text`.
+    claims: Vec<bool>,
+}
+
+/// Byte offsets of each character of `text`, and of its end.
+fn boundaries(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect()
+}
+
+fn slice<'a>(text: &'a str, at: &[usize], from: usize, to: usize) -> Option<&'a str> {
+    let (a, b) = (*at.get(from)?, *at.get(to)?);
+    text.get(a..b)
+}
+
+/// The claim's text and words as the parser makes them from `text`.
+fn remade(
+    text: &str,
+    at: &[usize],
+    start: usize,
+    end: usize,
+) -> Option<(String, crate::parse::ClaimWords)> {
+    let (a, b) = (*at.get(start)?, *at.get(end)?);
+    if a > b {
+        return None;
+    }
+    Some((
+        text.get(a..b)?.to_string(),
+        crate::parse::claim_context(text, a, b),
+    ))
+}
+
+/// The stored form of a report.
+pub fn encode(report: &Report) -> Result<Vec<u8>, String> {
+    let text = &report.text;
+    let at = boundaries(text);
+    let mut slim = report.clone();
+    let mut sections = Vec::with_capacity(slim.section_text.len());
+    for s in &mut slim.section_text {
+        // The section's text is its stretch of the report's text, trimmed: find where.
+        let found = slice(text, &at, s.start, s.end).and_then(|stretch| {
+            let off = stretch.find(s.text.as_str())?;
+            let from = s.start + stretch[..off].chars().count();
+            Some((from, from + s.text.chars().count()))
+        });
+        match found {
+            Some((from, to)) if slice(text, &at, from, to) == Some(s.text.as_str()) => {
+                s.text.clear();
+                sections.push(Some((from, to)));
+            }
+            _ => sections.push(None),
+        }
+    }
+    let mut claims = Vec::with_capacity(slim.claims.len());
+    for c in &mut slim.claims {
+        let same = remade(text, &at, c.start, c.end).is_some_and(|(t, w)| {
+            t == c.text
+                && w.before == c.before
+                && w.after == c.after
+                && w.phrase == c.phrase
+                && w.sentence == c.sentence
+        });
+        if same {
+            c.text.clear();
+            c.before.clear();
+            c.after.clear();
+            c.phrase.clear();
+            c.sentence.clear();
+        }
+        claims.push(same);
+    }
+    let stored = Stored {
+        report: slim,
+        sections,
+        claims,
+    };
+    let json = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
+    let mut z = Compress::new(Compression::new(LEVEL), false);
+    z.set_dictionary(DICTIONARY).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(json.len() / 3 + 64);
+    out.push(VERSION);
+    loop {
+        let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+        if out.len() == out.capacity() {
+            out.reserve(out.len().max(4096));
+        }
+        match z
+            .compress_vec(
+                json.get(read..).unwrap_or(&[]),
+                &mut out,
+                FlushCompress::Finish,
+            )
+            .map_err(|e| e.to_string())?
+        {
+            Status::StreamEnd => return Ok(out),
+            Status::Ok | Status::BufError => {}
+        }
+    }
+}
+
+/// Inflates a stored model's JSON, at most [`MAX_INFLATED`] bytes.
+fn inflate(z: &[u8]) -> Result<Vec<u8>, String> {
+    let mut d = Decompress::new(false);
+    d.set_dictionary(DICTIONARY).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(z.len() * 4);
+    loop {
+        let read = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
+        if out.len() == out.capacity() {
+            if out.len() as u64 >= MAX_INFLATED {
+                return Err("a stored model larger than any report".to_string());
+            }
+            out.reserve(out.len().max(4096));
+        }
+        let before = (d.total_in(), d.total_out());
+        match d
+            .decompress_vec(
+                z.get(read..).unwrap_or(&[]),
+                &mut out,
+                FlushDecompress::Finish,
+            )
+            .map_err(|e| format!("stored model: {e}"))?
+        {
+            Status::StreamEnd => return Ok(out),
+            // No progress with room to write: the stream is cut short.
+            _ if (d.total_in(), d.total_out()) == before && out.len() < out.capacity() => {
+                return Err("stored model: cut short".to_string())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A report from its stored form.
+pub fn decode(bytes: &[u8]) -> Result<Report, String> {
+    let (&version, z) = bytes.split_first().ok_or("an empty stored model")?;
+    if version != VERSION {
+        return Err(format!(
+            "a stored model of format {version}, this version reads {VERSION}"
+        ));
+    }
+    let json = inflate(z)?;
+    let Stored {
+        mut report,
+        sections,
+        claims,
+    } = serde_json::from_slice(&json).map_err(|e| format!("stored model: {e}"))?;
+    let at = boundaries(&report.text);
+    for (s, range) in report.section_text.iter_mut().zip(sections) {
+        if let Some((from, to)) = range {
+            s.text = slice(&report.text, &at, from, to)
+                .ok_or("a section outside the report's text")?
+                .to_string();
+        }
+    }
+    let text = report.text.clone();
+    for (c, slimmed) in report.claims.iter_mut().zip(claims) {
+        if slimmed {
+            let (t, w) =
+                remade(&text, &at, c.start, c.end).ok_or("a claim outside the report's text")?;
+            c.text = t;
+            c.before = w.before;
+            c.after = w.after;
+            c.phrase = w.phrase;
+            c.sentence = w.sentence;
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every real report and seed comes back exactly as parsed, in a fraction of its JSON.
+    #[test]
+    fn real_reports_come_back_exactly_and_smaller() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        for dir in ["seeds", "samples", "generated"] {
+            for e in std::fs::read_dir(root.join(dir))
+                .expect("fixtures")
+                .flatten()
+            {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x != "md" && x != "pdf") {
+                    files.push(p);
+                }
+            }
+        }
+        assert!(files.len() > 20, "{files:?}");
+        let (mut json_bytes, mut stored_bytes) = (0, 0);
+        for path in &files {
+            let outcome = crate::pipeline::read_file(path);
+            let Some(report) = outcome.report else {
+                continue;
+            };
+            let z = encode(&report).expect("encode");
+            let report = &report;
+            assert_eq!(decode(&z).expect("decode"), **report, "{}", path.display());
+            json_bytes += serde_json::to_vec(&**report).expect("json").len();
+            stored_bytes += z.len();
+        }
+        assert!(
+            stored_bytes * 4 < json_bytes,
+            "{stored_bytes} bytes stored for {json_bytes} bytes of JSON"
+        );
+    }
+
+    #[test]
+    fn a_section_or_claim_that_would_not_come_back_the_same_is_kept_whole() {
+        let mut report = crate::parse::parse(
+            "2020年政府信息公开工作年度报告\n一、总体情况\n全年共收到申请58件,办结率100%。\n",
+        )
+        .unwrap_or_default();
+        report.text =
+            "2020年政府信息公开工作年度报告\n一、总体情况\n全年共收到申请58件,办结率100%。\n"
+                .into();
+        report.section_text.push(crate::model::Section {
+            key: crate::model::SectionKey::Overview,
+            heading: "一、总体情况".into(),
+            text: "不在正文里的文字".into(),
+            start: 0,
+            end: 5,
+        });
+        report.claims.push(crate::model::Claim {
+            value: 1.0,
+            unit: "件".into(),
+            text: "1件".into(),
+            phrase: "改过的".into(),
+            sentence: "改过的句子".into(),
+            before: String::new(),
+            after: String::new(),
+            section: None,
+            start: 10_000,
+            end: 10_002,
+        });
+        let z = encode(&report).expect("encode");
+        let back = decode(&z).expect("decode");
+        assert_eq!(back, report);
+        // Cut short anywhere, or damaged: an error, never a hang or a panic.
+        for len in 0..z.len() {
+            assert!(decode(&z[..len]).is_err(), "cut at {len}");
+        }
+        for at in 1..z.len() {
+            let mut bad = z.clone();
+            bad[at] ^= 0x5A;
+            let _ = decode(&bad);
+        }
+        // Damaged stored models are errors.
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[VERSION, 1, 2, 3]).is_err());
+        assert!(decode(&[9]).is_err());
+    }
+}
