@@ -144,6 +144,9 @@ pub enum Command {
         /// Store and mail nothing; say how many reports would change.
         #[arg(long)]
         dry_run: bool,
+        /// Threads running the rules (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Parse reports and print what was read.
     ///
@@ -504,7 +507,8 @@ pub fn main() -> ExitCode {
             since,
             mail,
             dry_run,
-        } => reaudit(cli.config.as_deref(), since.as_deref(), mail, dry_run),
+            jobs,
+        } => reaudit(cli.config.as_deref(), since.as_deref(), mail, dry_run, jobs),
         Command::Check {
             format,
             rules,

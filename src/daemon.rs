@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{JoinHandle, ThreadId};
@@ -25,7 +25,7 @@ use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::RuleSet;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, StoredModel};
 use crate::watch::{self, Inbox, Stamp};
 
 /// What the daemon shares between its loop and its workers.
@@ -173,11 +173,26 @@ impl Context {
         done
     }
 
+    /// The current rule set, as this thread's own copy ([`RuleSet::fork`]), made the first
+    /// time the thread asks for this set.
     fn current_rules(&self) -> Arc<RuleSet> {
-        match self.rules.read() {
+        thread_local! {
+            /// The shared set this thread's copy was made of, and the copy.
+            static MINE: std::cell::RefCell<Option<(Arc<RuleSet>, Arc<RuleSet>)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let shared = match self.rules.read() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        };
+        MINE.with_borrow_mut(|mine| match mine {
+            Some((of, copy)) if Arc::ptr_eq(of, &shared) => copy.clone(),
+            _ => {
+                let copy = Arc::new(shared.fork());
+                *mine = Some((shared, copy.clone()));
+                copy
+            }
+        })
     }
 
     fn with_store<T>(
@@ -491,8 +506,12 @@ impl Context {
 
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
-        match self.with_store(|s| s.report_of(org, year - 1)) {
-            Ok(r) => r.map(Arc::new),
+        // Read under the store's lock, decoded outside it.
+        match self
+            .with_store(|s| s.stored_report_of(org, year - 1))
+            .and_then(|m| m.map(StoredModel::decode).transpose())
+        {
+            Ok(r) => r.flatten().map(Arc::new),
             Err(e) => {
                 tracing::warn!("previous year's report not read: {e}");
                 None
@@ -1126,17 +1145,95 @@ pub enum ReauditMode {
 /// [`ReauditMode::StoreAndMail`], a report that now has findings it did not have before (at or
 /// above `mail.min_severity`) gets a summary queued in the store, which the daemon's mailer sends
 /// like any other.
-pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Result<Reaudited> {
-    let mail = mode == ReauditMode::StoreAndMail;
+/// Reports re-audited at a time by one job: their models are read in one go, not all at once
+/// (100,000 decoded models would take gigabytes).
+const REAUDIT_BATCH: usize = 100;
+
+/// Re-runs the current rules over the stored reports received since `since`, on `jobs` threads
+/// (the rules run in parallel; the store is written one report at a time). `progress` is told
+/// how many of how many are done, now and then and at the end.
+pub fn reaudit(
+    config: &Config,
+    since: Option<&str>,
+    mode: ReauditMode,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Reaudited> {
     let ctx = Context::open(config.clone())?;
-    let set = ctx.current_rules();
-    let reports = ctx.with_store(|s| s.parsed_reports(since))?;
+    let ids = ctx.with_store(|s| s.parsed_ids(since))?;
+    let total = ids.len();
+    let batches: Vec<&[i64]> = ids.chunks(REAUDIT_BATCH).collect();
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let results: Vec<Reaudited> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Reaudited::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else { break };
+                        if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                            break;
+                        }
+                        match reaudit_batch(&ctx, &ctx.current_rules(), batch, mode, &mut done) {
+                            Ok(()) => {
+                                finished.fetch_add(batch.len(), Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                if let Ok(mut f) = failed.lock() {
+                                    f.get_or_insert(e);
+                                }
+                                break;
+                            }
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        while !workers.iter().all(|w| w.is_finished()) {
+            progress(finished.load(Ordering::Relaxed), total);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    progress(total, total);
     let mut done = Reaudited {
-        total: reports.len(),
+        total,
         ..Reaudited::default()
     };
-    let min = config.mail.min_severity;
-    for (id, _path, mut report) in reports {
+    for r in results {
+        done.changed += r.changed;
+        done.news += r.news;
+        done.queued += r.queued;
+        done.unrouted += r.unrouted;
+    }
+    Ok(done)
+}
+
+/// Re-audits one batch of stored reports, adding to `done`.
+fn reaudit_batch(
+    ctx: &Context,
+    set: &RuleSet,
+    ids: &[i64],
+    mode: ReauditMode,
+    done: &mut Reaudited,
+) -> Result<()> {
+    let mail = mode == ReauditMode::StoreAndMail;
+    let min = ctx.config.mail.min_severity;
+    for stored in ctx.with_store(|s| s.stored_models(ids))? {
+        let id = stored.id;
+        let Some(mut report) = stored.decode()? else {
+            continue;
+        };
         let before: HashSet<(String, String)> = ctx
             .with_store(|s| s.current_findings(id))?
             .into_iter()
@@ -1169,7 +1266,7 @@ pub fn reaudit(config: &Config, since: Option<&str>, mode: ReauditMode) -> Resul
             }
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 /// Puts a report's corrections in place (a later correction of a cell wins) and gives the key

@@ -123,6 +123,8 @@ pub struct RuleSet {
     limits: Limits,
     /// The config's `[rules.settings]`, as scripts read them with `setting(name)`.
     settings: Arc<Map>,
+    /// The sources it was compiled from, for [`RuleSet::fork`].
+    sources: Arc<Vec<(PathBuf, String)>>,
 }
 
 /// The word lists of a pack, by name (the file name without `.txt`).
@@ -277,6 +279,7 @@ impl RuleSet {
     /// Compiles rules from (file name, source) pairs; sources named `lists/NAME.txt` are the
     /// pack's word lists.
     pub fn from_sources(sources: Vec<(PathBuf, String)>, limits: Limits) -> RuleSet {
+        let kept = Arc::new(sources.clone());
         let mut hasher = Sha256::new();
         for (file, src) in &sources {
             hasher.update(file.to_string_lossy().as_bytes());
@@ -326,7 +329,38 @@ impl RuleSet {
             version,
             limits,
             settings: Arc::new(Map::new()),
+            sources: kept,
         }
+    }
+
+    /// The same set compiled anew, sharing nothing with this one, for another thread. The
+    /// engine's functions and the scripts' syntax trees are reference-counted: threads running
+    /// one set count on the same counters and slow each other down (two threads ran the pack
+    /// slower than one, `bench rules`), so each thread that runs rules runs its own copy.
+    pub fn fork(&self) -> RuleSet {
+        let sources: Vec<(PathBuf, String)> = self
+            .sources
+            .iter()
+            .map(|(p, s)| (p.clone(), s.as_str().to_owned()))
+            .collect();
+        let mut set = RuleSet::from_sources(sources, self.limits);
+        set.errors = self.errors.clone();
+        set.version = self.version.clone();
+        // The settings' strings are shared too: copied, not cloned.
+        set.settings = Arc::new(
+            self.settings
+                .iter()
+                .map(|(k, v)| {
+                    let v = if v.is_string() {
+                        Dynamic::from(v.to_string())
+                    } else {
+                        v.clone()
+                    };
+                    (k.as_str().into(), v)
+                })
+                .collect(),
+        );
+        set
     }
 
     /// The set with the config's `[rules.settings]`. They count in the set's version: the same

@@ -317,6 +317,21 @@ pub fn version_of(audit: &str) -> &str {
     audit.split('+').next().unwrap_or(audit)
 }
 
+/// A report's model as the store keeps it, not yet decoded.
+#[derive(Debug, Clone)]
+pub struct StoredModel {
+    pub id: i64,
+    json: Option<String>,
+    z: Option<Vec<u8>>,
+}
+
+impl StoredModel {
+    /// The model (`None`: the report has none).
+    pub fn decode(self) -> Result<Option<Report>, StoreError> {
+        model(self.id, self.json, self.z)
+    }
+}
+
 /// A parsed report has its model in one of the two columns.
 pub(crate) const HAS_MODEL: &str = "(report_z IS NOT NULL OR report_json IS NOT NULL)";
 
@@ -1026,32 +1041,57 @@ impl Store {
         }
     }
 
-    /// Parsed reports received since `since` (RFC 3339 prefix, e.g. `2026-03-01`), oldest first.
-    pub fn parsed_reports(
-        &self,
-        since: Option<&str>,
-    ) -> Result<Vec<(i64, String, Report)>, StoreError> {
+    /// The ids of the parsed reports received since `since` (RFC 3339 prefix, e.g.
+    /// `2026-03-01`), oldest first.
+    pub fn parsed_ids(&self, since: Option<&str>) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT id, path, report_json, report_z FROM reports
+            "SELECT id FROM reports
              WHERE status = 'parsed' AND {HAS_MODEL} AND received_at >= ?1
              ORDER BY id"
         ))?;
-        let rows = stmt.query_map([since.unwrap_or("")], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<Vec<u8>>>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, path, json, z) = row?;
-            if let Some(report) = model(id, json, z)? {
-                out.push((id, path, report));
+        let rows = stmt.query_map([since.unwrap_or("")], |r| r.get::<_, i64>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The stored models of these reports as they are kept, in the order given: decoded with
+    /// [`StoredModel::decode`] outside the store's lock, so that several threads can.
+    pub fn stored_models(&self, ids: &[i64]) -> Result<Vec<StoredModel>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT report_json, report_z FROM reports WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<(Option<String>, Option<Vec<u8>>)> = stmt
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((json, z)) = row {
+                out.push(StoredModel { id: *id, json, z });
             }
         }
         Ok(out)
+    }
+
+    /// The same issuer's report for `year` as it is kept (the newest if several).
+    pub fn stored_report_of(
+        &self,
+        organization: &str,
+        year: i32,
+    ) -> Result<Option<StoredModel>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id, report_json, report_z FROM reports
+                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
+                 ORDER BY id DESC LIMIT 1"
+            ))?
+            .query_row(params![organization, year], |r| {
+                Ok(StoredModel {
+                    id: r.get(0)?,
+                    json: r.get(1)?,
+                    z: r.get(2)?,
+                })
+            })
+            .optional()?)
     }
 
     /// The rule set version of a report's latest audit.

@@ -264,12 +264,18 @@ fn drive(n: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) -> (f64, Optio
 }
 
 fn in_memory(stage: Stage, corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
+    thread_local! {
+        /// This thread's copy of the rule set, as the daemon's workers have theirs.
+        static MINE: std::cell::RefCell<Option<Arc<RuleSet>>> = const { std::cell::RefCell::new(None) };
+    }
     let work = |i: usize| {
         let item = &corpus[i];
         let outcome = pipeline::read_bytes(&item.name, &item.bytes);
         if stage == Stage::Rules {
             if let Some(report) = &outcome.report {
-                std::hint::black_box(set.run(report, None));
+                let mine =
+                    MINE.with_borrow_mut(|m| m.get_or_insert_with(|| Arc::new(set.fork())).clone());
+                std::hint::black_box(mine.run(report, None));
             }
         }
         std::hint::black_box(outcome);

@@ -232,15 +232,52 @@ pub(super) fn reaudit(
     since: Option<&str>,
     mail: bool,
     dry_run: bool,
+    jobs: Option<usize>,
 ) -> Result<ExitCode> {
     let config = config(explicit)?;
+    let jobs = jobs
+        .filter(|j| *j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let mode = match (dry_run, mail) {
         (true, true) => anyhow::bail!("--dry-run stores and mails nothing: leave out --mail"),
         (true, false) => daemon::ReauditMode::DryRun,
         (false, true) => daemon::ReauditMode::StoreAndMail,
         (false, false) => daemon::ReauditMode::Store,
     };
-    let done = daemon::reaudit(&config, since, mode)?;
+    // A progress line on a terminal, redrawn in place; a line a minute in a log.
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = |done: usize, total: usize| {
+        let Ok(mut last) = last.lock() else { return };
+        let every = if terminal { 0 } else { 60 };
+        let due = last.is_none_or(|t| t.elapsed().as_secs() >= every) || done == total;
+        // In a log, a line once there is something to say.
+        if !due || total == 0 || (!terminal && done == 0) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let left = if rate > 0.0 {
+            format!(", {:.0} s left", (total - done) as f64 / rate)
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "reaudit: {done} / {total} ({:.0} %), {rate:.0} reports/s{left}",
+            done as f64 * 100.0 / total as f64
+        );
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+            if done == total {
+                eprintln!();
+            }
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    let done = daemon::reaudit(&config, since, mode, jobs, &progress)?;
     if dry_run {
         println!(
             "{} of {} stored reports would be re-audited with the current rules; {} would have new findings (nothing stored)",

@@ -5,9 +5,8 @@
 //! nearly all in last year's text was copied from it, whatever was cut or joined around it;
 //! changing one number or name in a sentence touches only the few shingles that cover it.
 
-use std::collections::{HashMap, HashSet};
-
 use rhai::{Array, Dynamic, Map, FLOAT, INT};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Characters per shingle: four Han characters are about two words.
 pub const SHINGLE: usize = 4;
@@ -25,9 +24,9 @@ pub const MIN_SENTENCE: usize = 15;
 
 /// Character-bigram similarity (Dice coefficient) of two texts, 0.0 to 1.0.
 pub fn similarity(a: &str, b: &str) -> FLOAT {
-    fn bigrams(s: &str) -> HashMap<(char, char), usize> {
+    fn bigrams(s: &str) -> FxHashMap<(char, char), usize> {
         let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let mut m = HashMap::new();
+        let mut m = FxHashMap::default();
         for w in chars.windows(2) {
             *m.entry((w[0], w[1])).or_insert(0) += 1;
         }
@@ -50,12 +49,22 @@ fn compared(text: &str) -> Vec<char> {
     text.chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
+/// A shingle as one number: its length, then 21 bits per character (every `char` fits).
+fn key(w: &[char]) -> u128 {
+    w.iter().fold(w.len() as u128, |k, c| {
+        (k << 21) | u128::from(u32::from(*c))
+    })
+}
+
 /// The shingles of a text; a text shorter than one shingle is one shingle.
-fn shingles(chars: &[char]) -> HashSet<&[char]> {
+fn shingles(chars: &[char]) -> FxHashSet<u128> {
     if chars.len() < SHINGLE {
-        return std::iter::once(chars).filter(|c| !c.is_empty()).collect();
+        return std::iter::once(chars)
+            .filter(|c| !c.is_empty())
+            .map(key)
+            .collect();
     }
-    chars.windows(SHINGLE).collect()
+    chars.windows(SHINGLE).map(key).collect()
 }
 
 /// The share (0.0 to 1.0) of `text`'s shingles that are also in `source`: 1.0 when every part
@@ -99,10 +108,15 @@ pub fn first_phrase<S: AsRef<str>>(text: &str, phrases: impl IntoIterator<Item =
 pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
     let own: Vec<char> = compared(source);
     let pool = shingles(&own);
-    let theirs: Vec<(&str, Vec<char>)> = sentences(source)
-        .into_iter()
-        .map(|s| (s, compared(s)))
-        .collect();
+    let theirs: Vec<&str> = sentences(source);
+    // Which of `source`'s sentences hold each shingle (each sentence once per shingle).
+    let mut holders: FxHashMap<u128, Vec<usize>> = FxHashMap::default();
+    for (i, t) in theirs.iter().enumerate() {
+        for s in shingles(&compared(t)) {
+            holders.entry(s).or_default().push(i);
+        }
+    }
+    let mut shared = vec![0usize; theirs.len()];
     let mut out = Array::new();
     for sentence in sentences(text) {
         let chars = compared(sentence);
@@ -115,14 +129,20 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
         if share < threshold {
             continue;
         }
-        // The sentence it came from: the one sharing most of its shingles.
-        let from = theirs
+        // The sentence it came from: the one sharing most of its shingles (the last of those
+        // sharing as many).
+        shared.iter_mut().for_each(|n| *n = 0);
+        for s in &mine {
+            for i in holders.get(s).map_or(&[][..], Vec::as_slice) {
+                shared[*i] += 1;
+            }
+        }
+        let from = shared
             .iter()
-            .max_by_key(|(_, c)| {
-                let other = shingles(c);
-                mine.iter().filter(|s| other.contains(*s)).count()
-            })
-            .map_or("", |(s, _)| *s);
+            .enumerate()
+            .max_by_key(|(_, n)| **n)
+            .and_then(|(i, _)| theirs.get(i))
+            .map_or("", |s| *s);
         let mut m = Map::new();
         m.insert("sentence".into(), Dynamic::from(sentence.to_string()));
         m.insert("share".into(), Dynamic::from(share));
