@@ -280,6 +280,14 @@ fn coverage_of_a_register_of_thirty_units() {
         })
         .expect("console address");
     let mut web = common::http::Client::new(addr);
+    // Without a year: the season under way, and every year of the store offered.
+    let season = web.get("/units");
+    assert_eq!(season.status, 200);
+    assert!(
+        season.text().contains("<option value=\"2026\">") && season.text().contains(" selected>"),
+        "{}",
+        season.text()
+    );
     let page = web.get("/units?year=2026");
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();

@@ -31,12 +31,17 @@ pub(crate) async fn coverage(
         ),
         None => None,
     };
+    // Without a year asked: the season under way, the reports of last year (by the daemon's
+    // clock, in the office's time zone).
+    let season = i64::from(crate::clock::today(deadlines.offset).year()) - 1;
     let (coverage, years, units) = app
         .read(move |s| {
-            let years = s.years(&crate::store::Scope::all())?;
-            let year = asked
-                .or_else(|| years.first().and_then(|y| i32::try_from(*y).ok()))
-                .unwrap_or(2025);
+            let mut years = s.years(&crate::store::Scope::all())?;
+            let year = asked.unwrap_or(i32::try_from(season).unwrap_or(2025));
+            // The year shown and the season are always offered, reports or not.
+            years.extend([season, i64::from(year)]);
+            years.sort_unstable_by(|a, b| b.cmp(a));
+            years.dedup();
             let units = s.units()?;
             Ok((crate::units::coverage(s, year, &deadlines)?, years, units))
         })
