@@ -25,7 +25,7 @@ use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::RuleSet;
-use crate::store::{self, Store, StoreError, StoredModel};
+use crate::store::{self, Store, StoreError, StoredModel, Unit};
 use crate::watch::{self, Inbox, Stamp};
 
 /// What the daemon shares between its loop and its workers.
@@ -173,6 +173,15 @@ impl Context {
         done
     }
 
+    /// The current rule set as loaded, shared by every thread: for its version and errors;
+    /// rules are run on [`Context::current_rules`].
+    fn shared_rules(&self) -> Arc<RuleSet> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// The current rule set, as this thread's own copy ([`RuleSet::fork`]), made the first
     /// time the thread asks for this set.
     fn current_rules(&self) -> Arc<RuleSet> {
@@ -181,10 +190,7 @@ impl Context {
             static MINE: std::cell::RefCell<Option<(Arc<RuleSet>, Arc<RuleSet>)>> =
                 const { std::cell::RefCell::new(None) };
         }
-        let shared = match self.rules.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let shared = self.shared_rules();
         MINE.with_borrow_mut(|mine| match mine {
             Some((of, copy)) if Arc::ptr_eq(of, &shared) => copy.clone(),
             _ => {
@@ -210,7 +216,7 @@ impl Context {
     pub fn reload_rules(&self) {
         match load_rules(&self.config) {
             Ok(set) if set.errors.is_empty() => {
-                let current = self.current_rules();
+                let current = self.shared_rules();
                 if current.version == set.version {
                     return;
                 }
@@ -236,7 +242,7 @@ impl Context {
                     tracing::warn!("failed rule reload not recorded: {e}");
                 }
                 tracing::error!(
-                    version = %self.current_rules().version,
+                    version = %self.shared_rules().version,
                     "the changed rule set has errors; the previous rule set stays active"
                 );
             }
@@ -387,16 +393,15 @@ impl Context {
         let set = self.current_rules();
         let mut notify = None;
         if let Some(report) = &outcome.report {
-            let previous = self.previous_of(report);
-            let units = self.units_below(report);
-            outcome.findings = set.run_with_units(report, previous.as_ref(), units);
+            let (findings, register) = self.run_rules(&set, report);
+            outcome.findings = findings;
             let mail = &self.config.mail;
             if outcome
                 .findings
                 .iter()
                 .any(|f| f.severity >= mail.min_severity)
             {
-                let to = self.recipients(report);
+                let to = mail::recipients_in(mail, report, &register);
                 if to.is_empty() {
                     tracing::warn!(
                         path = %path.display(),
@@ -485,25 +490,31 @@ impl Context {
         Processed::Quarantined { id, reason }
     }
 
-    /// The same issuer's report of the year before, from the store.
-    /// Who gets a report's summary: its unit's addresses in the register, else the routes.
-    fn recipients(&self, report: &Report) -> Vec<String> {
-        let units = self.with_store(|s| s.units()).unwrap_or_else(|e| {
-            tracing::warn!("units register not read ({e}); the summary goes by the mail routes");
-            Vec::new()
+    /// Runs the rules on a report with what they compare it with: the issuer's report of the
+    /// year before and the units below it in the register (read once here, and returned: the
+    /// summary's recipients come from it too, [`mail::recipients_in`]).
+    fn run_rules(
+        &self,
+        set: &RuleSet,
+        report: &Arc<Report>,
+    ) -> (Vec<crate::model::Finding>, Vec<Unit>) {
+        let previous = self.previous_of(report);
+        let read = self.with_store(|s| {
+            let register = s.units()?;
+            let below = crate::units::units_below(s, &register, report)?;
+            Ok((register, below))
         });
-        mail::recipients_in(&self.config.mail, report, &units)
+        let (register, below) = read.unwrap_or_else(|e| {
+            tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
+            (Vec::new(), None)
+        });
+        (
+            set.run_with_units(report, previous.as_ref(), below),
+            register,
+        )
     }
 
-    /// The units below the report's issuer in the register, with their reports of the year.
-    fn units_below(&self, report: &Report) -> Option<Vec<crate::rules::UnitReport>> {
-        self.with_store(|s| crate::units::units_below(s, report))
-            .unwrap_or_else(|e| {
-                tracing::warn!("units below the issuer not read: {e}");
-                None
-            })
-    }
-
+    /// The same issuer's report of the year before, from the store.
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         // Read under the store's lock, decoded outside it.
@@ -837,7 +848,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
     let mailer = Mailer::new(&config.mail).context("mail set-up")?;
     let ctx = Arc::new(Context::open(config)?);
     {
-        let set = ctx.current_rules();
+        let set = ctx.shared_rules();
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
         if let Err(e) = ctx.with_store(|s| s.record_reload(Some(&set.version), &errors)) {
             tracing::warn!("rule load not recorded: {e}");
@@ -1240,14 +1251,12 @@ fn reaudit_batch(
             .collect();
         let corrections = ctx.with_store(|s| s.corrections(id))?;
         let key = apply_corrections(&mut report, &set.version, &corrections);
-        let previous = ctx.previous_of(&report);
         let report = Arc::new(report);
-        let units = ctx.units_below(&report);
-        let findings = set.run_with_units(&report, previous.as_ref(), units);
+        let (findings, register) = ctx.run_rules(set, &report);
         let news = findings
             .iter()
             .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));
-        let to = (mail && news).then(|| ctx.recipients(&report));
+        let to = (mail && news).then(|| mail::recipients_in(&ctx.config.mail, &report, &register));
         let changed = if mode == ReauditMode::DryRun {
             ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(key.as_str())
         } else {
@@ -1395,15 +1404,13 @@ pub fn correct(
     let mut report = parsed;
     let corrections = ctx.with_store(|s| s.corrections(id))?;
     let key = apply_corrections(&mut report, &set.version, &corrections);
-    let previous = ctx.previous_of(&report);
     let report = Arc::new(report);
-    let units = ctx.units_below(&report);
-    let findings = set.run_with_units(&report, previous.as_ref(), units);
+    let (findings, register) = ctx.run_rules(&set, &report);
     let min = config.mail.min_severity;
     let to = findings
         .iter()
         .any(|f| f.severity >= min)
-        .then(|| ctx.recipients(&report));
+        .then(|| mail::recipients_in(&config.mail, &report, &register));
     ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?;
     Ok(Some(Corrected {
         corrections: ids,

@@ -287,67 +287,58 @@ pub enum Match {
     None,
 }
 
-/// Matches issuers to units.
+/// Matches issuers to units. The register's names are normalised once, when the matcher is
+/// made, not for every issuer looked up.
 pub struct Matcher<'a> {
     units: &'a [Unit],
+    /// Each unit's normalised name and aliases, in the order of `units`.
+    keys: Vec<(String, Vec<String>)>,
 }
 
 impl<'a> Matcher<'a> {
     pub fn new(units: &'a [Unit]) -> Matcher<'a> {
-        Matcher { units }
+        let keys = units
+            .iter()
+            .map(|u| {
+                (
+                    normalised(&u.name),
+                    u.aliases.iter().map(|a| normalised(a)).collect(),
+                )
+            })
+            .collect();
+        Matcher { units, keys }
     }
 
     pub fn find(&self, issuer: &str) -> Match {
         let issuer = crate::extract::normalize_short(issuer);
-        let pick = |hits: Vec<i64>| match hits.as_slice() {
-            [] => None,
-            [one] => Some(Match::One(*one)),
-            _ => Some(Match::Several(hits)),
+        let hits = |keep: &dyn Fn(&Unit, &(String, Vec<String>)) -> bool| -> Option<Match> {
+            let ids: Vec<i64> = self
+                .units
+                .iter()
+                .zip(&self.keys)
+                .filter(|(u, k)| keep(u, k))
+                .map(|(u, _)| u.id)
+                .collect();
+            match ids.as_slice() {
+                [] => None,
+                [one] => Some(Match::One(*one)),
+                _ => Some(Match::Several(ids)),
+            }
         };
-        let exact: Vec<i64> = self
-            .units
-            .iter()
-            .filter(|u| u.name == issuer)
-            .map(|u| u.id)
-            .collect();
-        if let Some(m) = pick(exact) {
-            return m;
-        }
-        let alias: Vec<i64> = self
-            .units
-            .iter()
-            .filter(|u| u.aliases.contains(&issuer))
-            .map(|u| u.id)
-            .collect();
-        if let Some(m) = pick(alias) {
-            return m;
-        }
         let key = normalised(&issuer);
-        let loose: Vec<i64> = self
-            .units
-            .iter()
-            .filter(|u| {
-                normalised(&u.name) == key || u.aliases.iter().any(|a| normalised(a) == key)
+        hits(&|u, _| u.name == issuer)
+            .or_else(|| hits(&|u, _| u.aliases.contains(&issuer)))
+            .or_else(|| hits(&|_, (n, a)| *n == key || a.contains(&key)))
+            // The region prefix: 淮安经济技术开发区党政办公室 printed without 淮安, or with a
+            // county before it. One unit whose name ends with the issuer's (or the reverse).
+            .or_else(|| {
+                let long = key.chars().count() >= 4;
+                hits(&|_, (n, _)| {
+                    long && n.chars().count() >= 4
+                        && (n.ends_with(&key) || key.ends_with(n.as_str()))
+                })
             })
-            .map(|u| u.id)
-            .collect();
-        if let Some(m) = pick(loose) {
-            return m;
-        }
-        // The region prefix: 淮安经济技术开发区党政办公室 printed without 淮安, or with a county
-        // before it. One unit whose name ends with the issuer's (or the reverse) and no other.
-        let suffix: Vec<i64> = self
-            .units
-            .iter()
-            .filter(|u| {
-                let n = normalised(&u.name);
-                n.chars().count() >= 4
-                    && key.chars().count() >= 4
-                    && (n.ends_with(&key) || key.ends_with(&n))
-            })
-            .map(|u| u.id)
-            .collect();
-        pick(suffix).unwrap_or(Match::None)
+            .unwrap_or(Match::None)
     }
 }
 
@@ -441,10 +432,7 @@ pub fn coverage(store: &Store, year: i32, deadlines: &Deadlines) -> Result<Cover
     let mut by_unit: BTreeMap<i64, Vec<Arrival>> = BTreeMap::new();
     let mut unmatched = Vec::new();
     let mut ambiguous = Vec::new();
-    for a in store.arrivals()? {
-        if a.year != Some(i64::from(year)) {
-            continue;
-        }
+    for a in store.arrivals(year)? {
         let found = match a.assigned {
             Some(u) => Match::One(u),
             None => a
@@ -515,13 +503,13 @@ pub fn coverage(store: &Store, year: i32, deadlines: &Deadlines) -> Result<Cover
 /// the issuer is no unit of the register or has none below it.
 pub fn units_below(
     store: &Store,
+    units: &[Unit],
     report: &crate::model::Report,
 ) -> Result<Option<Vec<crate::rules::UnitReport>>, StoreError> {
     let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
         return Ok(None);
     };
-    let units = store.units()?;
-    let matcher = Matcher::new(&units);
+    let matcher = Matcher::new(units);
     let Match::One(id) = matcher.find(org) else {
         return Ok(None);
     };

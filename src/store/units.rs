@@ -171,8 +171,8 @@ impl Store {
         Ok(true)
     }
 
-    /// Every parsed report with what coverage needs, oldest first.
-    pub fn arrivals(&self) -> Result<Vec<Arrival>, StoreError> {
+    /// The parsed reports of `year` with what coverage needs, oldest first.
+    pub fn arrivals(&self, year: i32) -> Result<Vec<Arrival>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.organization, r.year, r.path, r.received_at,
                     COALESCE(r.published, CASE WHEN json_valid(r.report_json)
@@ -181,9 +181,9 @@ impl Store {
                     (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.ruleset = r.ruleset AND f.severity = 'warning'),
                     a.unit_id
              FROM reports r LEFT JOIN unit_assignments a ON a.report_id = r.id
-             WHERE r.status = 'parsed' ORDER BY r.id",
+             WHERE r.year = ?1 AND r.status = 'parsed' ORDER BY r.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([year], |r| {
             let path: String = r.get(3)?;
             Ok(Arrival {
                 report_id: r.get(0)?,
