@@ -292,18 +292,22 @@ pub enum Match {
 pub struct Matcher<'a> {
     units: &'a [Unit],
     /// Each unit's normalised name and aliases, in the order of `units`.
-    keys: Vec<(String, Vec<String>)>,
+    keys: Vec<Keys>,
+}
+
+/// A unit's name and aliases normalised ([`normalised`]).
+struct Keys {
+    name: String,
+    aliases: Vec<String>,
 }
 
 impl<'a> Matcher<'a> {
     pub fn new(units: &'a [Unit]) -> Matcher<'a> {
         let keys = units
             .iter()
-            .map(|u| {
-                (
-                    normalised(&u.name),
-                    u.aliases.iter().map(|a| normalised(a)).collect(),
-                )
+            .map(|u| Keys {
+                name: normalised(&u.name),
+                aliases: u.aliases.iter().map(|a| normalised(a)).collect(),
             })
             .collect();
         Matcher { units, keys }
@@ -311,7 +315,7 @@ impl<'a> Matcher<'a> {
 
     pub fn find(&self, issuer: &str) -> Match {
         let issuer = crate::extract::normalize_short(issuer);
-        let hits = |keep: &dyn Fn(&Unit, &(String, Vec<String>)) -> bool| -> Option<Match> {
+        let hits = |keep: &dyn Fn(&Unit, &Keys) -> bool| -> Option<Match> {
             let ids: Vec<i64> = self
                 .units
                 .iter()
@@ -328,14 +332,14 @@ impl<'a> Matcher<'a> {
         let key = normalised(&issuer);
         hits(&|u, _| u.name == issuer)
             .or_else(|| hits(&|u, _| u.aliases.contains(&issuer)))
-            .or_else(|| hits(&|_, (n, a)| *n == key || a.contains(&key)))
+            .or_else(|| hits(&|_, k| k.name == key || k.aliases.contains(&key)))
             // The region prefix: 淮安经济技术开发区党政办公室 printed without 淮安, or with a
             // county before it. One unit whose name ends with the issuer's (or the reverse).
             .or_else(|| {
                 let long = key.chars().count() >= 4;
-                hits(&|_, (n, _)| {
-                    long && n.chars().count() >= 4
-                        && (n.ends_with(&key) || key.ends_with(n.as_str()))
+                hits(&|_, k| {
+                    let n = k.name.as_str();
+                    long && n.chars().count() >= 4 && (n.ends_with(&key) || key.ends_with(n))
                 })
             })
             .unwrap_or(Match::None)
