@@ -11,6 +11,7 @@ use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 
 use crate::error::ExtractError;
 
+mod child;
 mod doc;
 mod docx;
 mod html;

@@ -4,7 +4,6 @@
 //! the DOCX it writes is read as any DOCX. Without LibreOffice the file keeps the reason the
 //! built-in reader gave.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,54 +65,22 @@ fn convert(program: &Path, home: &Path, input: &Path, out: &Path) -> Result<(), 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec the child only calls setrlimit and setpgid, which are
-    // async-signal-safe and touch no memory of the parent's.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: MAX_MEMORY,
-                rlim_max: MAX_MEMORY,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Its own process group, so that a timeout ends the helpers it starts too.
-            libc::setpgid(0, 0);
-            Ok(())
-        });
-    }
+    super::child::limit(&mut command, MAX_MEMORY);
     let start = Instant::now();
     let mut child = command
         .spawn()
         .map_err(|e| ExtractError::Corrupt(format!("LibreOffice: cannot start it: {e}")))?;
-    let kill = |child: &mut std::process::Child| {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: signals the process group this child leads; no memory is touched.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    };
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return Ok(()),
-            Ok(None) if start.elapsed() > TIMEOUT => {
-                kill(&mut child);
-                return Err(ExtractError::TooLarge(format!(
-                    "LibreOffice took longer than {} s to read the file",
-                    TIMEOUT.as_secs()
-                )));
-            }
-            Ok(None) => {
-                if let Err(e) = crate::budget::check("converting with LibreOffice") {
-                    kill(&mut child);
-                    return Err(e.into());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(ExtractError::Corrupt(format!("LibreOffice: {e}"))),
-        }
-    }
+    super::child::wait(
+        &mut child,
+        start,
+        TIMEOUT,
+        "converting with LibreOffice",
+        || {
+            ExtractError::TooLarge(format!(
+                "LibreOffice took longer than {} s to read the file",
+                TIMEOUT.as_secs()
+            ))
+        },
+    )?;
+    Ok(())
 }

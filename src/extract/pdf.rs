@@ -11,7 +11,6 @@
 mod tables;
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -145,20 +144,7 @@ fn run(bytes: &[u8], mode: &str, start: Instant) -> Result<Vec<u8>, ExtractError
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec the child only calls setrlimit, which is async-signal-safe
-    // and touches no memory of the parent's.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: MAX_MEMORY,
-                rlim_max: MAX_MEMORY,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::child::limit(&mut command, MAX_MEMORY);
     let mut child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ExtractError::Unsupported(
@@ -186,28 +172,12 @@ fn run(bytes: &[u8], mode: &str, start: Instant) -> Result<Vec<u8>, ExtractError
         let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut out);
         out
     });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ExtractError::TooLarge(format!(
-                    "PDF: text extraction took longer than {} s",
-                    TIMEOUT.as_secs()
-                )));
-            }
-            Ok(None) => {
-                if let Err(e) = crate::budget::check("running pdftotext") {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(e.into());
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(ExtractError::Corrupt(format!("PDF: {e}"))),
-        }
-    };
+    let status = super::child::wait(&mut child, start, TIMEOUT, "running pdftotext", || {
+        ExtractError::TooLarge(format!(
+            "PDF: text extraction took longer than {} s",
+            TIMEOUT.as_secs()
+        ))
+    })?;
     let _ = feeder.join();
     let out = reader
         .join()
