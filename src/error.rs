@@ -24,6 +24,8 @@ pub enum ExtractError {
     TooLarge(String),
     #[error("damaged file: {0}")]
     Corrupt(String),
+    #[error("password-protected: {0}")]
+    Encrypted(String),
     #[error("{0}")]
     NoText(String),
     #[error("{0}")]

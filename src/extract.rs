@@ -136,11 +136,11 @@ fn word_binary(bytes: &[u8]) -> Result<String, ExtractError> {
     let reason = match native {
         Ok(text) => return Ok(text),
         // Neither a password nor a size limit is LibreOffice's to lift.
-        Err(ExtractError::Unsupported(r)) if r.contains("encrypted") => {
-            return Err(ExtractError::Unsupported(r))
-        }
         Err(
-            e @ (ExtractError::TooLarge(_) | ExtractError::Budget(_) | ExtractError::NoText(_)),
+            e @ (ExtractError::Encrypted(_)
+            | ExtractError::TooLarge(_)
+            | ExtractError::Budget(_)
+            | ExtractError::NoText(_)),
         ) => return Err(e),
         Err(e) => e,
     };

@@ -116,9 +116,8 @@ fn fib(word: &[u8]) -> Result<Fib, ExtractError> {
     }
     let flags = u16_at(word, 0x0A).unwrap_or(0);
     if flags & 0x0100 != 0 {
-        return Err(ExtractError::Unsupported(
-            "an encrypted (password-protected) Word/WPS document: save it without a password"
-                .to_string(),
+        return Err(ExtractError::Encrypted(
+            "an encrypted Word/WPS document: save it without a password".to_string(),
         ));
     }
     let table = if flags & 0x0200 != 0 {
