@@ -2,8 +2,9 @@
 //! cannot use to stall or exhaust the daemon: an address-space limit, its own process group,
 //! and a wait that ends at a time limit or when the report's budget is up, killing the group.
 
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::ExtractError;
@@ -67,4 +68,61 @@ pub fn wait(
             Err(e) => return Err(ExtractError::Corrupt(format!("{stage}: {e}"))),
         }
     }
+}
+
+/// What a program run by [`filter`] wrote and how it ended.
+pub struct Filtered {
+    pub status: ExitStatus,
+    /// Its standard output, cut at the cap.
+    pub out: Vec<u8>,
+    /// It wrote more than the cap.
+    pub over: bool,
+}
+
+/// Runs `command` with [`limit`]s, `input` on its standard input and its standard output read
+/// (up to `max_output` bytes), waiting as [`wait`] does. A program that cannot be started is
+/// `cannot_start`'s error.
+#[allow(clippy::too_many_arguments)]
+pub fn filter(
+    command: &mut Command,
+    input: &[u8],
+    memory: libc::rlim_t,
+    max_output: u64,
+    timeout: Duration,
+    stage: &'static str,
+    cannot_start: impl FnOnce(std::io::Error) -> ExtractError,
+    late: impl FnOnce() -> ExtractError,
+) -> Result<Filtered, ExtractError> {
+    let start = Instant::now();
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    limit(command, memory);
+    let mut child = command.spawn().map_err(cannot_start)?;
+    // Input is fed from a thread so that a large input cannot deadlock against a full pipe.
+    let input = input.to_vec();
+    let mut stdin = child.stdin.take();
+    let feeder = std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(&input);
+        }
+    });
+    let Some(mut stdout) = child.stdout.take() else {
+        kill(&mut child);
+        return Err(ExtractError::Corrupt(format!("{stage}: no output")));
+    };
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stdout).take(max_output + 1).read_to_end(&mut out);
+        out
+    });
+    let status = wait(&mut child, start, timeout, stage, late)?;
+    let _ = feeder.join();
+    let mut out = reader
+        .join()
+        .map_err(|_| ExtractError::Corrupt(format!("{stage}: output reader failed")))?;
+    let over = out.len() as u64 > max_output;
+    out.truncate(usize::try_from(max_output).unwrap_or(usize::MAX));
+    Ok(Filtered { status, out, over })
 }

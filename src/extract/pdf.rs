@@ -10,8 +10,7 @@
 
 mod tables;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::error::ExtractError;
@@ -33,6 +32,10 @@ pub struct PdfText {
     pub text: String,
     /// The PDF has more than [`MAX_PAGES`] pages; the rest were not read.
     pub truncated: bool,
+    /// The pages are images only and were read by OCR.
+    pub ocr: bool,
+    /// What the reader should know about the text.
+    pub warnings: Vec<String>,
 }
 
 /// The text of a PDF's first [`MAX_PAGES`] pages.
@@ -54,12 +57,22 @@ pub fn to_text(bytes: &[u8]) -> Result<PdfText, ExtractError> {
     }
     let layout = String::from_utf8_lossy(&out);
     if layout.trim().is_empty() {
-        return Err(ExtractError::NoText(
-            "no text layer (a scanned PDF?): the pages hold images only".to_string(),
-        ));
+        // A scan: its pages hold images only.
+        let (text, warnings) = super::ocr::to_text(bytes, ends.len().min(MAX_PAGES))?;
+        return Ok(PdfText {
+            text,
+            truncated,
+            ocr: true,
+            warnings,
+        });
     }
     let text = with_tables(bytes, &layout, start)?;
-    Ok(PdfText { text, truncated })
+    Ok(PdfText {
+        text,
+        truncated,
+        ocr: false,
+        warnings: Vec::new(),
+    })
 }
 
 /// The layout text with each page that holds a table rebuilt from its word boxes. Word boxes
@@ -130,64 +143,47 @@ fn rebuild(layout: &str, boxes: Option<Vec<Vec<tables::Word>>>) -> Result<String
 /// `start`); its raw output.
 fn run(bytes: &[u8], mode: &str, start: Instant) -> Result<Vec<u8>, ExtractError> {
     let mut command = Command::new(PDFTOTEXT);
-    command
-        .args([
-            mode,
-            "-enc",
-            "UTF-8",
-            "-l",
-            // One page more than is read: tells whether there are more.
-            &(MAX_PAGES + 1).to_string(),
-            "-",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    super::child::limit(&mut command, MAX_MEMORY);
-    let mut child = command.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ExtractError::Unsupported(
-                "PDF: the PDF reader pdftotext is not installed (Debian package poppler-utils)"
-                    .to_string(),
-            )
-        } else {
-            ExtractError::Corrupt(format!("PDF: cannot start pdftotext: {e}"))
-        }
-    })?;
-    // Feed stdin from a thread so a large PDF cannot deadlock against a full stdout pipe.
-    let input = bytes.to_vec();
-    let mut stdin = child.stdin.take();
-    let feeder = std::thread::spawn(move || {
-        if let Some(s) = stdin.as_mut() {
-            let _ = s.write_all(&input);
-        }
-    });
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| ExtractError::Corrupt("PDF: no output from pdftotext".to_string()))?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut out);
-        out
-    });
-    let status = super::child::wait(&mut child, start, TIMEOUT, "running pdftotext", || {
-        ExtractError::TooLarge(format!(
-            "PDF: text extraction took longer than {} s",
-            TIMEOUT.as_secs()
-        ))
-    })?;
-    let _ = feeder.join();
-    let out = reader
-        .join()
-        .map_err(|_| ExtractError::Corrupt("PDF: output reader failed".to_string()))?;
+    command.args([
+        mode,
+        "-enc",
+        "UTF-8",
+        "-l",
+        // One page more than is read: tells whether there are more.
+        &(MAX_PAGES + 1).to_string(),
+        "-",
+        "-",
+    ]);
+    let timeout = TIMEOUT.saturating_sub(start.elapsed());
+    let super::child::Filtered { status, out, over } = super::child::filter(
+        &mut command,
+        bytes,
+        MAX_MEMORY,
+        MAX_OUTPUT,
+        timeout,
+        "running pdftotext",
+        |e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ExtractError::Unsupported(
+                    "PDF: the PDF reader pdftotext is not installed (Debian package poppler-utils)"
+                        .to_string(),
+                )
+            } else {
+                ExtractError::Corrupt(format!("PDF: cannot start pdftotext: {e}"))
+            }
+        },
+        || {
+            ExtractError::TooLarge(format!(
+                "PDF: text extraction took longer than {} s",
+                TIMEOUT.as_secs()
+            ))
+        },
+    )?;
     if !status.success() {
         return Err(ExtractError::Corrupt(
             "PDF: pdftotext could not read the file (damaged or encrypted?)".to_string(),
         ));
     }
-    if out.len() as u64 > MAX_OUTPUT {
+    if over {
         return Err(ExtractError::TooLarge(format!(
             "PDF: more than {MAX_OUTPUT} bytes of text"
         )));
