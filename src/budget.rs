@@ -23,6 +23,11 @@ pub struct Budget {
     pub time: Duration,
     /// Memory held at once, in bytes, on top of what the thread held when it started.
     pub memory: u64,
+    /// Wall-clock time of a scanned PDF's OCR, counted from its start ([`begin_ocr`]): reading
+    /// images takes seconds a page where text takes milliseconds.
+    pub ocr_time: Duration,
+    /// Pages of a scanned PDF read at most.
+    pub ocr_pages: usize,
 }
 
 impl Default for Budget {
@@ -31,6 +36,8 @@ impl Default for Budget {
         Budget {
             time: Duration::from_secs(30),
             memory: 512 << 20,
+            ocr_time: Duration::from_secs(600),
+            ocr_pages: 20,
         }
     }
 }
@@ -39,11 +46,13 @@ impl Default for Budget {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Exceeded {
     #[error(
-        "took longer than limits.parse_time ({}); stopped while {stage}",
+        "took longer than limits.{setting} ({}); stopped while {stage}",
         humantime::format_duration(*limit)
     )]
     Time {
         limit: Duration,
+        /// `parse_time`, or `ocr_time` once OCR has begun.
+        setting: &'static str,
         stage: &'static str,
     },
     #[error(
@@ -70,6 +79,8 @@ struct Meter {
     over: Cell<bool>,
     /// The current scope.
     deadline: Cell<Option<Scope>>,
+    /// The scope's deadline is OCR's ([`begin_ocr`]).
+    ocr: Cell<bool>,
 }
 
 thread_local! {
@@ -79,6 +90,7 @@ thread_local! {
             cap: Cell::new(i64::MAX),
             over: Cell::new(false),
             deadline: Cell::new(None),
+            ocr: Cell::new(false),
         }
     };
 }
@@ -134,21 +146,23 @@ unsafe impl GlobalAlloc for Counting {
 /// more than the memory allowance. Scopes do not nest: an inner one replaces the outer one until
 /// it ends.
 pub fn within<T>(budget: Budget, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<(i64, bool, Option<Scope>)>);
+    struct Restore(Option<(i64, bool, Option<Scope>, bool)>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            if let Some((cap, over, deadline)) = self.0.take() {
+            if let Some((cap, over, deadline, ocr)) = self.0.take() {
                 let _ = METER.try_with(|m| {
                     m.cap.set(cap);
                     m.over.set(over);
                     m.deadline.set(deadline);
+                    m.ocr.set(ocr);
                 });
             }
         }
     }
     let saved = METER
         .try_with(|m| {
-            let saved = (m.cap.get(), m.over.get(), m.deadline.get());
+            let saved = (m.cap.get(), m.over.get(), m.deadline.get(), m.ocr.get());
+            m.ocr.set(false);
             let allowance = i64::try_from(budget.memory).unwrap_or(i64::MAX);
             m.cap.set(m.held.get().saturating_add(allowance));
             m.over.set(false);
@@ -158,6 +172,24 @@ pub fn within<T>(budget: Budget, f: impl FnOnce() -> T) -> T {
         .ok();
     let _restore = Restore(saved);
     f()
+}
+
+/// Starts a scanned PDF's OCR: from now the scope's deadline is `ocr_time` away (never
+/// nearer than it was). Returns the scope's budget (the default outside a scope).
+pub fn begin_ocr() -> Budget {
+    METER
+        .try_with(|m| {
+            let Some((deadline, budget)) = m.deadline.get() else {
+                return Budget::default();
+            };
+            let later = Instant::now() + budget.ocr_time;
+            if later > deadline {
+                m.deadline.set(Some((later, budget)));
+                m.ocr.set(true);
+            }
+            budget
+        })
+        .unwrap_or_default()
 }
 
 /// Fails when the current scope's time is up or its memory allowance was passed; `stage` says
@@ -175,8 +207,10 @@ pub fn check(stage: &'static str) -> Result<(), Exceeded> {
                 });
             }
             if Instant::now() > deadline {
+                let ocr = m.ocr.get();
                 return Err(Exceeded::Time {
-                    limit: budget.time,
+                    limit: if ocr { budget.ocr_time } else { budget.time },
+                    setting: if ocr { "ocr_time" } else { "parse_time" },
                     stage,
                 });
             }
@@ -201,6 +235,7 @@ mod tests {
         let budget = Budget {
             time: Duration::from_secs(60),
             memory: 8 << 20,
+            ..Budget::default()
         };
         let result = within(budget, || {
             let small = vec![1u8; 1 << 20];
@@ -233,6 +268,7 @@ mod tests {
         let budget = Budget {
             time: Duration::from_secs(60),
             memory: 4 << 20,
+            ..Budget::default()
         };
         assert!(within(budget, || check("inside")).is_ok());
         drop(before);
@@ -243,6 +279,7 @@ mod tests {
         let budget = Budget {
             time: Duration::from_millis(20),
             memory: u64::MAX,
+            ..Budget::default()
         };
         let result = within(budget, || {
             check("early")?;
@@ -262,6 +299,7 @@ mod tests {
         let budget = Budget {
             time: Duration::from_secs(60),
             memory: 4 << 20,
+            ..Budget::default()
         };
         let result = within(budget, || {
             std::thread::spawn(|| vec![1u8; 64 << 20].len())

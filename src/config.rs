@@ -333,6 +333,8 @@ impl Default for RawFiles {
 struct RawLimits {
     parse_time: String,
     parse_memory: String,
+    ocr_time: String,
+    ocr_pages: usize,
 }
 
 impl Default for RawLimits {
@@ -340,6 +342,8 @@ impl Default for RawLimits {
         RawLimits {
             parse_time: "30s".into(),
             parse_memory: "512MB".into(),
+            ocr_time: "10m".into(),
+            ocr_pages: 20,
         }
     }
 }
@@ -765,6 +769,13 @@ impl Config {
                     &raw.limits.parse_memory,
                     16 << 20,
                 )?,
+                ocr_time: duration_at_least(
+                    path,
+                    "limits.ocr_time",
+                    &raw.limits.ocr_time,
+                    Duration::from_secs(1),
+                )?,
+                ocr_pages: raw.limits.ocr_pages.max(1),
             },
             database: resolve(&raw.store.database),
             rules_dir: resolve(&raw.rules.dir),
