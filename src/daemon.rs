@@ -46,6 +46,9 @@ struct Job {
     path: PathBuf,
     started: Instant,
     state: Arc<AtomicU8>,
+    /// Time the watchdog allows on top of its limit, in ms: a scanned PDF's OCR
+    /// (`limits.ocr_time`).
+    extra: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Job states: the worker reads and parses; then either the worker goes on to audit and store
@@ -127,12 +130,22 @@ impl Context {
             || state.load(Ordering::Acquire) == COMMITTING
     }
 
+    /// Lets this worker's job run `extra` longer before the watchdog gives up on it.
+    fn allow_more(&self, extra: Duration) {
+        let id = std::thread::current().id();
+        if let Some(job) = self.jobs().get(&id) {
+            let ms = u64::try_from(extra.as_millis()).unwrap_or(u64::MAX);
+            job.extra.store(ms, Ordering::Release);
+        }
+    }
+
     /// The jobs that have been reading and parsing for longer than `limit`, now given up: the
     /// worker threads and their files.
     fn overdue(&self, limit: Duration) -> Vec<(ThreadId, PathBuf, Duration)> {
         let mut out = Vec::new();
         for (id, job) in self.jobs().iter() {
             let elapsed = job.started.elapsed();
+            let limit = limit + Duration::from_millis(job.extra.load(Ordering::Acquire));
             if elapsed > limit
                 && job
                     .state
@@ -309,6 +322,10 @@ impl Context {
                 let sha = pipeline::sha256_hex(&bytes);
                 if let Some(done) = self.if_known(path, &sha, stamp) {
                     return done;
+                }
+                if bytes.starts_with(b"%PDF-") && crate::extract::tesseract().is_some() {
+                    // A PDF may be a scan, read by OCR within its own time.
+                    self.allow_more(self.config.budget.ocr_time * 2);
                 }
                 pipeline::read_within(path, &bytes, sha, self.config.budget)
             }
@@ -1097,6 +1114,7 @@ fn spawn_worker(
                     path: path.clone(),
                     started,
                     state: state.clone(),
+                    extra: Arc::default(),
                 },
             );
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1484,6 +1502,7 @@ mod tests {
                     path,
                     started: Instant::now(),
                     state: state.clone(),
+                    extra: Arc::default(),
                 },
             );
             tx.send(()).expect("registered");
@@ -1557,6 +1576,7 @@ mod tests {
                 path: path.clone(),
                 started: Instant::now(),
                 state: state.clone(),
+                extra: Arc::default(),
             },
         );
         assert!(ctx.claim());

@@ -15,9 +15,11 @@ mod child;
 mod doc;
 mod docx;
 mod html;
+mod ocr;
 mod office;
 mod pdf;
 
+pub use ocr::tesseract;
 pub use office::soffice;
 
 pub use pdf::text_from_outputs as pdf_text_from_outputs;
@@ -35,6 +37,8 @@ pub struct Extracted {
     pub format: &'static str,
     /// What the reader should know about the text (e.g. a PDF read only in part).
     pub warnings: Vec<String>,
+    /// A scan, read by OCR: its numbers are to be checked by a person.
+    pub ocr: bool,
 }
 
 /// Reads a file and extracts its text.
@@ -53,8 +57,11 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
     let mut warnings = Vec::new();
+    let mut ocr = false;
     let (original, encoding, format) = if bytes.starts_with(b"%PDF-") {
         let pdf = pdf::to_text(bytes)?;
+        ocr = pdf.ocr;
+        warnings.extend(pdf.warnings);
         if pdf.truncated {
             warnings.push(format!(
                 "PDF: only the first {} pages were read; the rest is not audited",
@@ -85,6 +92,7 @@ pub fn extract_bytes(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         encoding,
         format,
         warnings,
+        ocr,
     })
 }
 
@@ -125,6 +133,13 @@ pub fn readers() -> Vec<Reader> {
             package: "libreoffice-writer-nogui",
             path: office::soffice(),
             without: "the built-in reader reads Word 97-2003 .doc and current .wps; the others are quarantined",
+        },
+        Reader {
+            formats: "scanned PDF (pages of images)",
+            program: "tesseract (with chi_sim)",
+            package: "tesseract-ocr tesseract-ocr-chi-sim",
+            path: ocr::tesseract(),
+            without: "scanned PDFs are quarantined",
         },
     ]
 }

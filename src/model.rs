@@ -193,6 +193,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The whole report text, normalised (simplified, half-width, line endings `\n`).
     pub text: String,
+    /// Read by OCR from a scan: only the table cells its sums confirm are kept, and a person
+    /// should check what was read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ocr: bool,
 }
 
 impl Report {
@@ -253,6 +257,12 @@ impl Report {
     pub fn review_reasons(&self) -> Vec<String> {
         let unread = self.unread_cells();
         let mut out = Vec::new();
+        if self.ocr {
+            out.push(
+                "扫描件经OCR识别，请核对：表格只采用合计关系成立的数字，正文数字未与表格比对"
+                    .to_string(),
+            );
+        }
         for (name, zh) in [("table3", "表三"), ("table4", "表四")] {
             let cells: Vec<_> = unread.iter().filter(|c| c.0 == name).collect();
             if cells.is_empty() {

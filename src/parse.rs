@@ -8,6 +8,8 @@ pub(crate) mod cells;
 mod claims;
 pub use claims::{context as claim_context, Context as ClaimWords};
 mod meta;
+mod ocr;
+pub use ocr::accept as accept_ocr;
 mod sections;
 mod tables;
 

@@ -181,6 +181,9 @@ fn parse_bytes(path: &Path, bytes: &[u8], sha256: String) -> Outcome {
     outcome.format = Some(extracted.format.to_string());
     match parse::parse(&extracted.text) {
         Ok(mut report) => {
+            if extracted.ocr {
+                parse::accept_ocr(&mut report);
+            }
             report.warnings.extend(extracted.warnings);
             outcome.needs_review = report.review_reasons();
             outcome.status = Status::Parsed;

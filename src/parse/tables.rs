@@ -830,7 +830,7 @@ struct Identity {
 /// zero: the balance (新收 + 上年结转 = (七)总计 + 结转下年度), the results ((七)总计 = the sum of
 /// the result rows, (六) as its rows in either template) and the two together (which still holds
 /// where (七)总计 itself is unread). The form prints no group totals for (三)(四)(五).
-fn t3_identities(template: Template) -> Vec<Vec<(&'static str, i128)>> {
+pub(super) fn t3_identities(template: Template) -> Vec<Vec<(&'static str, i128)>> {
     let results: Vec<&'static str> = model::t3_rows(template)
         .into_iter()
         .filter(|r| {

@@ -15,7 +15,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use crate::model::{Claim, Report};
 
 /// The names scripts can read, as `report.NAME` or `report["NAME"]`.
-pub const FIELDS: [&str; 19] = [
+pub const FIELDS: [&str; 20] = [
     "organization",
     "year",
     "template",
@@ -35,6 +35,7 @@ pub const FIELDS: [&str; 19] = [
     "text",
     "previous",
     "units",
+    "ocr",
 ];
 
 /// A unit below the report's issuer in the office's register, with its report of the same
@@ -152,6 +153,7 @@ impl ScriptReport {
             "table4" => rhai::serde::to_dynamic(&r.table4),
             "raw_cells" => rhai::serde::to_dynamic(&r.raw_cells),
             "warnings" => rhai::serde::to_dynamic(&r.warnings),
+            "ocr" => Ok(Dynamic::from(r.ocr)),
             _ => Ok(Dynamic::from(r.text.clone())),
         }?;
         cache.insert(name, value.clone());
