@@ -103,6 +103,8 @@ fi
 VERSION=$("$BINARY" --version) || die "$BINARY does not run"
 command -v pdftotext >/dev/null 2>&1 ||
     say "note: pdftotext is not installed; PDF reports will be quarantined as unsupported (apt-get install poppler-utils)"
+command -v tesseract >/dev/null 2>&1 ||
+    say "note: tesseract is not installed; scanned PDFs will be quarantined (apt-get install tesseract-ocr tesseract-ocr-chi-sim)"
 
 # --- Users and groups ------------------------------------------------------------------------
 NOLOGIN=/usr/sbin/nologin

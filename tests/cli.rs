@@ -50,11 +50,12 @@ fn init_then_validate_passes_and_a_second_init_refuses() {
     let o = ogi(dir.path(), &["validate"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("all 11 checks passed"), "{}", text(&o));
-    // Which optional readers this machine has (the tests need pdftotext).
+    // Which optional readers this machine has (the tests need pdftotext and Tesseract).
     assert!(
         text(&o)
             .contains("optional readers: text, HTML, DOCX, Word 97-2003 .doc and .wps built in")
-            && text(&o).contains("PDF: pdftotext (/"),
+            && text(&o).contains("PDF: pdftotext (/")
+            && text(&o).contains("scanned PDF (pages of images): tesseract (with chi_sim) (/"),
         "{}",
         text(&o)
     );

@@ -109,6 +109,11 @@ pub fn to_text(bytes: &[u8], pages: usize) -> Result<(String, Vec<String>), Extr
         out.push_str(&read_page(&program, &page)?);
         out.push('\n');
     }
+    if out.trim().is_empty() {
+        return Err(ExtractError::NoText(format!(
+            "no text layer (a scanned PDF), and OCR found no text on its {read} page(s)"
+        )));
+    }
     tracing::info!(pages = read, "scanned PDF read by OCR");
     Ok((out, warnings))
 }
