@@ -426,7 +426,10 @@ fn read_table(
                 numeric.iter().map(|&i| vec![number(&chinese[i])]).collect();
             let (image, spans) = strip(page, &cells, DIGITS_PER_LINE);
             // Digits are read best some 40 pixels high.
-            let mut heights: Vec<usize> = cells.iter().map(|c| c.3 - c.1 - 2 * PAD).collect();
+            let mut heights: Vec<usize> = cells
+                .iter()
+                .map(|c| (c.3 - c.1).saturating_sub(2 * PAD))
+                .collect();
             heights.sort_unstable();
             let height = heights.get(heights.len() / 2).copied().unwrap_or(40).max(1);
             let factor = (40.0 / height as f64).clamp(1.0, 3.0);

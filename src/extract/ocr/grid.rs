@@ -446,6 +446,43 @@ mod tests {
         assert_eq!((lines[0].1, lines[0].2), (231, 2153));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any picture of lines, boxes and specks: tables or none, never a panic, and every
+        /// cell inside the page.
+        #[test]
+        fn any_picture_gives_cells_inside_the_page(
+            width in 1usize..400,
+            height in 1usize..400,
+            marks in proptest::collection::vec((0usize..400, 0usize..400, 0usize..400, 0usize..400, proptest::bool::ANY), 0..40),
+        ) {
+            let mut g = Gray::white(width, height);
+            for (x0, y0, x1, y1, fill) in marks {
+                let (x0, x1) = (x0.min(x1).min(width), x0.max(x1).min(width));
+                let (y0, y1) = (y0.min(y1).min(height), y0.max(y1).min(height));
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        if fill || x == x0 || y == y0 || x + 1 == x1 || y + 1 == y1 {
+                            g.pixels[y * width + x] = 0;
+                        }
+                    }
+                }
+            }
+            let angle = g.skew(128);
+            let g = g.rotated(angle);
+            for t in tables(&g, 128, 160, 120) {
+                for row in &t.rows {
+                    for c in row {
+                        proptest::prop_assert!(c.inside.0 <= width + 1 && c.inside.1 <= height + 1);
+                        let _ = g.ink_box(128, c.inside);
+                        let _ = g.crop(c.inside.0, c.inside.1, c.inside.2, c.inside.3);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn text_alone_is_no_table() {
         let mut g = Gray::white(600, 400);

@@ -376,6 +376,16 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes given as an image: an error or an image, never a panic.
+        #[test]
+        fn any_bytes_as_an_image(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64), head in 0usize..4) {
+            let mut data = [&b"P5\n3 2\n255\n"[..], b"P6\n2 2\n255\n", b"P5 1 1 255 ", b"P6\n#c\n9999999 9999999\n255\n"][head].to_vec();
+            data.extend(bytes);
+            let _ = Gray::from_pnm(&data);
+        }
+    }
+
     #[test]
     fn otsu_parts_ink_from_paper() {
         let mut g = Gray::white(100, 100);
