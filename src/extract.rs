@@ -424,6 +424,25 @@ fn has_traditional(text: &str) -> bool {
         >= 3
 }
 
+/// Appends one table row as every reader writes it, on a line of its own: `| a | b |`, each
+/// cell trimmed and a `|` inside a cell written `/`; a row of empty cells is left out.
+fn push_row<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+    let cells: Vec<&str> = cells.into_iter().map(str::trim).collect();
+    if cells.iter().all(|c| c.is_empty()) {
+        return;
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push('|');
+    for c in cells {
+        out.push(' ');
+        out.push_str(&c.replace('|', "/"));
+        out.push_str(" |");
+    }
+    out.push('\n');
+}
+
 /// Appends the text an XML entity or character reference stands for (`&amp;`, `&#x4e00;`) to
 /// `out`; an unknown named entity adds nothing. DOCX and pdftotext's XHTML both use it.
 fn push_xml_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) -> Result<(), String> {

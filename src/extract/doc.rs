@@ -555,25 +555,13 @@ fn assemble(chars: &[Char], papx: &Papx) -> String {
 /// A table row as the DOCX reader writes it: `| a | b |`, the cells that continue a merge left
 /// out, an empty row not at all.
 fn write_row(out: &mut String, row: &[String], left_out: &[bool]) {
-    let cells: Vec<&str> = row
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !left_out.get(*i).copied().unwrap_or(false))
-        .map(|(_, c)| c.as_str())
-        .collect();
-    if cells.iter().all(|c| c.trim().is_empty()) {
-        return;
-    }
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push('|');
-    for c in cells {
-        out.push(' ');
-        out.push_str(&c.trim().replace('|', "/"));
-        out.push_str(" |");
-    }
-    out.push('\n');
+    super::push_row(
+        out,
+        row.iter()
+            .enumerate()
+            .filter(|(i, _)| !left_out.get(*i).copied().unwrap_or(false))
+            .map(|(_, c)| c.as_str()),
+    );
 }
 
 #[cfg(test)]

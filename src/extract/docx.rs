@@ -204,25 +204,13 @@ fn attr(e: &BytesStart<'_>, local: &[u8]) -> Option<String> {
 }
 
 fn write_table(table: &TableState, out: &mut String) {
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
     for row in &table.rows {
-        let cells: Vec<&str> = row
-            .iter()
-            .filter(|(_, _, continued)| !continued)
-            .map(|(text, _, _)| text.as_str())
-            .collect();
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
-        }
-        out.push('|');
-        for c in cells {
-            out.push(' ');
-            out.push_str(&c.replace('|', "/"));
-            out.push_str(" |");
-        }
-        out.push('\n');
+        super::push_row(
+            out,
+            row.iter()
+                .filter(|(_, _, continued)| !continued)
+                .map(|(text, _, _)| text.as_str()),
+        );
     }
 }
 

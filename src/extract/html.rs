@@ -687,24 +687,14 @@ fn table_text(table: NodeRef<'_>, out: &mut String) -> Result<(), ExtractError> 
         }
     }
     for row in grid {
-        let cells: Vec<&str> = row
-            .iter()
-            .filter_map(|s| match s {
+        super::push_row(
+            out,
+            row.iter().filter_map(|s| match s {
                 Slot::Cell(t) => Some(t.as_str()),
                 Slot::Empty => Some(""),
                 Slot::Spanned => None,
-            })
-            .collect();
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
-        }
-        out.push('|');
-        for cell in cells {
-            out.push(' ');
-            out.push_str(&cell.replace('|', "/"));
-            out.push_str(" |");
-        }
-        out.push('\n');
+            }),
+        );
     }
     Ok(())
 }

@@ -461,20 +461,10 @@ fn read_table(
     }
     let mut out = String::new();
     for row in &index {
-        let cells: Vec<&str> = row
-            .iter()
-            .map(|c| c.map_or("", |i| texts[i].as_str()))
-            .collect();
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
-        }
-        out.push('|');
-        for c in cells {
-            out.push(' ');
-            out.push_str(&c.replace('|', "/"));
-            out.push_str(" |");
-        }
-        out.push('\n');
+        super::push_row(
+            &mut out,
+            row.iter().map(|c| c.map_or("", |i| texts[i].as_str())),
+        );
     }
     Ok(out)
 }
