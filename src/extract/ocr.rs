@@ -256,9 +256,10 @@ fn read_page(program: &Path, page: &Gray) -> Result<String, ExtractError> {
     crate::budget::check("finding a scanned page's tables")?;
     // Thin vertical rules of a blurred scan are lighter than the print: they are looked for at
     // a lighter level. Horizontal ones are not: lines of blurred text would pass for them.
-    let tables = grid::tables(&page, ink, ink.saturating_add(40).min(230), DPI);
+    let light = ink.saturating_add(40).min(230);
+    let tables = grid::tables(&page, ink, light, DPI);
     // What is lighter than the print (a seal's red, the paper's grain) is paper to Tesseract.
-    page.clean(ink.saturating_add(40).min(230));
+    page.clean(light);
     // (top, text) of every line and table, put in reading order at the end.
     let mut blocks: Vec<(usize, String)> = Vec::new();
     let mut rest = page.clone();
@@ -351,23 +352,13 @@ fn words_by_cell(words: Vec<Word>, boxes: &[(usize, usize, usize, usize)]) -> Ve
     out
 }
 
-/// Marks a cell printed as empty by hand (`/`, `—`, `无`) as the parser knows them.
-fn null_marker(text: &str) -> Option<&'static str> {
-    match text {
-        "/" | "\\" | "|" | "l" => Some("/"),
-        "-" | "—" | "–" | "一" | "--" | "——" => Some("-"),
-        "无" => Some("无"),
-        _ => None,
-    }
-}
-
 /// Whether the Chinese reading of a cell looks like a number, or a number read badly (`人2`,
-/// `工`, `l78`), rather than a label: no more than one Chinese character among few, and no
-/// null marker.
+/// `工`, `l`, `l78`), rather than a label: no more than one Chinese character among few, and
+/// not a mark the parser reads as a cell printed empty (`/`, `—`, `无`), which is kept as read.
 fn looks_numeric(text: &str) -> bool {
     let han = text.chars().filter(|&c| is_han(c)).count();
     let n = text.chars().filter(|c| !c.is_whitespace()).count();
-    null_marker(text).is_none() && (han == 0 || (han == 1 && n <= 6))
+    !crate::parse::cells::is_null_marker(text.trim()) && (han == 0 || (han == 1 && n <= 6))
 }
 
 /// A table's rows as `| … |` lines.
@@ -551,6 +542,17 @@ mod tests {
         assert_eq!(vote(&[read("12", 96.0), read("2", 96.0), None]), None);
         assert_eq!(vote(&[None, None, read("7", 60.0)]), None);
         assert_eq!(vote(&[None, read("351", 92.0), None]), some("351"));
+    }
+
+    #[test]
+    fn numbers_read_badly_are_read_again_and_marks_of_empty_cells_are_not() {
+        // `l`, `一` and `工` may be a 1: the digits decide.
+        for t in ["58", "人2", "l", "一", "工", "l78"] {
+            assert!(looks_numeric(t), "{t}");
+        }
+        for t in ["/", "—", "无", "其他", "(七)总计"] {
+            assert!(!looks_numeric(t), "{t}");
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ const MARGIN: f64 = 0.1;
 /// What the comparison looks at: Chinese characters and digits.
 fn key(text: &str) -> Vec<char> {
     text.chars()
-        .filter(|c| c.is_ascii_digit() || ('\u{4e00}'..='\u{9fff}').contains(c))
+        .filter(|&c| c.is_ascii_digit() || super::is_han(c))
         .collect()
 }
 
@@ -116,11 +116,14 @@ pub fn snap(text: &str) -> Option<&'static str> {
     if k.len() < 2 || k.len() > 60 || !k.iter().any(|c| !c.is_ascii_digit()) {
         return None;
     }
+    // The labels' keys, made once.
+    static KEYS: std::sync::OnceLock<Vec<Vec<char>>> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| LABELS.iter().map(|l| key(l)).collect());
     let mut scores: Vec<(f64, &'static str)> = LABELS
         .iter()
-        .map(|l| {
-            let lk = key(l);
-            let score = 2.0 * common(&k, &lk) as f64 / (k.len() + lk.len()) as f64;
+        .zip(keys)
+        .map(|(l, lk)| {
+            let score = 2.0 * common(&k, lk) as f64 / (k.len() + lk.len()) as f64;
             (score, *l)
         })
         .collect();
