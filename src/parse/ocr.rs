@@ -181,6 +181,15 @@ mod tests {
         report(&crate::extract::normalize(&text))
     }
 
+    /// Adds `by` to a read cell, as a misread digit would.
+    fn misread(table: &mut Table, row: &str, col: &str, by: i64) {
+        let cell = table
+            .get_mut(row)
+            .and_then(|r| r.get_mut(col))
+            .expect("cell");
+        *cell = Some(cell.unwrap_or(0) + by);
+    }
+
     #[test]
     fn a_table_that_adds_up_is_kept_whole() {
         let mut r = seed();
@@ -198,12 +207,7 @@ mod tests {
         let mut r = seed();
         let good = r.table3.clone();
         // One cell read wrong: its row and its column no longer add up.
-        let cell = r
-            .table3
-            .get_mut("new_received")
-            .and_then(|row| row.get_mut("natural_person"))
-            .expect("cell");
-        *cell = Some(cell.unwrap_or(0) + 3);
+        misread(&mut r.table3, "new_received", "natural_person", 3);
         accept(&mut r);
         assert!(r.is_unread("table3", "new_received", "natural_person"));
         let unread = r.unread_cells();
@@ -218,12 +222,7 @@ mod tests {
     #[test]
     fn a_table4_group_that_does_not_add_up_is_left_unread() {
         let mut r = seed();
-        let cell = r
-            .table4
-            .get_mut("review")
-            .and_then(|row| row.get_mut("upheld"))
-            .expect("cell");
-        *cell = Some(cell.unwrap_or(0) + 1);
+        misread(&mut r.table4, "review", "upheld", 1);
         accept(&mut r);
         for col in T4_COLUMNS {
             assert!(r.is_unread("table4", "review", col), "{col}");
