@@ -7,14 +7,25 @@
 //! again from `text` by the parser's own function, and the rest is deflated. Nothing is dropped
 //! that cannot be made again exactly: each section and claim is checked when it is written, and
 //! one that would not come back the same is kept whole.
+//!
+//! Format 2 (written now) deflates the model's JSON without the text, then the text spelled in
+//! two bytes per Chinese character instead of UTF-8's three ([`spell`]): the text is three
+//! quarters of a stored model, and deflate finds its repeats in the shorter spelling (a model is
+//! ~12 % smaller). Format 1 (the text inside the JSON) is still read.
+
+use std::cell::RefCell;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Report;
 
+mod spell;
+
 /// The format's version, first byte of every stored model.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The format before: the deflated JSON of [`Stored`], the text inside it.
+const VERSION_1: u8 = 1;
 /// What the compressor is given beforehand: the official form's labels, the model's keys and the
 /// tables' shapes, the same in every report (`tools/gen_codec_dictionary.py`). Part of the
 /// format: another dictionary needs another version.
@@ -71,9 +82,15 @@ pub fn encode(report: &Report) -> Result<Vec<u8>, String> {
     let mut slim = report.clone();
     let mut sections = Vec::with_capacity(slim.section_text.len());
     for s in &mut slim.section_text {
-        // The section's text is its stretch of the report's text, trimmed: find where.
+        // The section's text is its stretch of the report's text, trimmed: find where (after
+        // the stretch's leading white space, or anywhere in it).
         let found = slice(text, &at, s.start, s.end).and_then(|stretch| {
-            let off = stretch.find(s.text.as_str())?;
+            let lead = stretch.len() - stretch.trim_start().len();
+            let off = if stretch[lead..].starts_with(s.text.as_str()) {
+                lead
+            } else {
+                stretch.find(s.text.as_str())?
+            };
             let from = s.start + stretch[..off].chars().count();
             Some((from, from + s.text.chars().count()))
         });
@@ -103,38 +120,78 @@ pub fn encode(report: &Report) -> Result<Vec<u8>, String> {
         }
         claims.push(same);
     }
+    slim.text = String::new();
     let stored = Stored {
         report: slim,
         sections,
         claims,
     };
     let json = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
-    let mut z = Compress::new(Compression::new(LEVEL), false);
-    z.set_dictionary(DICTIONARY).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(json.len() / 3 + 64);
-    out.push(VERSION);
-    loop {
-        let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
-        if out.len() == out.capacity() {
-            out.reserve(out.len().max(4096));
+    let text_bytes = spell::encode(text);
+    // Format 2's payload: the JSON's length, the JSON, the text.
+    let json_len = u32::try_from(json.len()).map_err(|_| "a model over 4 GB".to_string())?;
+    let mut payload = Vec::with_capacity(4 + json.len() + text_bytes.len());
+    payload.extend_from_slice(&json_len.to_le_bytes());
+    payload.extend_from_slice(&json);
+    payload.extend_from_slice(&text_bytes);
+    deflate(&payload)
+}
+
+thread_local! {
+    /// One compressor and one decompressor per thread, reset for each model: setting one up
+    /// (its tables and the dictionary) cost more than a model's whole write.
+    static DEFLATER: RefCell<Option<Compress>> = const { RefCell::new(None) };
+    static INFLATER: RefCell<Option<Decompress>> = const { RefCell::new(None) };
+}
+
+/// `VERSION` and the payload deflated with the dictionary.
+fn deflate(payload: &[u8]) -> Result<Vec<u8>, String> {
+    DEFLATER.with_borrow_mut(|slot| {
+        let z = match slot {
+            Some(z) => {
+                z.reset();
+                z
+            }
+            None => slot.insert(Compress::new(Compression::new(LEVEL), false)),
+        };
+        z.set_dictionary(DICTIONARY).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(payload.len() / 3 + 64);
+        out.push(VERSION);
+        loop {
+            let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+            if out.len() == out.capacity() {
+                out.reserve(out.len().max(4096));
+            }
+            match z
+                .compress_vec(
+                    payload.get(read..).unwrap_or(&[]),
+                    &mut out,
+                    FlushCompress::Finish,
+                )
+                .map_err(|e| e.to_string())?
+            {
+                Status::StreamEnd => return Ok(out),
+                Status::Ok | Status::BufError => {}
+            }
         }
-        match z
-            .compress_vec(
-                json.get(read..).unwrap_or(&[]),
-                &mut out,
-                FlushCompress::Finish,
-            )
-            .map_err(|e| e.to_string())?
-        {
-            Status::StreamEnd => return Ok(out),
-            Status::Ok | Status::BufError => {}
-        }
-    }
+    })
 }
 
 /// Inflates a stored model's JSON, at most [`MAX_INFLATED`] bytes.
 fn inflate(z: &[u8]) -> Result<Vec<u8>, String> {
-    let mut d = Decompress::new(false);
+    INFLATER.with_borrow_mut(|slot| {
+        let d = match slot {
+            Some(d) => {
+                d.reset(false);
+                d
+            }
+            None => slot.insert(Decompress::new(false)),
+        };
+        inflate_with(d, z)
+    })
+}
+
+fn inflate_with(d: &mut Decompress, z: &[u8]) -> Result<Vec<u8>, String> {
     d.set_dictionary(DICTIONARY).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(z.len() * 4);
     loop {
@@ -167,17 +224,36 @@ fn inflate(z: &[u8]) -> Result<Vec<u8>, String> {
 /// A report from its stored form.
 pub fn decode(bytes: &[u8]) -> Result<Report, String> {
     let (&version, z) = bytes.split_first().ok_or("an empty stored model")?;
-    if version != VERSION {
-        return Err(format!(
-            "a stored model of format {version}, this version reads {VERSION}"
-        ));
-    }
-    let json = inflate(z)?;
+    let payload = match version {
+        VERSION | VERSION_1 => inflate(z)?,
+        _ => {
+            return Err(format!(
+                "a stored model of format {version}, this version reads {VERSION_1} and {VERSION}"
+            ))
+        }
+    };
+    let (json, text) = if version == VERSION_1 {
+        (payload.as_slice(), None)
+    } else {
+        let (len, rest) = payload
+            .split_first_chunk::<4>()
+            .ok_or("stored model: cut short")?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|e| e.to_string())?;
+        if len > rest.len() {
+            return Err("stored model: cut short".to_string());
+        }
+        let (json, text) = rest.split_at(len);
+        let text = spell::decode(text).ok_or("stored model: its text is damaged")?;
+        (json, Some(text))
+    };
     let Stored {
         mut report,
         sections,
         claims,
-    } = serde_json::from_slice(&json).map_err(|e| format!("stored model: {e}"))?;
+    } = serde_json::from_slice(json).map_err(|e| format!("stored model: {e}"))?;
+    if let Some(text) = text {
+        report.text = text;
+    }
     let at = boundaries(&report.text);
     for (s, range) in report.section_text.iter_mut().zip(sections) {
         if let Some((from, to)) = range {
@@ -283,6 +359,41 @@ mod tests {
         // Damaged stored models are errors.
         assert!(decode(&[]).is_err());
         assert!(decode(&[VERSION, 1, 2, 3]).is_err());
+        assert!(decode(&[VERSION_1, 1, 2, 3]).is_err());
         assert!(decode(&[9]).is_err());
+    }
+
+    /// Format 1 as it was written: the JSON of `Stored`, the text inside, deflated.
+    fn encode_v1(report: &Report) -> Vec<u8> {
+        let stored = Stored {
+            report: report.clone(),
+            sections: vec![None; report.section_text.len()],
+            claims: vec![false; report.claims.len()],
+        };
+        let json = serde_json::to_vec(&stored).expect("json");
+        let mut z = Compress::new(Compression::new(LEVEL), false);
+        z.set_dictionary(DICTIONARY).expect("dictionary");
+        let mut out = Vec::with_capacity(json.len() + 1024);
+        out.push(VERSION_1);
+        let status = z
+            .compress_vec(&json, &mut out, FlushCompress::Finish)
+            .expect("deflate");
+        assert_eq!(status, Status::StreamEnd);
+        out
+    }
+
+    /// Models stored in format 1 are read as they were written; characters outside GB18030's
+    /// two-byte codes come back the same.
+    #[test]
+    fn format_1_is_read_and_any_text_comes_back() {
+        let text = "2021年政府信息公开工作年度报告\n一、总体情况\n全年共收到申请58件。\n";
+        let mut report = crate::parse::parse(text).unwrap_or_default();
+        report.text = text.into();
+        assert_eq!(decode(&encode_v1(&report)).expect("format 1"), report);
+        for odd in ["\u{E5E5}", "😀", "\u{FFFD}", "a\u{0}b", "繁體字與简体字"] {
+            report.text = format!("{text}{odd}");
+            let z = encode(&report).expect("encode");
+            assert_eq!(decode(&z).expect("decode"), report, "{odd:?}");
+        }
     }
 }
