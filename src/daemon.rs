@@ -435,11 +435,27 @@ impl Context {
                 reason: "changed while it was audited".to_string(),
             };
         }
+        // Encoded before the store is taken: the other workers need not wait for it.
+        let model = match store::encode_model(&outcome) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(path = %path.display(), "report not stored, will retry: {e}");
+                return Processed::Later {
+                    reason: e.to_string(),
+                };
+            }
+        };
         let received = store::now();
         let mut delay = Duration::from_millis(100);
         let id = loop {
             match self.with_store(|s| {
-                s.record(&outcome, Some(&set.version), &received, notify.as_deref())
+                s.record_encoded(
+                    &outcome,
+                    model.as_deref(),
+                    Some(&set.version),
+                    &received,
+                    notify.as_deref(),
+                )
             }) {
                 Ok(id) => break id,
                 Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {

@@ -657,14 +657,25 @@ impl Store {
         received_at: &str,
         notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
+        let model = encode_model(outcome)?;
+        self.record_encoded(outcome, model.as_deref(), ruleset, received_at, notify)
+    }
+
+    /// [`Store::record`] with the report's model already encoded ([`encode_model`]), so that a
+    /// worker encodes it before it takes the store, not while the others wait for it.
+    pub fn record_encoded(
+        &mut self,
+        outcome: &Outcome,
+        report_z: Option<&[u8]>,
+        ruleset: Option<&str>,
+        received_at: &str,
+        notify: Option<&[String]>,
+    ) -> Result<i64, StoreError> {
         self.check_same_file()?;
         let tx = self.conn.transaction()?;
         if let Some(id) = tx
-            .query_row(
-                "SELECT id FROM reports WHERE sha256 = ?1",
-                [&outcome.sha256],
-                |r| r.get::<_, i64>(0),
-            )
+            .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
+            .query_row([&outcome.sha256], |r| r.get::<_, i64>(0))
             .optional()?
         {
             return Ok(id);
@@ -674,16 +685,13 @@ impl Store {
             Status::Unparseable => "unparseable",
         };
         let report = outcome.report.as_ref();
-        let report_z = report
-            .map(|r| codec::encode(r))
-            .transpose()
-            .map_err(|message| StoreError::Corrupt { id: 0, message })?;
         let now = now();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
                                   report_z, ruleset, received_at, audited_at, needs_review, published)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
+        )?
+        .execute(params![
                 outcome.sha256,
                 outcome.path.to_string_lossy(),
                 status,
@@ -699,8 +707,7 @@ impl Store {
                 (!outcome.needs_review.is_empty())
                     .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
                 report.and_then(|r| r.published.clone()),
-            ],
-        )?;
+        ])?;
         let id = tx.last_insert_rowid();
         if let Some(version) = ruleset {
             insert_findings(&tx, id, &outcome.findings, version, &now)?;
@@ -1014,10 +1021,11 @@ impl Store {
     /// Records where report `id`'s file was moved: the first place only, so a copy of the same
     /// content dropped again later does not replace the original's.
     pub fn set_stored_path(&self, id: i64, path: &Path) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE reports SET stored_path = ?2 WHERE id = ?1 AND stored_path IS NULL",
-            params![id, path.to_string_lossy()],
-        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE reports SET stored_path = ?2 WHERE id = ?1 AND stored_path IS NULL",
+            )?
+            .execute(params![id, path.to_string_lossy()])?;
         Ok(())
     }
 
@@ -1236,6 +1244,16 @@ fn notice_infos(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The stored form of an outcome's report (`None`: no report), for [`Store::record_encoded`].
+pub fn encode_model(outcome: &Outcome) -> Result<Option<Vec<u8>>, StoreError> {
+    outcome
+        .report
+        .as_deref()
+        .map(codec::encode)
+        .transpose()
+        .map_err(|message| StoreError::Corrupt { id: 0, message })
+}
+
 /// Queues a summary of report `id`'s findings of `ruleset` for `to` (`unrouted` when empty).
 fn insert_notice(
     tx: &rusqlite::Transaction<'_>,
@@ -1245,11 +1263,11 @@ fn insert_notice(
 ) -> Result<(), StoreError> {
     let recipients = serde_json::to_string(to).unwrap_or_else(|_| "[]".into());
     let status = if to.is_empty() { "unrouted" } else { "pending" };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO notices (report_id, ruleset, recipients, status, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, ruleset, recipients, status, unix_ms()],
-    )?;
+    )?
+    .execute(params![id, ruleset, recipients, status, unix_ms()])?;
     Ok(())
 }
 

@@ -125,9 +125,9 @@ impl Store {
 
     /// The register, by name.
     pub fn units(&self) -> Result<Vec<Unit>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, aliases, kind, parent, emails FROM units ORDER BY name")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, aliases, kind, parent, emails FROM units ORDER BY name",
+        )?;
         let rows = stmt.query_map([], |r| {
             let aliases: String = r.get(2)?;
             let kind: String = r.get(3)?;
