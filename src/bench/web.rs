@@ -147,7 +147,7 @@ struct Base {
 }
 
 /// Fills a store in `dir` with `args.reports` reports; returns its path and how it was made.
-fn fill(args: &WebArgs, dir: &Path) -> Result<(PathBuf, String)> {
+pub(super) fn fill(args: &WebArgs, dir: &Path) -> Result<(PathBuf, String)> {
     let total = args.reports.max(1);
     let distinct = args.distinct.clamp(1, total);
     let rules = super::rules_dir(&args.common.rules)?;

@@ -6,11 +6,11 @@
 //! process, not once per report.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
+use rustc_hash::FxHashMap;
 
 use super::similar;
 use super::view::{self, ScriptReport};
@@ -20,7 +20,7 @@ type Res<T> = Result<T, Box<EvalAltResult>>;
 
 thread_local! {
     /// Compiled patterns, per worker thread (no lock on the hot path).
-    static REGEX_CACHE: RefCell<HashMap<String, Rc<Regex>>> = RefCell::new(HashMap::new());
+    static REGEX_CACHE: RefCell<FxHashMap<String, Rc<Regex>>> = RefCell::new(FxHashMap::default());
 }
 
 /// Compiles (or fetches) a pattern; bad or oversized patterns are script errors.
