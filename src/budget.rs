@@ -10,7 +10,9 @@
 //! pipeline reports as the reason. A step that never reaches a check (a library call that runs
 //! on) is caught by the daemon's watchdog instead, which gives up on the worker.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc as System;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
