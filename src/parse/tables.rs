@@ -54,7 +54,15 @@ static NUMBERING_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
 /// own (anchored) to tell which one matched.
 struct Labels {
     any: Regex,
-    each: Vec<(&'static str, Regex)>,
+    each: Vec<Label>,
+}
+
+struct Label {
+    key: &'static str,
+    /// The character the label starts with, when its pattern starts with a literal one: only
+    /// those labels are tried where the alternation found one (a few, not all of them).
+    first: Option<char>,
+    re: Regex,
 }
 
 fn compile(rows: &[(&'static str, &str)]) -> Labels {
@@ -63,12 +71,28 @@ fn compile(rows: &[(&'static str, &str)]) -> Labels {
         any: Regex::new(&alternation.join("|")).expect("row labels pattern"),
         each: rows
             .iter()
-            .map(|(key, words)| {
-                let re = Regex::new(&format!("^(?:{words})")).expect("row label pattern");
-                (*key, re)
+            .map(|(key, words)| Label {
+                key,
+                first: first_char(words),
+                re: Regex::new(&format!("^(?:{words})")).expect("row label pattern"),
             })
             .collect(),
     }
+}
+
+/// The character every match of `pattern` starts with, if the pattern starts with a literal
+/// character (`予`, `3`, `\(`); `None` when it may start otherwise.
+fn first_char(pattern: &str) -> Option<char> {
+    let mut chars = pattern.chars();
+    let c = chars.next()?;
+    let next = chars.next();
+    if c == '\\' {
+        return next.filter(char::is_ascii_punctuation);
+    }
+    let literal = regex::escape(&c.to_string()) == c.to_string();
+    // A quantifier after it would make the character optional.
+    let quantified = next.is_some_and(|n| matches!(n, '*' | '?' | '{'));
+    (literal && !quantified).then_some(c)
 }
 
 static T3_LABELS: LazyLock<Labels> = LazyLock::new(|| {
@@ -134,10 +158,12 @@ fn find_anchors(
     for m in labels.any.find_iter(region) {
         let rest = &region[m.start()..];
         // The longest label that matches here names the row.
+        let first = rest.chars().next();
         let best = labels
             .each
             .iter()
-            .filter_map(|(key, re)| re.find(rest).map(|x| (*key, x.end())))
+            .filter(|l| l.first.is_none() || l.first == first)
+            .filter_map(|l| l.re.find(rest).map(|x| (l.key, x.end())))
             .max_by_key(|(_, len)| *len);
         let Some((key, len)) = best else { continue };
         let mut s = start + m.start();
@@ -157,6 +183,21 @@ fn find_anchors(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn a_label_is_tried_only_where_its_first_character_is() {
+        assert_eq!(first_char(&loose("予以公开")), Some('予'));
+        assert_eq!(first_char(r"\(\s*七\s*\)\s*总\s*计"), Some('('));
+        assert_eq!(first_char(r"3\s*[.、]\s*其\s*他"), Some('3'));
+        for open in [r"\s*其", "(?:a|b)", "[一二]", "a?b", "a*", ".b", "x{0,2}"] {
+            assert_eq!(first_char(open), None, "{open}");
+        }
+    }
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
