@@ -109,6 +109,7 @@ struct RawMail {
     group_wait: String,
     group_interval: String,
     max_message_size: String,
+    max_reports: usize,
     min_severity: String,
     fallback: Vec<String>,
     use_report_contact: bool,
@@ -127,6 +128,7 @@ impl Default for RawMail {
             group_wait: "30s".into(),
             group_interval: "5m".into(),
             max_message_size: "5MB".into(),
+            max_reports: 500,
             min_severity: "warning".into(),
             fallback: vec!["audit@localhost".into()],
             use_report_contact: false,
@@ -223,6 +225,9 @@ pub struct Mail {
     pub group_interval: Duration,
     /// The largest message the mailer sends: a larger summary is split into parts.
     pub max_message_size: u64,
+    /// The most reports one summary holds: a larger group of waiting reports is mailed as
+    /// several summaries in the same round (the mailer holds one at a time in memory).
+    pub max_reports: usize,
     pub min_severity: crate::model::Severity,
     /// Hold each report's summary until a reviewer has confirmed or dismissed every finding at
     /// or above `min_severity`; then mail only the confirmed ones.
@@ -1087,6 +1092,12 @@ fn mail_from_raw(
             raw.max_message_size
         )));
     }
+    if raw.max_reports == 0 {
+        return Err(invalid(
+            "mail.max_reports = 0: a summary holds at least one report (500 by default)"
+                .to_string(),
+        ));
+    }
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let key = format!("mail.routes[{i}]");
@@ -1145,6 +1156,7 @@ fn mail_from_raw(
         group_wait: duration(path, "mail.group_wait", &raw.group_wait)?,
         group_interval: duration(path, "mail.group_interval", &raw.group_interval)?,
         max_message_size,
+        max_reports: raw.max_reports,
         min_severity,
         fallback: raw.fallback.clone(),
         use_report_contact: raw.use_report_contact,

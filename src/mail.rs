@@ -7,6 +7,8 @@
 //! transient failures are retried with backoff, permanent ones recorded with the reason. Without
 //! an SMTP server the same messages are written as `.eml` files to the outbox.
 //!
+//! A summary lists at most `max_reports` reports: a larger group (a folder dropped at once) goes
+//! out as several summaries in the same round, one read and sent at a time.
 //! A summary larger than `max_message_size` goes out in consecutive parts in the same round, each
 //! under the limit and numbered in its subject; a server that refuses a message as too large
 //! (552) has it split further, and a single report's summary it still refuses is marked failed
@@ -505,47 +507,79 @@ impl Mailer {
                     }
                 }
             }
-            let to: Vec<String> = serde_json::from_str(&g.recipients).unwrap_or_default();
-            let mut reports = Vec::new();
-            let mut nothing_left = Vec::new();
-            for n in &notices {
-                let guard = lock();
-                let (report, path, findings) = if self.config.require_review {
-                    guard.confirmed_for_mail(n.report_id, &n.ruleset)?
-                } else {
-                    guard.report_for_mail(n.report_id, &n.ruleset)?
-                };
-                let titles = guard.rule_titles(crate::store::version_of(&n.ruleset))?;
-                let corrected = guard.corrected_cells(n.report_id)?;
-                drop(guard);
-                if self.config.require_review && findings.is_empty() {
-                    nothing_left.push(n.id);
-                    continue;
+            // At most `max_reports` per summary: a group of thousands (a folder dropped at
+            // once) is mailed as several summaries in this round, one after the other, so the
+            // mailer never holds them all in memory.
+            for chunk in notices.chunks(self.config.max_reports.max(1)) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
                 }
-                reports.push(
-                    ShownReport::new(n.report_id, report.as_ref(), &path, &findings, &titles)
-                        .with_corrected(report.as_ref(), &findings, &corrected),
-                );
+                let (n, finished) =
+                    self.send_chunk(store, &g.recipients, chunk, &mut limit, now, stop)?;
+                sent += n;
+                if !finished {
+                    break;
+                }
             }
-            if !nothing_left.is_empty() {
-                lock().mark_unmailed(
-                    &nothing_left,
-                    "not mailed: a reviewer dismissed every finding",
-                )?;
-                notices.retain(|n| !nothing_left.contains(&n.id));
-            }
-            if notices.is_empty() {
-                continue;
-            }
-            let group = Group {
-                recipients: &g.recipients,
-                to: &to,
-                notices: &notices,
-                reports: &reports,
-            };
-            sent += self.send_group(store, &group, &mut limit, now, stop)?;
         }
         Ok(sent)
+    }
+
+    /// Mails the summary of some of a group's notices (read from the store here), in as many
+    /// parts as `limit` needs; `false` when it stopped early (shutdown, a server to retry).
+    fn send_chunk(
+        &self,
+        store: &Mutex<Store>,
+        recipients: &str,
+        notices: &[Notice],
+        limit: &mut u64,
+        now: i64,
+        stop: &AtomicBool,
+    ) -> Result<(usize, bool), MailError> {
+        let lock = || match store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut notices = notices.to_vec();
+        let mut reports = Vec::new();
+        let mut nothing_left = Vec::new();
+        for n in &notices {
+            let guard = lock();
+            let (report, path, findings) = if self.config.require_review {
+                guard.confirmed_for_mail(n.report_id, &n.ruleset)?
+            } else {
+                guard.report_for_mail(n.report_id, &n.ruleset)?
+            };
+            let titles = guard.rule_titles(crate::store::version_of(&n.ruleset))?;
+            let corrected = guard.corrected_cells(n.report_id)?;
+            drop(guard);
+            if self.config.require_review && findings.is_empty() {
+                nothing_left.push(n.id);
+                continue;
+            }
+            reports.push(
+                ShownReport::new(n.report_id, report.as_ref(), &path, &findings, &titles)
+                    .with_corrected(report.as_ref(), &findings, &corrected),
+            );
+        }
+        if !nothing_left.is_empty() {
+            lock().mark_unmailed(
+                &nothing_left,
+                "not mailed: a reviewer dismissed every finding",
+            )?;
+            notices.retain(|n| !nothing_left.contains(&n.id));
+        }
+        if notices.is_empty() {
+            return Ok((0, true));
+        }
+        let to: Vec<String> = serde_json::from_str(recipients).unwrap_or_default();
+        let group = Group {
+            recipients,
+            to: &to,
+            notices: &notices,
+            reports: &reports,
+        };
+        self.send_group(store, &group, limit, now, stop)
     }
 
     /// Sends one group's summary, in as many parts as `limit` needs, all in this tick.
@@ -556,7 +590,7 @@ impl Mailer {
         limit: &mut u64,
         now: i64,
         stop: &AtomicBool,
-    ) -> Result<usize, MailError> {
+    ) -> Result<(usize, bool), MailError> {
         let lock = || match store.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -582,7 +616,7 @@ impl Mailer {
         while let Some(range) = queue.pop_front() {
             if stop.load(Ordering::Relaxed) {
                 tracing::info!(to = %to, reports = range.len() + queue.iter().map(ExactSizeIterator::len).sum::<usize>(), "shutting down: the rest of the summary stays pending");
-                break;
+                return Ok((sent, false));
             }
             let reports = &g.reports[range.clone()];
             let ids: Vec<i64> = g.notices[range.clone()].iter().map(|n| n.id).collect();
@@ -648,11 +682,11 @@ impl Mailer {
                     let next =
                         now.saturating_add(i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX));
                     lock().mark_retry(&ids, &e.to_string(), next)?;
-                    break;
+                    return Ok((sent, false));
                 }
             }
         }
-        Ok(sent)
+        Ok((sent, true))
     }
 
     /// The daemon's mailer: a tick every `tick` until `stop` is set. While ticks fail (the

@@ -446,6 +446,31 @@ fn a_summary_too_large_for_the_server_is_split_and_every_report_mailed_once() {
 }
 
 #[test]
+fn a_group_larger_than_max_reports_goes_out_as_several_summaries_in_one_round() {
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = SmtpServer::launch(port, tmp.path(), Handler::Recording(None));
+    // group_interval 1 h: whatever is not mailed in the first round would wait an hour.
+    let config = one_office(port, "4s", "1h", "max_reports = 10\n");
+    let (d, names) = daemon_with_bulk(&config, 25);
+    wait_for(Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM notices WHERE status = 'sent'") == 25
+    });
+    let received = server.received();
+    assert_eq!(received.len(), 3, "{}", d.log());
+    each_report_once(&received, &names);
+    // Three summaries of their own (10, 10 and 5 reports), not parts of one.
+    let mut counts: Vec<&str> = received.iter().map(|m| m.subject.as_str()).collect();
+    counts.sort();
+    for (subject, n) in counts.iter().zip(["10份", "10份", "5份"]) {
+        assert!(
+            subject.contains(n) && !subject.contains("部分"),
+            "{subject}"
+        );
+    }
+}
+
+#[test]
 fn a_summary_over_max_message_size_goes_out_in_parts_and_a_refused_part_follows() {
     let port = free_port();
     let tmp = tempfile::tempdir().expect("tempdir");
