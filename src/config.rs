@@ -128,7 +128,7 @@ impl Default for RawMail {
             group_wait: "30s".into(),
             group_interval: "5m".into(),
             max_message_size: "5MB".into(),
-            max_reports: 500,
+            max_reports: 100,
             min_severity: "warning".into(),
             fallback: vec!["audit@localhost".into()],
             use_report_contact: false,
@@ -1094,7 +1094,7 @@ fn mail_from_raw(
     }
     if raw.max_reports == 0 {
         return Err(invalid(
-            "mail.max_reports = 0: a summary holds at least one report (500 by default)"
+            "mail.max_reports = 0: a summary holds at least one report (100 by default)"
                 .to_string(),
         ));
     }

@@ -543,6 +543,7 @@ impl Mailer {
         let mut notices = notices.to_vec();
         let mut reports = Vec::new();
         let mut nothing_left = Vec::new();
+        let mut titles = crate::present::TitleCache::default();
         for n in &notices {
             let guard = lock();
             let (report, path, findings) = if self.config.require_review {
@@ -550,7 +551,7 @@ impl Mailer {
             } else {
                 guard.report_for_mail(n.report_id, &n.ruleset)?
             };
-            let titles = guard.rule_titles(crate::store::version_of(&n.ruleset))?;
+            let titles = titles.of(&guard, &n.ruleset)?;
             let corrected = guard.corrected_cells(n.report_id)?;
             drop(guard);
             if self.config.require_review && findings.is_empty() {
@@ -558,7 +559,7 @@ impl Mailer {
                 continue;
             }
             reports.push(
-                ShownReport::new(n.report_id, report.as_ref(), &path, &findings, &titles)
+                ShownReport::new(n.report_id, report.as_ref(), &path, &findings, titles)
                     .with_corrected(report.as_ref(), &findings, &corrected),
             );
         }
