@@ -296,6 +296,9 @@ pub struct AllArgs {
     /// Reports in the store of the web section (default 100,000; 3,000 with --quick).
     #[arg(long)]
     pub web_reports: Option<usize>,
+    /// Reports in the store of the reaudit section (default 100,000; 3,000 with --quick).
+    #[arg(long)]
+    pub reaudit_reports: Option<usize>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -419,9 +422,26 @@ fn all(args: &AllArgs) -> Result<ExitCode> {
         common: args.common.clone(),
     };
     let web_result = web::run(&web_args)?;
+    let reaudit_args = ReauditArgs {
+        reports: args
+            .reaudit_reports
+            .unwrap_or(if quick { 3_000 } else { 100_000 }),
+        jobs: vec![cores()],
+        issuers: 2000,
+        distinct: 200,
+        common: args.common.clone(),
+    };
+    let reaudit_result = reaudit::run(&reaudit_args)?;
     print!(
         "{}",
-        targets(&stage_results, &daemon_result, &scale_result, &web_result)
+        targets(
+            &stage_results,
+            &daemon_result,
+            &scale_result,
+            &web_result,
+            &reaudit_result,
+            args.common.gbk == 0.0 && args.common.html == 0.0,
+        )
     );
     println!(
         "\n(bench all took {:.0} s; load average now {})",
@@ -437,25 +457,58 @@ fn targets(
     d: &daemon::DaemonResult,
     s: &scale::ScaleResult,
     w: &web::WebResult,
+    r: &[reaudit::Figure],
+    plain: bool,
 ) -> String {
     let mut t = MdTable::new(&["target", "goal", "measured", "holds"]);
     let cores = cores();
+    let free = |f: &stages::Figure| {
+        f.cpu_rate.map_or_else(String::new, |c| {
+            format!(
+                " (per CPU-second {c:.0}: ≈ {:.0} on {cores} free cores)",
+                c * cores as f64
+            )
+        })
+    };
+    if let Some(f) = stage_results
+        .iter()
+        .filter(|f| f.stage == stages::Stage::Rules)
+        .max_by_key(|f| f.threads)
+    {
+        // `check`'s work: 2,000/s on plain text, 1,200/s on the default mix of kinds.
+        let goal = if plain { 2000.0 } else { 1200.0 };
+        t.row(vec![
+            format!("check (parse + rules), {} threads", f.threads),
+            if plain {
+                "≥ 2,000 reports/s (plain text)".into()
+            } else {
+                "≥ 1,200 reports/s (this mix; 2,000 on plain text)".into()
+            },
+            format!("{:.0} reports/s{}", f.rate, free(f)),
+            yes_no(f.rate >= goal),
+        ]);
+    }
     if let Some(f) = stage_results
         .iter()
         .filter(|f| f.stage == stages::Stage::Store)
         .max_by_key(|f| f.threads)
     {
-        let free = f.cpu_rate.map_or_else(String::new, |c| {
-            format!(
-                " (per CPU-second {c:.0}: ≈ {:.0} on {cores} free cores)",
-                c * cores as f64
-            )
-        });
         t.row(vec![
             format!("parse + rules + store, {} threads", f.threads),
-            "≥ 2,000 reports/s".into(),
-            format!("{:.0} reports/s{free}", f.rate),
-            yes_no(f.rate >= 2000.0),
+            "≥ 1,500 reports/s (the daemon's own per-file work)".into(),
+            format!("{:.0} reports/s{}", f.rate, free(f)),
+            yes_no(f.rate >= 1500.0),
+        ]);
+    }
+    if let Some(rate) = d.rate {
+        t.row(vec![
+            format!(
+                "daemon, {} files dropped at once, drop → all stored",
+                d.files
+            ),
+            "≥ 1,500 reports/s".into(),
+            format!("{rate:.0} reports/s"),
+            yes_no(rate >= 1500.0),
         ]);
     }
     if let Some(p50) = d.latency_p50_ms {
@@ -536,6 +589,19 @@ fn targets(
                     thousands(w.reports)
                 )
             },
+        ]);
+    }
+    if let Some(f) = r.iter().max_by_key(|f| f.jobs) {
+        let secs = f.per_100k_secs();
+        t.row(vec![
+            format!(
+                "reaudit of a whole store, {} reports, --jobs {}",
+                thousands(f.reports as u64),
+                f.jobs
+            ),
+            "100,000 reports ≤ 60 s".into(),
+            format!("{:.1} s ({secs:.0} s for 100,000)", f.secs),
+            yes_no(secs <= 60.0),
         ]);
     }
     format!("\n## Targets ({cores} cores)\n\n{}", t.render())
