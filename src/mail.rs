@@ -462,10 +462,7 @@ impl Mailer {
     /// between messages once `stop` is set (what is not sent stays pending).
     pub fn tick(&self, store: &Mutex<Store>, stop: &AtomicBool) -> Result<usize, MailError> {
         let now = now_ms();
-        let lock = || match store.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let lock = || locked(store);
         let groups = lock().pending_groups()?;
         // What the server refuses as too large lowers the limit for the rest of this tick.
         let mut limit = self.config.max_message_size;
@@ -536,10 +533,7 @@ impl Mailer {
         now: i64,
         stop: &AtomicBool,
     ) -> Result<(usize, bool), MailError> {
-        let lock = || match store.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let lock = || locked(store);
         let mut notices = notices.to_vec();
         let mut reports = Vec::new();
         let mut nothing_left = Vec::new();
@@ -592,10 +586,7 @@ impl Mailer {
         now: i64,
         stop: &AtomicBool,
     ) -> Result<(usize, bool), MailError> {
-        let lock = || match store.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let lock = || locked(store);
         let to = g.to.join(", ");
         let mut parts = Vec::new();
         self.partition(
@@ -822,13 +813,18 @@ impl Backoff {
     }
 }
 
+/// The store, also after another thread panicked holding it: every write to it is a statement
+/// or a transaction of its own, so a panic leaves nothing half written for the mailer to read.
+fn locked(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// What waits to be mailed, for the mailer's error log: the count of pending notices and
 /// their first reports, or why they cannot be read.
 fn waiting(store: &Mutex<Store>) -> String {
-    let guard = match store.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
+    let guard = locked(store);
     match guard.waiting(10) {
         Ok((0, _)) => "no summary waits to be mailed".to_string(),
         Ok((count, reports)) => {
