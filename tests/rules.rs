@@ -261,6 +261,54 @@ fn word_lists_and_settings_reach_the_scripts() {
     assert_ne!(with.version, version);
 }
 
+/// `in` on an array answers as Rhai's own `==` would, for strings and numbers (compared
+/// natively) and for items of any other type among them.
+#[test]
+fn in_an_array_compares_as_the_script_would() {
+    let cases = [
+        ("\"a\" in [\"b\", \"a\"]", true),
+        ("\"c\" in [\"b\", \"a\"]", false),
+        ("\"1\" in [1, 2]", false),
+        ("1 in [\"1\", 2.0, 1.0]", true),
+        ("2 in [\"2\", 2.0]", true),
+        ("3 in [1, 2]", false),
+        ("\"a\" in [(), #{a: 1}, [\"a\"], 'b']", false),
+        ("\"a\" in [(), 'a']", true),
+        ("\"a\" in [(), #{a: 1}, \"a\"]", true),
+        ("'a' in [\"a\", 'a']", true),
+        ("!(\"x\" in [])", true),
+        ("[\"a\", \"b\"].contains(\"b\")", true),
+        (
+            "{ let v = \"k\"; let f = |x| x == v; [\"k\"].filter(f).len() == 1 && v in [\"k\"] }",
+            true,
+        ),
+    ];
+    let sources = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, _))| {
+            (
+                PathBuf::from(format!("in{i}.rhai")),
+                rule_src(&format!("in{i}"), &format!("    [finding(`${{{expr}}}`)]")),
+            )
+        })
+        .collect();
+    let set = RuleSet::from_sources(sources, Limits::default());
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let f = findings(&set, &seed("000"));
+    for (i, (expr, want)) in cases.iter().enumerate() {
+        let got = f
+            .iter()
+            .find(|x| x.rule == format!("in{i}"))
+            .map(|x| x.message.clone());
+        assert_eq!(
+            got.as_deref(),
+            Some(want.to_string().as_str()),
+            "{expr}: {f:#?}"
+        );
+    }
+}
+
 #[test]
 fn the_deadline_stops_a_slow_rule() {
     let limits = Limits {

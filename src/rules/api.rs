@@ -9,7 +9,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use regex::Regex;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, FLOAT, INT};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, Map,
+    NativeCallContext, FLOAT, INT,
+};
 use rustc_hash::FxHashMap;
 
 use super::similar;
@@ -209,16 +212,17 @@ fn suspect_cells(report: &Report, table: &str, kinds: Option<&[&str]>) -> Array 
         _ => return Array::new(),
     };
     let mut out = Array::new();
+    let raw_table = report.raw_cells.get(table);
     for row in rows {
+        let values = t.get(row);
+        let mut raw_row = None;
         for col in cols {
-            let v = t.get(row).and_then(|r| r.get(*col)).copied().flatten();
+            let v = values.and_then(|r| r.get(*col)).copied().flatten();
             if v.is_some_and(|v| v >= 0) {
                 continue;
             }
-            let raw = report
-                .raw_cells
-                .get(table)
-                .and_then(|cells| cells.get(row))
+            let raw = raw_row
+                .get_or_insert_with(|| raw_table.and_then(|cells| cells.get(row)))
                 .and_then(|r| r.get(*col));
             let kind = match (v, raw.map(|t| t.trim())) {
                 (Some(_), _) => "negative",
@@ -248,6 +252,34 @@ fn suspect_cells(report: &Report, table: &str, kinds: Option<&[&str]>) -> Array 
 fn is_blank_mark(text: &str) -> bool {
     text.chars()
         .all(|c| matches!(c, '/' | '／' | '-' | '－' | '—' | '–' | '无'))
+}
+
+/// Whether `items` holds `value`: `same` compares an item of the value's own type directly
+/// (`None` for an item of another type, which is compared through the script's `==`, as
+/// Rhai's own `contains` does).
+fn contains_in(
+    ctx: &NativeCallContext,
+    items: &mut Array,
+    value: Dynamic,
+    same: impl Fn(&Dynamic) -> Option<bool>,
+) -> Result<bool, Box<EvalAltResult>> {
+    for item in items.iter_mut() {
+        let equal = match same(item) {
+            Some(equal) => equal,
+            None => ctx
+                .call_native_fn_raw("==", true, &mut [item, &mut value.clone()])
+                .or_else(|err| match *err {
+                    EvalAltResult::ErrorFunctionNotFound(..) => Ok(Dynamic::FALSE),
+                    _ => Err(err),
+                })?
+                .as_bool()
+                .unwrap_or(false),
+        };
+        if equal {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// How many items of an array of maps have each value of `field` (`count_by(cells, "col")`).
@@ -688,6 +720,26 @@ pub fn register(engine: &mut Engine) {
     });
     FuncRegistration::new("is_number")
         .register_into_engine(engine, |x: Dynamic| as_float(&x).is_some());
+
+    // `x in array` for a string or a number: compared here, not through the script's `==` for
+    // each item (a function call per item, the pack's costliest operation). Items of other
+    // types are compared as Rhai compares them.
+    pure("contains").register_into_engine(
+        engine,
+        |ctx: NativeCallContext, items: &mut Array, value: ImmutableString| {
+            contains_in(&ctx, items, Dynamic::from(value.clone()), |item| {
+                item.read_lock::<ImmutableString>().map(|s| *s == value)
+            })
+        },
+    );
+    pure("contains").register_into_engine(
+        engine,
+        |ctx: NativeCallContext, items: &mut Array, value: INT| {
+            contains_in(&ctx, items, Dynamic::from(value), |item| {
+                item.as_int().ok().map(|i| i == value)
+            })
+        },
+    );
 
     // Findings.
     FuncRegistration::new("finding").register_into_engine(engine, |message: &str| {
