@@ -46,7 +46,25 @@ pub fn similarity(a: &str, b: &str) -> FLOAT {
 
 /// The characters compared: letters and digits of any script, nothing else.
 fn compared(text: &str) -> Vec<char> {
-    text.chars().filter(|c| c.is_alphanumeric()).collect()
+    text.chars().filter(|c| is_compared(*c)).collect()
+}
+
+/// `c.is_alphanumeric()`, answered first for the characters a report is made of: the common
+/// Han characters (all letters) and ASCII; Unicode's tables are searched for the rest only.
+fn is_compared(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    match c {
+        '\u{4E00}'..='\u{9FFF}' => true,
+        // Chinese punctuation: 、。〃《》「」『』【】，：；！？（）and the like, dashes, quotes.
+        '\u{3000}'..='\u{3004}'
+        | '\u{3008}'..='\u{3020}'
+        | '\u{2010}'..='\u{2027}'
+        | '\u{FF01}'..='\u{FF0F}'
+        | '\u{FF1A}'..='\u{FF20}' => false,
+        _ => c.is_alphanumeric(),
+    }
 }
 
 /// A shingle as one number: its length, then 21 bits per character (every `char` fits).
@@ -102,6 +120,57 @@ pub fn first_phrase<S: AsRef<str>>(text: &str, phrases: impl IntoIterator<Item =
         .find(|p| !p.as_ref().is_empty() && text.contains(p.as_ref()))
 }
 
+/// For each shingle, the sentences holding it: a list per shingle, kept in one vector (a map
+/// of vectors cost an allocation per shingle).
+struct Holders {
+    /// The shingle's last entry in `links`.
+    heads: FxHashMap<u128, u32>,
+    /// (sentence, the shingle's previous entry or `u32::MAX`).
+    links: Vec<(u32, u32)>,
+}
+
+impl Holders {
+    fn of(sentences: &[&str]) -> Holders {
+        let mut h = Holders {
+            heads: FxHashMap::default(),
+            links: Vec::new(),
+        };
+        for (i, t) in sentences.iter().enumerate() {
+            let i = i as u32;
+            let chars = compared(t);
+            let keys: Vec<u128> = if chars.len() < SHINGLE {
+                std::iter::once(&chars[..])
+                    .filter(|c| !c.is_empty())
+                    .map(key)
+                    .collect()
+            } else {
+                chars.windows(SHINGLE).map(key).collect()
+            };
+            for k in keys {
+                let next = h.links.len() as u32;
+                let head = h.heads.entry(k).or_insert(u32::MAX);
+                // A sentence's shingles are added together: one already listed for it heads its list.
+                if *head != u32::MAX && h.links[*head as usize].0 == i {
+                    continue;
+                }
+                h.links.push((i, *head));
+                *head = next;
+            }
+        }
+        h
+    }
+
+    /// The sentences holding shingle `s`, each once.
+    fn of_shingle(&self, s: u128) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.heads.get(&s).copied().unwrap_or(u32::MAX);
+        std::iter::from_fn(move || {
+            let (sentence, next) = *self.links.get(at as usize)?;
+            at = next;
+            Some(sentence as usize)
+        })
+    }
+}
+
 /// The sentences of `text` that `source` already holds: at least [`MIN_SENTENCE`] characters
 /// long and with at least `threshold` of their shingles in it. Each as `#{sentence, share,
 /// from}`: `share` the part found, `from` the sentence of `source` most like it.
@@ -109,13 +178,9 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
     let own: Vec<char> = compared(source);
     let pool = shingles(&own);
     let theirs: Vec<&str> = sentences(source);
-    // Which of `source`'s sentences hold each shingle (each sentence once per shingle).
-    let mut holders: FxHashMap<u128, Vec<usize>> = FxHashMap::default();
-    for (i, t) in theirs.iter().enumerate() {
-        for s in shingles(&compared(t)) {
-            holders.entry(s).or_default().push(i);
-        }
-    }
+    // Which of `source`'s sentences hold each shingle, each sentence once per shingle: made
+    // when the first copied sentence is found.
+    let mut holders: Option<Holders> = None;
     let mut shared = vec![0usize; theirs.len()];
     let mut out = Array::new();
     for sentence in sentences(text) {
@@ -131,10 +196,11 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
         }
         // The sentence it came from: the one sharing most of its shingles (the last of those
         // sharing as many).
+        let holders = holders.get_or_insert_with(|| Holders::of(&theirs));
         shared.iter_mut().for_each(|n| *n = 0);
         for s in &mine {
-            for i in holders.get(s).map_or(&[][..], Vec::as_slice) {
-                shared[*i] += 1;
+            for i in holders.of_shingle(*s) {
+                shared[i] += 1;
             }
         }
         let from = shared
@@ -156,6 +222,18 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_path_answers_as_unicode_does() {
+        for c in ('\u{0}'..='\u{FFFF}').chain('\u{20000}'..='\u{20100}') {
+            assert_eq!(
+                is_compared(c),
+                c.is_alphanumeric(),
+                "{c:?} U+{:04X}",
+                c as u32
+            );
+        }
+    }
 
     #[test]
     fn similarity_bounds() {
@@ -192,6 +270,40 @@ mod tests {
         assert!(
             copied_sentences("今年新建了政府信息公开专栏并按月更新目录内容。", last, 0.5)
                 .is_empty()
+        );
+    }
+    /// `from` is the source sentence sharing most of the copied sentence's shingles (the last
+    /// of those sharing as many), counting a shingle once per sentence however often it recurs.
+    #[test]
+    fn the_sentence_copied_from_is_the_one_sharing_most() {
+        let from = |this: &str, last: &str| -> Vec<String> {
+            copied_sentences(this, last, 0.5)
+                .into_iter()
+                .map(|c| c.clone_cast::<Map>()["from"].to_string())
+                .collect()
+        };
+        let last = "加强政务公开队伍建设。加强政务公开队伍建设加强政务公开队伍建设。\
+                    进一步加强政务公开队伍建设和业务培训工作。其他内容与此无关。";
+        assert_eq!(
+            from("进一步加强政务公开队伍建设和业务培训工作。", last),
+            ["进一步加强政务公开队伍建设和业务培训工作"]
+        );
+        assert_eq!(
+            from("加强政务公开队伍建设加强政务公开队伍建设。", last),
+            ["加强政务公开队伍建设加强政务公开队伍建设"]
+        );
+        // Two source sentences share all of it: the last of them.
+        assert_eq!(
+            from(
+                "依法依规做好政府信息公开申请办理工作。",
+                "依法依规做好政府信息公开申请办理工作。依法依规做好政府信息公开申请办理工作并答复。"
+            ),
+            ["依法依规做好政府信息公开申请办理工作并答复"]
+        );
+        let twice = "全面推进基层政务公开标准化规范化建设。全面推进基层政务公开标准化规范化建设。";
+        assert_eq!(
+            from("全面推进基层政务公开标准化规范化建设。", twice),
+            ["全面推进基层政务公开标准化规范化建设"]
         );
     }
 }
