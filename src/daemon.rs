@@ -531,7 +531,16 @@ impl Context {
         set: &RuleSet,
         report: &Arc<Report>,
     ) -> (Vec<crate::model::Finding>, Vec<Unit>) {
-        let previous = self.previous_of(report);
+        self.run_rules_after(set, report, self.previous_of(report))
+    }
+
+    /// [`Context::run_rules`] with the year before already read.
+    fn run_rules_after(
+        &self,
+        set: &RuleSet,
+        report: &Arc<Report>,
+        previous: Option<Arc<Report>>,
+    ) -> (Vec<crate::model::Finding>, Vec<Unit>) {
         let read = self.with_store(|s| {
             let register = s.units()?;
             let below = crate::units::units_below(s, &register, report)?;
@@ -561,6 +570,31 @@ impl Context {
                 None
             }
         }
+    }
+
+    /// [`Context::previous_of`], taken from `decoded` when this worker decoded it already (a
+    /// re-audit goes issuer by issuer, year by year); what is read is kept there.
+    fn previous_from(&self, report: &Report, decoded: &mut Decoded) -> Option<Arc<Report>> {
+        let (org, year) = (report.organization.as_deref()?, report.year?);
+        let read = self
+            .with_store(|s| s.stored_report_id(org, year - 1))
+            .and_then(|id| {
+                let Some(id) = id else { return Ok(None) };
+                if let Some(r) = decoded.get(id) {
+                    return Ok(Some(r));
+                }
+                let model = self.with_store(|s| s.stored_models(&[id]))?;
+                let report = model
+                    .into_iter()
+                    .next()
+                    .map(StoredModel::decode)
+                    .transpose()?;
+                Ok(report.flatten().map(|r| decoded.keep(id, Arc::new(r))))
+            });
+        read.unwrap_or_else(|e| {
+            tracing::warn!("previous year's report not read: {e}");
+            None
+        })
     }
 
     /// Moves a stored report's file to the archive and records where (unless one is recorded).
@@ -1216,13 +1250,21 @@ pub fn reaudit(
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Reaudited::default();
+                    let mut decoded = Decoded::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(i) else { break };
                         if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
                             break;
                         }
-                        match reaudit_batch(&ctx, &ctx.current_rules(), batch, mode, &mut done) {
+                        match reaudit_batch(
+                            &ctx,
+                            &ctx.current_rules(),
+                            batch,
+                            mode,
+                            &mut done,
+                            &mut decoded,
+                        ) {
                             Ok(()) => {
                                 finished.fetch_add(batch.len(), Ordering::Relaxed);
                             }
@@ -1264,6 +1306,30 @@ pub fn reaudit(
     Ok(done)
 }
 
+/// The reports of one issuer a re-audit worker decoded, as stored (without corrections), by id:
+/// the issuer's next year finds its previous year here instead of decoding it again. A re-audit
+/// goes issuer by issuer, so only the current issuer's are kept.
+#[derive(Default)]
+struct Decoded {
+    issuer: Option<String>,
+    reports: HashMap<i64, Arc<Report>>,
+}
+
+impl Decoded {
+    fn get(&self, id: i64) -> Option<Arc<Report>> {
+        self.reports.get(&id).cloned()
+    }
+
+    fn keep(&mut self, id: i64, report: Arc<Report>) -> Arc<Report> {
+        if self.issuer != report.organization {
+            self.reports.clear();
+            self.issuer.clone_from(&report.organization);
+        }
+        self.reports.insert(id, report.clone());
+        report
+    }
+}
+
 /// Re-audits one batch of stored reports, adding to `done`.
 fn reaudit_batch(
     ctx: &Context,
@@ -1271,22 +1337,30 @@ fn reaudit_batch(
     ids: &[i64],
     mode: ReauditMode,
     done: &mut Reaudited,
+    decoded: &mut Decoded,
 ) -> Result<()> {
     let mail = mode == ReauditMode::StoreAndMail;
     let min = ctx.config.mail.min_severity;
     for stored in ctx.with_store(|s| s.stored_models(ids))? {
         let id = stored.id;
-        let Some(mut report) = stored.decode()? else {
+        let Some(stored) = stored.decode()? else {
             continue;
         };
+        let stored = decoded.keep(id, Arc::new(stored));
         let before: HashSet<(String, String)> = ctx
             .with_store(|s| s.current_findings(id))?
             .into_iter()
             .collect();
         let corrections = ctx.with_store(|s| s.corrections(id))?;
-        let key = apply_corrections(&mut report, &set.version, &corrections);
-        let report = Arc::new(report);
-        let (findings, register) = ctx.run_rules(set, &report);
+        let (report, key) = if corrections.is_empty() {
+            (stored, set.version.clone())
+        } else {
+            let mut corrected = Report::clone(&stored);
+            let key = apply_corrections(&mut corrected, &set.version, &corrections);
+            (Arc::new(corrected), key)
+        };
+        let previous = ctx.previous_from(&report, decoded);
+        let (findings, register) = ctx.run_rules_after(set, &report, previous);
         let news = findings
             .iter()
             .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));

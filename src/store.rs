@@ -1050,12 +1050,13 @@ impl Store {
     }
 
     /// The ids of the parsed reports received since `since` (RFC 3339 prefix, e.g.
-    /// `2026-03-01`), oldest first.
+    /// `2026-03-01`), issuer by issuer and year by year (then oldest first): a report's
+    /// previous year comes just before it.
     pub fn parsed_ids(&self, since: Option<&str>) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM reports
              WHERE status = 'parsed' AND {HAS_MODEL} AND received_at >= ?1
-             ORDER BY id"
+             ORDER BY organization, year, id"
         ))?;
         let rows = stmt.query_map([since.unwrap_or("")], |r| r.get::<_, i64>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1077,6 +1078,23 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The id of the report [`Store::stored_report_of`] gives for the issuer and `year`.
+    pub fn stored_report_id(
+        &self,
+        organization: &str,
+        year: i32,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id FROM reports
+                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
+                 ORDER BY id DESC LIMIT 1"
+            ))?
+            .query_row(params![organization, year], |r| r.get(0))
+            .optional()?)
     }
 
     /// The same issuer's report for `year` as it is kept (the newest if several).

@@ -257,6 +257,12 @@ fn last_years_report_from_the_store_reaches_the_rules_and_reaudit_refreshes() {
         d.count("SELECT COUNT(*) FROM findings WHERE rule = 'always'"),
         2
     );
+    // The re-audit read 2020 (decoded for its own audit just before) as 2021's year before.
+    assert!(
+        d.count("SELECT COUNT(*) FROM findings f JOIN reports r ON r.id = f.report_id WHERE r.year = 2021 AND f.rule = 'cross-year-carryover' AND f.ruleset = r.ruleset") >= 1,
+        "{}",
+        d.log()
+    );
     let again = Command::new(BIN)
         .args(["reaudit", "--config"])
         .arg(d.path("ogi-audit.toml"))
