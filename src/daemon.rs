@@ -558,22 +558,12 @@ impl Context {
 
     /// The same issuer's report of the year before, from the store.
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
-        let (org, year) = (report.organization.as_deref()?, report.year?);
-        // Read under the store's lock, decoded outside it.
-        match self
-            .with_store(|s| s.stored_report_of(org, year - 1))
-            .and_then(|m| m.map(StoredModel::decode).transpose())
-        {
-            Ok(r) => r.flatten().map(Arc::new),
-            Err(e) => {
-                tracing::warn!("previous year's report not read: {e}");
-                None
-            }
-        }
+        self.previous_from(report, &mut Decoded::default())
     }
 
     /// [`Context::previous_of`], taken from `decoded` when this worker decoded it already (a
-    /// re-audit goes issuer by issuer, year by year); what is read is kept there.
+    /// re-audit goes issuer by issuer, year by year); what is read is kept there. The model is
+    /// read under the store's lock and decoded outside it.
     fn previous_from(&self, report: &Report, decoded: &mut Decoded) -> Option<Arc<Report>> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         let read = self

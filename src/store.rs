@@ -1031,21 +1031,12 @@ impl Store {
 
     /// The same issuer's report for `year`, if stored and parsed (the newest if several).
     pub fn report_of(&self, organization: &str, year: i32) -> Result<Option<Report>, StoreError> {
-        let row: Option<(i64, Option<String>, Option<Vec<u8>>)> = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT id, report_json, report_z FROM reports
-                     WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
-                     ORDER BY id DESC LIMIT 1"
-                ),
-                params![organization, year],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        match row {
+        let Some(id) = self.stored_report_id(organization, year)? else {
+            return Ok(None);
+        };
+        match self.stored_models(&[id])?.into_iter().next() {
+            Some(m) => m.decode(),
             None => Ok(None),
-            Some((id, json, z)) => model(id, json, z),
         }
     }
 
@@ -1080,7 +1071,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The id of the report [`Store::stored_report_of`] gives for the issuer and `year`.
+    /// The id of the same issuer's report for `year`, if stored and parsed (the newest if
+    /// several): what the rules see as the year before.
     pub fn stored_report_id(
         &self,
         organization: &str,
@@ -1094,29 +1086,6 @@ impl Store {
                  ORDER BY id DESC LIMIT 1"
             ))?
             .query_row(params![organization, year], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// The same issuer's report for `year` as it is kept (the newest if several).
-    pub fn stored_report_of(
-        &self,
-        organization: &str,
-        year: i32,
-    ) -> Result<Option<StoredModel>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT id, report_json, report_z FROM reports
-                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
-                 ORDER BY id DESC LIMIT 1"
-            ))?
-            .query_row(params![organization, year], |r| {
-                Ok(StoredModel {
-                    id: r.get(0)?,
-                    json: r.get(1)?,
-                    z: r.get(2)?,
-                })
-            })
             .optional()?)
     }
 
