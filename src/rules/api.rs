@@ -399,7 +399,6 @@ fn text_between(report: &Report, a: &Map, b: &Map) -> String {
     report.text.chars().skip(from).take(to - from).collect()
 }
 
-/// How many Chinese characters (Han script) a text has.
 /// The text without its white space (of any kind: line ends, full-width spaces …), copied a
 /// run at a time.
 fn compact(text: &str) -> String {
@@ -415,6 +414,7 @@ fn compact(text: &str) -> String {
     out
 }
 
+/// How many Chinese characters (Han script) a text has.
 fn han_count(text: &str) -> INT {
     text.chars()
         .filter(|c| {

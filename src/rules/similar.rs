@@ -76,13 +76,14 @@ fn key(w: &[char]) -> u128 {
 
 /// The shingles of a text; a text shorter than one shingle is one shingle.
 fn shingles(chars: &[char]) -> FxHashSet<u128> {
-    if chars.len() < SHINGLE {
-        return std::iter::once(chars)
-            .filter(|c| !c.is_empty())
-            .map(key)
-            .collect();
-    }
-    chars.windows(SHINGLE).map(key).collect()
+    shingle_keys(chars).collect()
+}
+
+/// Each shingle of a text in order, repeats included; a text shorter than one shingle is one
+/// shingle, an empty one has none.
+fn shingle_keys(chars: &[char]) -> impl Iterator<Item = u128> + '_ {
+    let whole = (!chars.is_empty() && chars.len() < SHINGLE).then_some(chars);
+    whole.into_iter().chain(chars.windows(SHINGLE)).map(key)
 }
 
 /// The share (0.0 to 1.0) of `text`'s shingles that are also in `source`: 1.0 when every part
@@ -137,16 +138,7 @@ impl Holders {
         };
         for (i, t) in sentences.iter().enumerate() {
             let i = i as u32;
-            let chars = compared(t);
-            let keys: Vec<u128> = if chars.len() < SHINGLE {
-                std::iter::once(&chars[..])
-                    .filter(|c| !c.is_empty())
-                    .map(key)
-                    .collect()
-            } else {
-                chars.windows(SHINGLE).map(key).collect()
-            };
-            for k in keys {
+            for k in shingle_keys(&compared(t)) {
                 let next = h.links.len() as u32;
                 let head = h.heads.entry(k).or_insert(u32::MAX);
                 // A sentence's shingles are added together: one already listed for it heads its list.
@@ -272,6 +264,7 @@ mod tests {
                 .is_empty()
         );
     }
+
     /// `from` is the source sentence sharing most of the copied sentence's shingles (the last
     /// of those sharing as many), counting a shingle once per sentence however often it recurs.
     #[test]
