@@ -7,9 +7,11 @@ use std::process::Command;
 
 use common::{repo, seed, BIN};
 
-use ogi_audit::model::{Finding, Severity};
+use std::sync::Arc;
+
+use ogi_audit::model::{Finding, Report, Severity};
 use ogi_audit::pipeline;
-use ogi_audit::rules::{Limits, RuleSet};
+use ogi_audit::rules::{Limits, RuleSet, Subject};
 
 fn pack() -> RuleSet {
     let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
@@ -210,6 +212,106 @@ fn a_broken_rule_is_reported_and_the_others_still_run() {
         "{errors:#?}"
     );
     assert!(errors.iter().any(|x| x.message.contains("mutate")));
+}
+
+/// Run over a batch (as `check` and `reaudit` run them), the rules find on each report what
+/// they find on it alone: the same findings in the same order, last year's report seen by the
+/// report it belongs to, a rule failing on one report failing there only.
+#[test]
+fn a_batch_finds_what_one_report_at_a_time_finds() {
+    let mut sources: Vec<(PathBuf, String)> = std::fs::read_dir(repo().join("rules"))
+        .expect("rules dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .map(|p| {
+            let src = std::fs::read_to_string(&p).expect("rule");
+            (p, src)
+        })
+        .collect();
+    sources.sort();
+    sources.push((
+        PathBuf::from("picky.rhai"),
+        rule_src(
+            "picky",
+            "    if report.year == 2019 { throw \"不要2019\"; }\n    \
+             [finding(`上年 ${if report.previous == () { \"无\" } else { report.previous.year }}`)]",
+        ),
+    ));
+    let set = RuleSet::from_sources(sources, Limits::default());
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut files: Vec<PathBuf> = ["seeds", "samples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(repo().join("tests/fixtures").join(d)).expect("fixtures"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x != "md"))
+        .collect();
+    files.sort();
+    let mut reports: Vec<Arc<Report>> = files
+        .iter()
+        .filter_map(|p| pipeline::read_file(p).report)
+        .collect();
+    assert_eq!(reports.len(), 11, "every real report is read");
+    // A report of 2020 again as its issuer's report of the year before.
+    let first = reports
+        .iter()
+        .position(|r| r.year == Some(2020))
+        .expect("a report of 2020");
+    let mut older = Report::clone(&reports[first]);
+    older.year = older.year.map(|y| y - 1);
+    reports.push(Arc::new(older));
+    let last = reports.len() - 1;
+    let previous_of = |i: usize| (i == first).then(|| reports[last].clone());
+    let alone: Vec<Vec<Finding>> = (0..reports.len())
+        .map(|i| set.run(&reports[i], previous_of(i).as_ref()))
+        .collect();
+    let previous: Vec<Option<Arc<Report>>> = (0..reports.len()).map(previous_of).collect();
+    let batch = set.run_batch(
+        reports
+            .iter()
+            .zip(&previous)
+            .map(|(r, p)| Subject::new(r, p.as_ref()))
+            .collect(),
+    );
+    assert_eq!(batch.len(), reports.len());
+    for (i, (a, b)) in alone.iter().zip(&batch).enumerate() {
+        let key = |f: &[Finding]| {
+            f.iter()
+                .map(|x| (x.rule.clone(), x.message.clone(), x.evidence.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(a), key(b), "report {i}");
+    }
+    let said = |i: usize, what: &str| {
+        batch[i]
+            .iter()
+            .any(|f| f.rule == "picky" && f.message == what)
+    };
+    assert!(said(first, "上年 2019"), "{:#?}", batch[first]);
+    assert!(said(first + 1, "上年 无") || reports[first + 1].year == Some(2019));
+    let failed: Vec<usize> = (0..batch.len())
+        .filter(|&i| {
+            batch[i]
+                .iter()
+                .any(|f| f.rule == "rule-error" && f.message.contains("不要2019"))
+        })
+        .collect();
+    let of_2019: Vec<usize> = (0..reports.len())
+        .filter(|&i| reports[i].year == Some(2019))
+        .collect();
+    assert!(!of_2019.is_empty());
+    assert_eq!(failed, of_2019);
+    assert!(
+        batch
+            .iter()
+            .filter(|f| f
+                .iter()
+                .any(|x| x.rule.starts_with("t3-") || x.rule.starts_with("narrative")))
+            .count()
+            > 3,
+        "the pack's own rules found something on the real reports"
+    );
 }
 
 /// A pack's word lists (`lists/NAME.txt`) and the config's settings reach the scripts; both

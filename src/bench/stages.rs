@@ -21,26 +21,30 @@ use super::{median, quantile, thousands, MdTable, StageArgs, TempDir};
 use crate::config::Config;
 use crate::daemon::{self, Context};
 use crate::pipeline;
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, Subject};
 
 /// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Hash, extract, parse ([`pipeline::read_bytes`]).
     Parse,
-    /// The same and the rule pack.
+    /// The same and the rule pack, report by report (as the daemon runs it).
     Rules,
+    /// The same in batches of [`crate::rules::BATCH`], the rules one by one over each batch (as
+    /// `check` and `reaudit` run them).
+    Batched,
     /// The daemon's per-file work, SQLite store and archive included.
     Store,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Parse, Stage::Rules, Stage::Store];
+    pub const ALL: [Stage; 4] = [Stage::Parse, Stage::Rules, Stage::Batched, Stage::Store];
 
     pub fn label(self) -> &'static str {
         match self {
             Stage::Parse => "parse",
             Stage::Rules => "parse + rules",
+            Stage::Batched => "parse + rules, in batches",
             Stage::Store => "parse + rules + store",
         }
     }
@@ -166,6 +170,7 @@ pub fn measure(args: &StageArgs, stages: &[Stage]) -> Result<Vec<Figure>> {
                 );
                 let run = match stage {
                     Stage::Parse | Stage::Rules => in_memory(stage, &corpus, t, &set),
+                    Stage::Batched => batched(&corpus, t, &set),
                     Stage::Store => store(&corpus, t, &rules_dir, args.common.tmp.as_deref())?,
                 };
                 runs.push(run);
@@ -285,6 +290,39 @@ fn in_memory(stage: Stage, corpus: &[Item], threads: usize, set: &Arc<RuleSet>) 
         secs,
         cpu_secs,
         per_report_us,
+        db_bytes: None,
+    }
+}
+
+/// Parse and rules in batches: each thread reads a batch of reports, then runs the rules one
+/// by one over the batch ([`RuleSet::run_batch`]). No time per report: a batch is timed whole.
+fn batched(corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
+    thread_local! {
+        static MINE: std::cell::RefCell<Option<Arc<RuleSet>>> = const { std::cell::RefCell::new(None) };
+    }
+    let size = crate::rules::BATCH;
+    let work = |b: usize| {
+        let items = corpus
+            .get(b * size..((b + 1) * size).min(corpus.len()))
+            .unwrap_or(&[]);
+        let outcomes: Vec<pipeline::Outcome> = items
+            .iter()
+            .map(|item| pipeline::read_bytes(&item.name, &item.bytes))
+            .collect();
+        let mine = MINE.with_borrow_mut(|m| m.get_or_insert_with(|| Arc::new(set.fork())).clone());
+        let jobs = outcomes
+            .iter()
+            .filter_map(|o| o.report.as_ref())
+            .map(|r| Subject::new(r, None))
+            .collect();
+        std::hint::black_box(mine.run_batch(jobs));
+        std::hint::black_box(outcomes);
+    };
+    let (secs, cpu_secs, _) = drive(corpus.len().div_ceil(size), threads, &work);
+    Run {
+        secs,
+        cpu_secs,
+        per_report_us: Vec::new(),
         db_bytes: None,
     }
 }
