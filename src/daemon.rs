@@ -24,7 +24,7 @@ use crate::config::{After, Config};
 use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, Subject};
 use crate::store::{self, Store, StoreError, StoredModel, Unit};
 use crate::watch::{self, Inbox, Stamp};
 
@@ -1320,7 +1320,8 @@ impl Decoded {
     }
 }
 
-/// Re-audits one batch of stored reports, adding to `done`.
+/// Re-audits one batch of stored reports, adding to `done`. The rules run over the batch as
+/// a whole ([`RuleSet::run_batch`]), then each report's findings are recorded.
 fn reaudit_batch(
     ctx: &Context,
     set: &RuleSet,
@@ -1331,6 +1332,14 @@ fn reaudit_batch(
 ) -> Result<()> {
     let mail = mode == ReauditMode::StoreAndMail;
     let min = ctx.config.mail.min_severity;
+    struct Item {
+        id: i64,
+        report: Arc<Report>,
+        key: String,
+        before: HashSet<(String, String)>,
+        previous: Option<Arc<Report>>,
+    }
+    let mut items = Vec::with_capacity(ids.len());
     for stored in ctx.with_store(|s| s.stored_models(ids))? {
         let id = stored.id;
         let Some(stored) = stored.decode()? else {
@@ -1350,15 +1359,47 @@ fn reaudit_batch(
             (Arc::new(corrected), key)
         };
         let previous = ctx.previous_from(&report, decoded);
-        let (findings, register) = ctx.run_rules_after(set, &report, previous);
-        let news = findings
-            .iter()
-            .any(|f| f.severity >= min && !before.contains(&(f.rule.clone(), f.message.clone())));
-        let to = (mail && news).then(|| mail::recipients_in(&ctx.config.mail, &report, &register));
+        items.push(Item {
+            id,
+            report,
+            key,
+            before,
+            previous,
+        });
+    }
+    // The register once for the batch; each report's units below it.
+    let read = ctx.with_store(|s| {
+        let register = s.units()?;
+        let mut below = Vec::with_capacity(items.len());
+        for item in &items {
+            below.push(crate::units::units_below(s, &register, &item.report)?);
+        }
+        Ok((register, below))
+    });
+    let (register, below) = read.unwrap_or_else(|e| {
+        tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
+        (Vec::new(), vec![None; items.len()])
+    });
+    let jobs = items
+        .iter()
+        .zip(below)
+        .map(|(item, units)| Subject {
+            report: &item.report,
+            previous: item.previous.as_ref(),
+            units,
+        })
+        .collect();
+    let all = set.run_batch(jobs);
+    for (item, findings) in items.iter().zip(all) {
+        let report = &item.report;
+        let news = findings.iter().any(|f| {
+            f.severity >= min && !item.before.contains(&(f.rule.clone(), f.message.clone()))
+        });
+        let to = (mail && news).then(|| mail::recipients_in(&ctx.config.mail, report, &register));
         let changed = if mode == ReauditMode::DryRun {
-            ctx.with_store(|s| s.ruleset_of(id))?.as_deref() != Some(key.as_str())
+            ctx.with_store(|s| s.ruleset_of(item.id))?.as_deref() != Some(item.key.as_str())
         } else {
-            ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?
+            ctx.with_store(|s| s.record_reaudit(item.id, &findings, &item.key, to.as_deref()))?
         };
         if changed {
             done.changed += 1;
