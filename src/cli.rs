@@ -170,6 +170,10 @@ pub enum Command {
         /// year is looked for here and among the files checked (same issuer, year − 1).
         #[arg(long, value_name = "PATH")]
         previous: Vec<PathBuf>,
+        /// Threads reading and auditing (default: one per core). The reports are printed in
+        /// the order given whatever the number.
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Report files or folders (searched recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -514,9 +518,11 @@ pub fn main() -> ExitCode {
             rules,
             fail_on,
             previous,
+            jobs,
             paths,
-        } => rule_set(cli.config.as_deref(), rules.as_deref())
-            .and_then(|(set, config)| check(&paths, &previous, &set, &config, format, fail_on)),
+        } => rule_set(cli.config.as_deref(), rules.as_deref()).and_then(|(set, config)| {
+            check(&paths, &previous, &set, &config, format, fail_on, jobs)
+        }),
         Command::Rules(RulesCommand::List { dir, stats }) => {
             rule_set(cli.config.as_deref(), dir.as_deref())
                 .and_then(|(set, config)| rules_list(&set, stats.then_some(&config)))

@@ -308,3 +308,137 @@ fn check_finds_last_years_report_among_the_files_or_in_previous() {
     let both = ogi(dir.path(), &["check", "old/2019.txt", "2020.txt"]);
     assert_eq!(carryover(&both), found, "{}", text(&both));
 }
+
+/// `check` on a folder reads and audits on several threads, batch by batch, and prints the
+/// reports in the order given whatever the number of threads: the same output with one thread
+/// and with three, an unreadable file in its place among the others, every issuer's report of
+/// 2020 audited against its 2019 report wherever the two fall in the batches.
+#[test]
+fn check_prints_in_the_order_given_whatever_the_threads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).expect("dir");
+    let seeds: Vec<String> = ["000", "001", "002", "003", "004"]
+        .iter()
+        .map(|s| std::fs::read_to_string(seed(s)).expect("seed"))
+        .collect();
+    // 70 files, more than two batches: 35 issuers, each with a report of 2020 and one of 2019
+    // (the same seed's text under the issuer's title), named so that the two lie far apart.
+    let mut names = Vec::new();
+    for i in 0..70 {
+        let issuer = i / 2;
+        let year = if i % 2 == 0 { 2020 } else { 2019 };
+        let body = format!(
+            "{}{year}年政府信息公开工作年度报告\n\n{}",
+            issuer_name(issuer),
+            seeds[issuer % 5]
+        );
+        let name = format!("{:02}-{i}.txt", (i * 37) % 70);
+        std::fs::write(reports.join(&name), body).expect("write");
+        names.push(name);
+    }
+    std::fs::write(reports.join("35-broken.txt"), "这不是一份年度报告。").expect("write");
+    let one = ogi(
+        dir.path(),
+        &["check", "--format", "json", "--jobs", "1", "reports"],
+    );
+    let three = ogi(
+        dir.path(),
+        &["check", "--format", "json", "--jobs", "3", "reports"],
+    );
+    assert_eq!(one.status.code(), three.status.code());
+    assert_eq!(
+        one.status.code(),
+        Some(2),
+        "the broken file fails the check"
+    );
+    assert_eq!(one.stdout, three.stdout, "{}", text(&three));
+    let json: serde_json::Value = serde_json::from_slice(&one.stdout).expect("json");
+    let printed: Vec<String> = json["reports"]
+        .as_array()
+        .expect("reports")
+        .iter()
+        .map(|r| {
+            Path::new(r["path"].as_str().expect("path"))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut given = names.clone();
+    given.push("35-broken.txt".to_string());
+    given.sort();
+    assert_eq!(printed, given);
+    let reports = json["reports"].as_array().expect("reports");
+    let unreadable: Vec<&serde_json::Value> =
+        reports.iter().filter(|r| r["status"] != "parsed").collect();
+    assert_eq!(unreadable.len(), 1);
+    // Every 2020 report got what it gets when checked with its 2019 report alone: the
+    // cross-year rules saw last year's report wherever it lay in the batches.
+    let cross_year = |r: &serde_json::Value| -> Vec<String> {
+        r["findings"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter(|f| {
+                        f["rule"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with("cross-year"))
+                    })
+                    .map(|f| f["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The messages without the issuer's name, to compare those of issuers of the same seed.
+    let strip = |found: Vec<String>, issuer: usize| -> Vec<String> {
+        found
+            .into_iter()
+            .map(|m| m.replace(&issuer_name(issuer), ""))
+            .collect()
+    };
+    let mut alone = Vec::new();
+    for issuer in 0..5 {
+        let pair = [
+            format!("reports/{:02}-{}.txt", (2 * issuer * 37) % 70, 2 * issuer),
+            format!(
+                "reports/{:02}-{}.txt",
+                ((2 * issuer + 1) * 37) % 70,
+                2 * issuer + 1
+            ),
+        ];
+        let o = ogi(
+            dir.path(),
+            &["check", "--format", "json", &pair[0], &pair[1]],
+        );
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let of_2020 = json["reports"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["report"]["year"] == 2020))
+            .map(|r| strip(cross_year(r), issuer))
+            .expect("the 2020 report");
+        alone.push(of_2020);
+    }
+    assert!(
+        alone.iter().any(|f| !f.is_empty()),
+        "some seed's pair has cross-year findings"
+    );
+    let mut of_2020 = 0;
+    for r in reports.iter().filter(|r| r["report"]["year"] == 2020) {
+        let org = r["report"]["organization"].as_str().expect("issuer");
+        let issuer = (0..35)
+            .find(|i| issuer_name(*i) == org)
+            .expect("an issuer of the files");
+        let found = strip(cross_year(r), issuer);
+        assert_eq!(found, alone[issuer % 5], "{org}");
+        of_2020 += 1;
+    }
+    assert_eq!(of_2020, 35);
+}
+
+/// The name of test issuer `i` (of 35), as the parser reads it from a report's title.
+fn issuer_name(i: usize) -> String {
+    let a = ["东", "西", "南", "北", "中"][i % 5];
+    let b = ["山", "河", "湖", "海", "林", "田", "石"][i / 5 % 7];
+    format!("{a}{b}县测试局")
+}

@@ -5,6 +5,8 @@ use super::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::rules::Subject;
+
 /// Where each issuer's report of each year is, among the files checked and the `--previous`
 /// ones, so that a report is audited against its previous year's as the daemon does.
 struct Years {
@@ -12,22 +14,45 @@ struct Years {
 }
 
 impl Years {
-    /// Reads every file once for its issuer and year (only kept: the path). With one file and
-    /// no `--previous`, there is nothing to look up and nothing is read.
-    fn index(files: &[PathBuf], previous: &[PathBuf], config: &Config) -> Result<Self> {
+    /// Reads every file once for its issuer and year (only kept: the path), on `jobs` threads.
+    /// With one file and no `--previous`, there is nothing to look up and nothing is read.
+    fn index(
+        files: &[PathBuf],
+        previous: &[PathBuf],
+        config: &Config,
+        jobs: usize,
+    ) -> Result<Self> {
         let mut all = pipeline::report_files(previous)?;
         if !all.is_empty() || files.len() > 1 {
             all.extend(files.iter().cloned());
         }
         let mut out = BTreeMap::new();
-        for f in all {
-            let o = pipeline::read_path_within(&f, config.budget, config.max_file_size);
-            if let Some(r) = &o.report {
-                if let (Some(org), Some(year)) = (&r.organization, r.year) {
-                    out.entry((org.clone(), year)).or_insert(f);
+        let chunks: Vec<&[PathBuf]> = all.chunks(rules::BATCH).collect();
+        in_order(
+            &chunks,
+            jobs,
+            || (),
+            |(), chunk| {
+                chunk
+                    .iter()
+                    .map(|f| {
+                        let o = pipeline::read_path_within(f, config.budget, config.max_file_size);
+                        o.report
+                            .as_ref()
+                            .and_then(|r| Some((r.organization.clone()?, r.year?)))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |(chunk, ids)| {
+                // The first file of an issuer's year wins, as in the order given.
+                for (f, id) in chunk.iter().zip(ids) {
+                    if let Some(id) = id {
+                        out.entry(id).or_insert_with(|| f.clone());
+                    }
                 }
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(Years { files: out })
     }
 
@@ -39,6 +64,73 @@ impl Years {
     }
 }
 
+/// Runs `work` over `items` on `jobs` threads, each with its own state from `init`, and hands
+/// each item with its result to `sink` in the items' order. A thread takes the next item only
+/// while fewer than `2 × jobs` results wait for the ones before them, so a slow item holds
+/// back no more than that in memory. `sink`'s first error stops the work and is returned.
+fn in_order<'a, T: Sync, S, R: Send>(
+    items: &'a [T],
+    jobs: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) -> R + Sync,
+    mut sink: impl FnMut((&'a T, R)) -> Result<()>,
+) -> Result<()> {
+    use std::sync::{mpsc, Condvar, Mutex};
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let window = 2 * jobs;
+    // (next item to take, items handed to `sink` so far, stopped)
+    let state = Mutex::new((0usize, 0usize, false));
+    let moved = Condvar::new();
+    let (tx, rx) = mpsc::channel::<(usize, R)>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (state, moved, init, work) = (&state, &moved, &init, &work);
+            scope.spawn(move || {
+                let mut mine = init();
+                loop {
+                    let i = {
+                        let Ok(mut s) = state.lock() else { return };
+                        while !s.2 && s.0 < items.len() && s.0 >= s.1 + window {
+                            s = match moved.wait(s) {
+                                Ok(s) => s,
+                                Err(_) => return,
+                            };
+                        }
+                        if s.2 || s.0 >= items.len() {
+                            return;
+                        }
+                        s.0 += 1;
+                        s.0 - 1
+                    };
+                    if tx.send((i, work(&mut mine, &items[i]))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut done = 0usize;
+        let mut result = Ok(());
+        for (i, r) in rx.iter() {
+            waiting.insert(i, r);
+            while let Some(r) = waiting.remove(&done) {
+                if result.is_ok() {
+                    result = sink((&items[done], r));
+                }
+                done += 1;
+            }
+            if let Ok(mut s) = state.lock() {
+                s.1 = done;
+                s.2 |= result.is_err();
+            }
+            moved.notify_all();
+        }
+        result
+    })
+}
+
 pub(super) fn check(
     paths: &[PathBuf],
     previous: &[PathBuf],
@@ -46,35 +138,49 @@ pub(super) fn check(
     config: &Config,
     format: Format,
     fail_on: Severity,
+    jobs: Option<usize>,
 ) -> Result<ExitCode> {
     let files = pipeline::report_files(paths)?;
-    let years = Years::index(&files, previous, config)?;
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let years = Years::index(&files, previous, config, jobs)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    // File by file: a folder of 10,000 reports is never held in memory at once.
+    // Batch by batch on `jobs` threads, printed in the order given: a folder of 10,000 reports
+    // is never held in memory at once.
     let (mut failed, mut flagged) = (false, false);
     if format == Format::Json {
         writeln!(out, "{{\n  \"reports\": [")?;
     }
-    for (i, f) in files.iter().enumerate() {
-        let mut o = pipeline::read_path_within(f, config.budget, config.max_file_size);
-        if let Some(report) = &o.report {
-            let last = years.previous_of(report, config);
-            o.findings = set.run(report, last.as_ref());
-        }
-        failed |= o.status != Status::Parsed;
-        flagged |= o.findings.iter().any(|f| f.severity >= fail_on);
-        match format {
-            Format::Json => {
-                if i > 0 {
-                    writeln!(out, ",")?;
+    let batches: Vec<&[PathBuf]> = files.chunks(rules::BATCH).collect();
+    let mut first = true;
+    // Each thread runs its own copy of the rule set (RuleSet::fork); one thread runs `set`.
+    let forks = jobs.min(batches.len()) > 1;
+    in_order(
+        &batches,
+        jobs,
+        || forks.then(|| set.fork()),
+        |mine, batch| audit_batch(mine.as_ref().unwrap_or(set), batch, &years, config),
+        |(_, outcomes)| {
+            for o in outcomes {
+                failed |= o.status != Status::Parsed;
+                flagged |= o.findings.iter().any(|f| f.severity >= fail_on);
+                match format {
+                    Format::Json => {
+                        if !first {
+                            writeln!(out, ",")?;
+                        }
+                        serde_json::to_writer_pretty(&mut out, &o)?;
+                    }
+                    Format::Human => write_human(&mut out, &o)?,
                 }
-                serde_json::to_writer_pretty(&mut out, &o)?;
+                first = false;
             }
-            Format::Human => write_human(&mut out, &o)?,
-        }
-        out.flush()?;
-    }
+            out.flush()?;
+            Ok(())
+        },
+    )?;
     if format == Format::Json {
         writeln!(out, "\n  ]\n}}")?;
     }
@@ -85,6 +191,29 @@ pub(super) fn check(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reads a batch of files and audits what was read, each report against its previous year's;
+/// the rules run over the batch as a whole ([`RuleSet::run_batch`]).
+fn audit_batch(set: &RuleSet, files: &[PathBuf], years: &Years, config: &Config) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = files
+        .iter()
+        .map(|f| pipeline::read_path_within(f, config.budget, config.max_file_size))
+        .collect();
+    let previous: Vec<Option<Arc<Report>>> = outcomes
+        .iter()
+        .map(|o| o.report.as_ref().and_then(|r| years.previous_of(r, config)))
+        .collect();
+    let subjects = outcomes
+        .iter()
+        .zip(&previous)
+        .filter_map(|(o, p)| o.report.as_ref().map(|r| Subject::new(r, p.as_ref())))
+        .collect();
+    let mut findings = set.run_batch(subjects).into_iter();
+    for o in outcomes.iter_mut().filter(|o| o.report.is_some()) {
+        o.findings = findings.next().unwrap_or_default();
+    }
+    outcomes
 }
 
 pub(super) fn cell(v: Option<i64>) -> String {
@@ -164,4 +293,61 @@ pub(super) fn write_report(out: &mut impl Write, r: &Report) -> Result<()> {
         writeln!(out, "   warning: {w}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Items handed on in order however long each takes, each thread with its own state; the
+    /// sink's error stops the work: the threads take at most the window's worth more.
+    #[test]
+    fn in_order_keeps_the_order_and_stops_at_the_first_error() {
+        let items: Vec<u64> = (0..200).collect();
+        let mut seen = Vec::new();
+        in_order(
+            &items,
+            3,
+            || 0u64,
+            |calls, i| {
+                *calls += 1;
+                // Uneven work: later items often finish before earlier ones.
+                std::thread::sleep(Duration::from_micros((i * 7919) % 13 * 50));
+                i * 2
+            },
+            |(i, doubled)| {
+                assert_eq!(*i * 2, doubled);
+                seen.push(*i);
+                Ok(())
+            },
+        )
+        .expect("no error");
+        assert_eq!(seen, items);
+
+        let taken = AtomicUsize::new(0);
+        let mut handed = 0;
+        let err = in_order(
+            &items,
+            3,
+            || (),
+            |(), i| {
+                taken.fetch_add(1, Ordering::Relaxed);
+                *i
+            },
+            |(i, _)| {
+                handed += 1;
+                if *i == 10 {
+                    anyhow::bail!("stdout closed")
+                }
+                Ok(())
+            },
+        )
+        .expect_err("the sink's error");
+        assert_eq!(err.to_string(), "stdout closed");
+        assert_eq!(handed, 11, "nothing handed on after the error");
+        let taken = taken.load(Ordering::Relaxed);
+        assert!(taken <= 11 + 2 * 3 + 3, "{taken} items worked on");
+    }
 }
