@@ -219,7 +219,11 @@ pub fn engine(limits: &Limits, lists: WordLists) -> Engine {
         .set_max_map_size(limits.max_map_size)
         .set_max_variables(1_000)
         .set_max_functions(200)
-        .set_strict_variables(true);
+        .set_strict_variables(true)
+        // Rhai keeps a table of short strings to share their copies; rules make many distinct
+        // ones (clauses, labels), so the table was mostly scanned for one to evict: 3–4 % of
+        // the pack's instructions for no saving.
+        .set_max_strings_interned(0);
     engine.disable_symbol("eval");
     engine.on_progress(|ops| {
         // Reading the clock costs more than an operation: look every 256 operations.
