@@ -340,3 +340,31 @@ fn a_small_reaudit_bench_audits_the_whole_store_per_jobs_value() {
         assert!(row[8].parse::<f64>().is_ok_and(|mb| mb > 0.0), "{row:?}");
     }
 }
+
+/// `bench rules` measures the rules both ways on the same corpus: report by report (as the
+/// daemon runs them) and in batches (as `check` and `reaudit` do), a row per thread count each.
+#[test]
+fn a_tiny_rules_bench_measures_both_ways() {
+    let out = bench(&[
+        "rules",
+        "--files",
+        "40",
+        "--threads",
+        "1,2",
+        "--gbk",
+        "0",
+        "--html",
+        "0",
+    ]);
+    for stage in [
+        "| parse + rules             |",
+        "| parse + rules, in batches |",
+    ] {
+        assert_eq!(out.matches(stage).count(), 2, "{out}");
+    }
+    // Each row's rate is a number of reports per second, not a blank.
+    for line in out.lines().filter(|l| l.starts_with("| parse + rules")) {
+        let rate = line.split('|').nth(4).map(str::trim).unwrap_or_default();
+        assert!(rate.parse::<f64>().is_ok_and(|r| r > 0.0), "{line}");
+    }
+}
