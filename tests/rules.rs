@@ -314,6 +314,77 @@ fn a_batch_finds_what_one_report_at_a_time_finds() {
     );
 }
 
+/// “所有申请均已办结” against requests carried into next year: the evidence names the cells the
+/// number came from, the row's total, or the applicants' columns when the total was not read.
+#[test]
+fn all_requests_done_cites_the_cells_it_counted() {
+    let set = pack();
+    let path = repo().join("tests/fixtures/samples/2024-shanghai-kewei.txt");
+    let read = Arc::new(pipeline::read_file(&path).report.expect("parsed"));
+    let ids = ["narrative-vs-tables".to_string()];
+    let cited = |report: &Arc<Report>| -> (String, Vec<(String, String)>) {
+        let f = set.run_only(report, None, &ids);
+        let done = f
+            .iter()
+            .find(|f| f.message.contains("所有申请均已按要求办理完成"))
+            .unwrap_or_else(|| panic!("{f:#?}"));
+        let cells = done.evidence["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .map(|c| {
+                (
+                    c["row"].as_str().unwrap_or_default().to_string(),
+                    c["column"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        (done.message.clone(), cells)
+    };
+    // In this report's text the total of 结转下年度 is blank (an extraction artifact, see
+    // tests/fixtures/samples/README.md): the applicants' columns are what was counted.
+    assert!(read.table3["carried_forward"]["total"].is_none());
+    let (message, cells) = cited(&read);
+    assert!(message.contains("各类申请人之和为1件"), "{message}");
+    let columns: Vec<String> = cells
+        .iter()
+        .map(|(row, col)| {
+            assert_eq!(row, "carried_forward");
+            col.clone()
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "natural_person",
+            "commercial",
+            "research",
+            "social_welfare",
+            "legal_service",
+            "other_org"
+        ]
+    );
+
+    // With the total printed, the total is counted and cited.
+    let mut total = Report::clone(&read);
+    if let Some(row) = total.table3.get_mut("carried_forward") {
+        row.insert("total".to_string(), Some(1));
+    }
+    if let Some(row) = total
+        .raw_cells
+        .get_mut("table3")
+        .and_then(|t| t.get_mut("carried_forward"))
+    {
+        row.insert("total".to_string(), "1".to_string());
+    }
+    let (message, cells) = cited(&Arc::new(total));
+    assert!(message.contains("总计为1件"), "{message}");
+    assert_eq!(
+        cells,
+        [("carried_forward".to_string(), "total".to_string())]
+    );
+}
+
 /// A pack's word lists (`lists/NAME.txt`) and the config's settings reach the scripts; both
 /// count in the rule set's version, and a list the pack lacks is a rule error naming those it
 /// has.
