@@ -25,7 +25,8 @@ use crate::mail::{self, Mailer};
 use crate::model::Report;
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{RuleSet, Subject};
-use crate::store::{self, Store, StoreError, StoredModel, Unit};
+use crate::store::{self, Store, StoreError, StoredModel};
+use crate::units::Matcher;
 use crate::watch::{self, Inbox, Stamp};
 
 /// What the daemon shares between its loop and its workers.
@@ -39,6 +40,9 @@ pub struct Context {
     jobs: Mutex<HashMap<ThreadId, Job>>,
     /// Files that changed while they were read: back to settling.
     resettle: Mutex<Vec<PathBuf>>,
+    /// The units register as last read, with its version ([`Store::units_version`]): read
+    /// again only when it changed, not for every report.
+    register: Mutex<Option<(i64, Arc<Matcher>)>>,
 }
 
 /// A file a worker is on.
@@ -106,7 +110,27 @@ impl Context {
             in_flight: Mutex::new(HashSet::new()),
             jobs: Mutex::new(HashMap::new()),
             resettle: Mutex::new(Vec::new()),
+            register: Mutex::new(None),
         })
+    }
+
+    /// The units register, matched against issuers: the one read before while the store's
+    /// register has not changed since (a register of thousands of units was read and indexed
+    /// again for every report). Called with the store held.
+    fn register_in(&self, s: &Store) -> Result<Arc<Matcher>, StoreError> {
+        let version = s.units_version()?;
+        let mut cached = match self.register.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((v, register)) = cached.as_ref() {
+            if *v == version {
+                return Ok(register.clone());
+            }
+        }
+        let register = Arc::new(Matcher::new(&s.units()?));
+        *cached = Some((version, register.clone()));
+        Ok(register)
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, Job>> {
@@ -530,7 +554,7 @@ impl Context {
         &self,
         set: &RuleSet,
         report: &Arc<Report>,
-    ) -> (Vec<crate::model::Finding>, Vec<Unit>) {
+    ) -> (Vec<crate::model::Finding>, Arc<Matcher>) {
         self.run_rules_after(set, report, self.previous_of(report))
     }
 
@@ -540,15 +564,15 @@ impl Context {
         set: &RuleSet,
         report: &Arc<Report>,
         previous: Option<Arc<Report>>,
-    ) -> (Vec<crate::model::Finding>, Vec<Unit>) {
+    ) -> (Vec<crate::model::Finding>, Arc<Matcher>) {
         let read = self.with_store(|s| {
-            let register = s.units()?;
+            let register = self.register_in(s)?;
             let below = crate::units::units_below(s, &register, report)?;
             Ok((register, below))
         });
         let (register, below) = read.unwrap_or_else(|e| {
             tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
-            (Vec::new(), None)
+            (Arc::new(Matcher::new(&[])), None)
         });
         (
             set.run_with_units(report, previous.as_ref(), below),
@@ -1369,7 +1393,7 @@ fn reaudit_batch(
     }
     // The register once for the batch; each report's units below it.
     let read = ctx.with_store(|s| {
-        let register = s.units()?;
+        let register = ctx.register_in(s)?;
         let mut below = Vec::with_capacity(items.len());
         for item in &items {
             below.push(crate::units::units_below(s, &register, &item.report)?);
@@ -1378,7 +1402,7 @@ fn reaudit_batch(
     });
     let (register, below) = read.unwrap_or_else(|e| {
         tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
-        (Vec::new(), vec![None; items.len()])
+        (Arc::new(Matcher::new(&[])), vec![None; items.len()])
     });
     let jobs = items
         .iter()

@@ -100,13 +100,18 @@ pub fn recipients(mail: &Mail, report: &Report) -> Vec<String> {
 /// The recipients of a report's summary given the units register: the addresses of the one
 /// unit its issuer matches (as coverage matches it), else [`recipients`] (routes, fallback).
 /// The report's own address is added as [`recipients`] adds it.
-pub fn recipients_in(mail: &Mail, report: &Report, units: &[crate::store::Unit]) -> Vec<String> {
-    let unit = report.organization.as_deref().and_then(|org| {
-        match crate::units::Matcher::new(units).find(org) {
-            crate::units::Match::One(id) => units.iter().find(|u| u.id == id),
+pub fn recipients_in(
+    mail: &Mail,
+    report: &Report,
+    register: &crate::units::Matcher,
+) -> Vec<String> {
+    let unit = report
+        .organization
+        .as_deref()
+        .and_then(|org| match register.find(org) {
+            crate::units::Match::One(id) => register.units().iter().find(|u| u.id == id),
             _ => None,
-        }
-    });
+        });
     match unit.filter(|u| !u.emails.is_empty()) {
         None => recipients(mail, report),
         Some(u) => {
@@ -1030,6 +1035,7 @@ mod tests {
                 &["jkq@example.org"],
             ),
         ];
+        let units = crate::units::Matcher::new(&units);
         // By the normalised name (人民政府/政府), and by an alias.
         assert_eq!(
             recipients_in(&m, &report("淮南市人民政府办公室", &[]), &units),
@@ -1049,7 +1055,11 @@ mod tests {
             ["fb@example.org"]
         );
         assert_eq!(
-            recipients_in(&m, &report("淮南市人民政府办公室", &[]), &[]),
+            recipients_in(
+                &m,
+                &report("淮南市人民政府办公室", &[]),
+                &crate::units::Matcher::new(&[])
+            ),
             ["route@example.org"]
         );
     }

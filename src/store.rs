@@ -275,6 +275,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE reports ADD COLUMN published TEXT;
     UPDATE reports SET published = json_extract(report_json, '$.published')
         WHERE report_json IS NOT NULL AND json_valid(report_json);",
+    // 10: a counter of the register's changes, kept by triggers whoever writes the units: a
+    // process keeping the register in memory reads it again only when it changed.
+    "CREATE TABLE units_version (n INTEGER NOT NULL);
+    INSERT INTO units_version (n) VALUES (0);
+    CREATE TRIGGER units_inserted AFTER INSERT ON units BEGIN UPDATE units_version SET n = n + 1; END;
+    CREATE TRIGGER units_updated AFTER UPDATE ON units BEGIN UPDATE units_version SET n = n + 1; END;
+    CREATE TRIGGER units_deleted AFTER DELETE ON units BEGIN UPDATE units_version SET n = n + 1; END;",
 ];
 
 /// Pending notices for one set of recipients.
@@ -1641,5 +1648,59 @@ mod tests {
         );
         assert_eq!(version, MIGRATIONS.len() as i64);
         assert_eq!(review, None);
+    }
+
+    /// The register's version moves with every change to the units, by this store or by any
+    /// other writer (a plain SQL update included), and not otherwise; a store of schema 9 with
+    /// a register gains the counter on opening and keeps its units.
+    #[test]
+    fn the_registers_version_moves_with_every_change_of_the_units() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..9] {
+                conn.execute_batch(sql).expect("schema 9");
+            }
+            conn.pragma_update(None, "user_version", 9)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO units (name, kind) VALUES ('清河县人民政府', 'government')",
+                [],
+            )
+            .expect("old unit");
+        }
+        let mut store = Store::open(&path).expect("migrated");
+        assert_eq!(store.units().expect("units").len(), 1);
+        let v0 = store.units_version().expect("version");
+        let unit = |name: &str, email: &str| crate::store::NewUnit {
+            name: name.to_string(),
+            aliases: Vec::new(),
+            kind: crate::store::UnitKind::Government,
+            parent: None,
+            emails: vec![email.to_string()],
+        };
+        store
+            .replace_units(&[unit("清河县人民政府", "a@example.org")])
+            .expect("replace");
+        let v1 = store.units_version().expect("version");
+        assert_ne!(v1, v0);
+        // Writing other tables moves nothing.
+        store
+            .record_ruleset("v", &serde_json::json!([]), &[])
+            .expect("other write");
+        assert_eq!(
+            store.units_version().expect("version"),
+            v1,
+            "other tables: no change"
+        );
+        let other = Connection::open(&path).expect("second connection");
+        other
+            .execute("UPDATE units SET emails = '[\"b@example.org\"]'", [])
+            .expect("update");
+        let v2 = store.units_version().expect("version");
+        assert_ne!(v2, v1, "a change by another connection");
+        other.execute("DELETE FROM units", []).expect("delete");
+        assert_ne!(store.units_version().expect("version"), v2);
     }
 }

@@ -6,7 +6,7 @@
 //! (full/half width, traditional, 人民政府/政府/办公室 variants, the region prefix); a report that
 //! matches no unit, or several, waits for an administrator to assign it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
@@ -287,60 +287,103 @@ pub enum Match {
     None,
 }
 
-/// Matches issuers to units. The register's names are normalised once, when the matcher is
-/// made, not for every issuer looked up.
-pub struct Matcher<'a> {
-    units: &'a [Unit],
-    /// Each unit's normalised name and aliases, in the order of `units`.
+/// Matches issuers to units. The register's names are normalised and indexed once, when the
+/// matcher is made, not for every issuer looked up: the daemon keeps one per version of the
+/// register ([`crate::store::Store::units_version`]), so a register of thousands of units costs
+/// a few hash lookups per report.
+pub struct Matcher {
+    units: Vec<Unit>,
+    /// Each unit's normalised name, in the order of `units`.
     keys: Vec<Keys>,
+    /// Units by their name as written, by an alias as written, and by their normalised name or
+    /// alias: indexes into `units`, in the register's order.
+    by_name: HashMap<String, Vec<usize>>,
+    by_alias: HashMap<String, Vec<usize>>,
+    by_key: HashMap<String, Vec<usize>>,
 }
 
-/// A unit's name and aliases normalised ([`normalised`]).
+/// A unit's name normalised ([`normalised`]), for the region-prefix match.
 struct Keys {
     name: String,
-    aliases: Vec<String>,
+    /// Its length in characters.
+    chars: usize,
 }
 
-impl<'a> Matcher<'a> {
-    pub fn new(units: &'a [Unit]) -> Matcher<'a> {
-        let keys = units
-            .iter()
-            .map(|u| Keys {
-                name: normalised(&u.name),
-                aliases: u.aliases.iter().map(|a| normalised(a)).collect(),
-            })
-            .collect();
-        Matcher { units, keys }
+impl Matcher {
+    pub fn new(units: &[Unit]) -> Matcher {
+        let mut m = Matcher {
+            units: units.to_vec(),
+            keys: Vec::with_capacity(units.len()),
+            by_name: HashMap::new(),
+            by_alias: HashMap::new(),
+            by_key: HashMap::new(),
+        };
+        for (i, u) in units.iter().enumerate() {
+            let name = normalised(&u.name);
+            let add = |map: &mut HashMap<String, Vec<usize>>, k: &str| {
+                let list = map.entry(k.to_string()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            };
+            add(&mut m.by_name, &u.name);
+            for a in &u.aliases {
+                add(&mut m.by_alias, a);
+            }
+            add(&mut m.by_key, &name);
+            for a in &u.aliases {
+                add(&mut m.by_key, &normalised(a));
+            }
+            m.keys.push(Keys {
+                chars: name.chars().count(),
+                name,
+            });
+        }
+        m
+    }
+
+    /// The register the matcher was made from.
+    pub fn units(&self) -> &[Unit] {
+        &self.units
     }
 
     pub fn find(&self, issuer: &str) -> Match {
         let issuer = crate::extract::normalize_short(issuer);
-        let hits = |keep: &dyn Fn(&Unit, &Keys) -> bool| -> Option<Match> {
-            let ids: Vec<i64> = self
-                .units
-                .iter()
-                .zip(&self.keys)
-                .filter(|(u, k)| keep(u, k))
-                .map(|(u, _)| u.id)
-                .collect();
-            match ids.as_slice() {
+        let of = |found: &[usize]| -> Option<Match> {
+            match found {
                 [] => None,
-                [one] => Some(Match::One(*one)),
-                _ => Some(Match::Several(ids)),
+                [one] => self.units.get(*one).map(|u| Match::One(u.id)),
+                _ => Some(Match::Several(
+                    found
+                        .iter()
+                        .filter_map(|i| self.units.get(*i))
+                        .map(|u| u.id)
+                        .collect(),
+                )),
             }
         };
+        let indexed =
+            |map: &HashMap<String, Vec<usize>>, k: &str| map.get(k).and_then(|found| of(found));
         let key = normalised(&issuer);
-        hits(&|u, _| u.name == issuer)
-            .or_else(|| hits(&|u, _| u.aliases.contains(&issuer)))
-            .or_else(|| hits(&|_, k| k.name == key || k.aliases.contains(&key)))
+        indexed(&self.by_name, &issuer)
+            .or_else(|| indexed(&self.by_alias, &issuer))
+            .or_else(|| indexed(&self.by_key, &key))
             // The region prefix: 淮安经济技术开发区党政办公室 printed without 淮安, or with a
             // county before it. One unit whose name ends with the issuer's (or the reverse).
             .or_else(|| {
-                let long = key.chars().count() >= 4;
-                hits(&|_, k| {
-                    let n = k.name.as_str();
-                    long && n.chars().count() >= 4 && (n.ends_with(&key) || key.ends_with(n))
-                })
+                if key.chars().count() < 4 {
+                    return None;
+                }
+                let found: Vec<usize> = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| {
+                        k.chars >= 4 && (k.name.ends_with(&key) || key.ends_with(k.name.as_str()))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                of(&found)
             })
             .unwrap_or(Match::None)
     }
@@ -507,13 +550,13 @@ pub fn coverage(store: &Store, year: i32, deadlines: &Deadlines) -> Result<Cover
 /// the issuer is no unit of the register or has none below it.
 pub fn units_below(
     store: &Store,
-    units: &[Unit],
+    matcher: &Matcher,
     report: &crate::model::Report,
 ) -> Result<Option<Vec<crate::rules::UnitReport>>, StoreError> {
     let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
         return Ok(None);
     };
-    let matcher = Matcher::new(units);
+    let units = matcher.units();
     let Match::One(id) = matcher.find(org) else {
         return Ok(None);
     };

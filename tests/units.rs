@@ -678,3 +678,73 @@ fn reminders_go_once_to_each_missing_unit_through_the_smtp_server() {
     assert!(text(&out).contains("0 reminders written"), "{}", text(&out));
     assert_eq!(to_count(&mailed(&server), "qinghe@example.org"), 1);
 }
+
+/// The daemon keeps the register in memory between reports, and a register imported while it
+/// runs (by another process, as `units import` is) is the one the next report meets: its units
+/// below the issuer for the rules, its addresses for the summary.
+#[test]
+fn a_register_imported_while_the_daemon_runs_is_the_one_it_uses() {
+    const RULE_UNITS: &str = r#"
+const ID = "units-seen";
+const TITLE = "下级单位";
+const SEVERITY = "error";
+fn check(report) { [finding(`下级单位${if report.units == () { 0 } else { report.units.len() }}个`)] }
+"#;
+    let d = Daemon::start_with(&[("units-seen.rhai", RULE_UNITS)], "");
+    let import = |rows: &[[&str; 5]]| {
+        let rows: Vec<[String; 5]> = rows.iter().map(|r| r.map(str::to_string)).collect();
+        std::fs::write(d.path("register.csv"), csv(&rows)).expect("csv");
+        let reg = d.path("register.csv").to_string_lossy().into_owned();
+        let out = ogi(&d, &["units", "import", &reg]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let seen = |id: i64| -> (String, String) {
+        let db = d.db();
+        let message: String = db
+            .query_row(
+                "SELECT message FROM findings WHERE report_id = ?1 AND rule = 'units-seen'",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("finding");
+        let to: String = db
+            .query_row(
+                "SELECT recipients FROM notices WHERE report_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("notice");
+        (message, to)
+    };
+    let county = generated("清河县人民政府", 2026, None);
+    import(&[
+        ["清河县人民政府", "", "政府", "", "first@example.org"],
+        ["清河县教育局", "", "部门", "清河县人民政府", ""],
+    ]);
+    d.drop_bytes(std::ffi::OsStr::new("county-1.txt"), county.as_bytes());
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports") == 1
+    });
+    let (message, to) = seen(1);
+    assert!(message.contains("下级单位1个"), "{message}");
+    assert!(to.contains("first@example.org"), "{to}");
+
+    import(&[
+        ["清河县人民政府", "", "政府", "", "second@example.org"],
+        ["清河县教育局", "", "部门", "清河县人民政府", ""],
+        ["清河县财政局", "", "部门", "清河县人民政府", ""],
+    ]);
+    d.drop_bytes(
+        std::ffi::OsStr::new("county-2.txt"),
+        county.replace("230条", "231条").as_bytes(),
+    );
+    wait_for(Duration::from_secs(30), || {
+        d.count("SELECT COUNT(*) FROM reports") == 2
+    });
+    let (message, to) = seen(2);
+    assert!(message.contains("下级单位2个"), "{message}");
+    assert!(
+        to.contains("second@example.org") && !to.contains("first@"),
+        "{to}"
+    );
+}

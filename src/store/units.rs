@@ -124,6 +124,15 @@ impl Store {
     }
 
     /// The register, by name.
+    /// A number that changes whenever a unit is added, changed or removed (by any process):
+    /// the register read earlier is still the register while it is the same.
+    pub fn units_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT n FROM units_version")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     pub fn units(&self) -> Result<Vec<Unit>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, aliases, kind, parent, emails FROM units ORDER BY name",
