@@ -212,6 +212,14 @@ pub struct DaemonArgs {
     /// Keep the daemon's temporary folder (its log, database, archive) and print where it is.
     #[arg(long)]
     pub keep: bool,
+    /// Units in the register, imported before the daemon starts: made-up cities, their
+    /// districts and departments, as a province's register holds them (0: no register).
+    #[arg(long, default_value_t = 0)]
+    pub units: usize,
+    /// The program run as the daemon (default: this one), to measure another build of it side
+    /// by side with this one on the same corpus.
+    #[arg(long, value_name = "PATH")]
+    pub daemon_exe: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -391,6 +399,8 @@ fn all(args: &AllArgs) -> Result<ExitCode> {
         singles: if quick { 5 } else { 30 },
         repeat,
         keep: false,
+        units: 0,
+        daemon_exe: None,
         common: args.common.clone(),
     };
     let daemon_result = daemon::measure(&daemon_args)?;

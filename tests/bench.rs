@@ -368,3 +368,45 @@ fn a_tiny_rules_bench_measures_both_ways() {
         assert!(rate.parse::<f64>().is_ok_and(|r| r > 0.0), "{line}");
     }
 }
+
+/// `bench daemon --units N` has the daemon's own program import a register of N units (a
+/// province's cities, districts and bureaus) before it starts, so the daemon meets it for
+/// every report.
+#[test]
+fn a_daemon_bench_with_a_register_imports_it_first() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp_arg = tmp.path().to_string_lossy().into_owned();
+    let out = bench(&[
+        "daemon",
+        "--files",
+        "10",
+        "--singles",
+        "1",
+        "--units",
+        "230",
+        "--keep",
+        "--tmp",
+        &tmp_arg,
+    ]);
+    assert!(
+        out.contains("register: 230 units, imported before the daemon starts"),
+        "{out}"
+    );
+    let kept: Vec<std::path::PathBuf> = std::fs::read_dir(tmp.path())
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.path().join("data/ogi-audit.sqlite"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(kept.len(), 1, "one kept daemon folder: {kept:?}");
+    let db = rusqlite::Connection::open(&kept[0]).expect("db");
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    assert_eq!(count("SELECT COUNT(*) FROM units"), 230);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM units WHERE kind = 'government'"),
+        // The first city's government and its 16 districts' (a city is 238 units: 13 bureaus
+        // of its own, 16 districts of 14 units each).
+        1 + 16
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM reports"), 11);
+}

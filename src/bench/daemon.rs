@@ -63,6 +63,12 @@ struct RunResult {
 /// Runs and prints `bench daemon`.
 pub fn run(args: &DaemonArgs) -> Result<DaemonResult> {
     println!("corpus: {}", args.common.describe());
+    if args.units > 0 {
+        println!(
+            "register: {} units, imported before the daemon starts",
+            args.units
+        );
+    }
     let r = measure(args)?;
     print!("{}", render(&r));
     Ok(r)
@@ -72,7 +78,9 @@ pub fn run(args: &DaemonArgs) -> Result<DaemonResult> {
 pub fn measure(args: &DaemonArgs) -> Result<DaemonResult> {
     let rules = super::rules_dir(&args.common.rules)?;
     // This very program, even when a rebuild has replaced (deleted) its file meanwhile.
-    let exe = if Path::new("/proc/self/exe").exists() {
+    let exe = if let Some(exe) = &args.daemon_exe {
+        exe.clone()
+    } else if Path::new("/proc/self/exe").exists() {
         PathBuf::from("/proc/self/exe")
     } else {
         std::env::current_exe().context("cannot find this executable")?
@@ -153,6 +161,61 @@ impl Drop for Daemon {
     }
 }
 
+/// A register of `n` units as `units import` reads it (CSV): cities with their governments and
+/// bureaus, each city's districts with their governments and bureaus, every unit with an
+/// address, each government also known by its short name.
+fn register_csv(n: usize) -> String {
+    const BUREAUS: [&str; 13] = [
+        "教育局",
+        "公安局",
+        "民政局",
+        "司法局",
+        "财政局",
+        "人力资源和社会保障局",
+        "自然资源和规划局",
+        "生态环境局",
+        "住房和城乡建设局",
+        "交通运输局",
+        "水利局",
+        "农业农村局",
+        "商务局",
+    ];
+    let mut rows: Vec<(String, &str, String)> = Vec::with_capacity(n);
+    let mut city = 0;
+    while rows.len() < n {
+        let gov = format!("第{city}市人民政府");
+        rows.push((gov.clone(), "government", String::new()));
+        for b in BUREAUS {
+            rows.push((format!("第{city}市{b}"), "department", gov.clone()));
+        }
+        for d in 0..16 {
+            let district = format!("第{city}市第{d}区人民政府");
+            rows.push((district.clone(), "government", gov.clone()));
+            for b in BUREAUS {
+                rows.push((
+                    format!("第{city}市第{d}区{b}"),
+                    "department",
+                    district.clone(),
+                ));
+            }
+        }
+        city += 1;
+    }
+    rows.truncate(n);
+    let mut out = String::from("名称,别名,类型,上级,邮箱\n");
+    for (i, (name, kind, parent)) in rows.iter().enumerate() {
+        let alias = if *kind == "government" {
+            name.replace("人民政府", "政府")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "{name},{alias},{kind},{parent},unit{i}@example.org\n"
+        ));
+    }
+    out
+}
+
 fn toml_string(p: &Path) -> String {
     let s = p.display().to_string();
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -171,6 +234,24 @@ fn one_run(args: &DaemonArgs, exe: &Path, rules: &Path) -> Result<RunResult> {
         .context("cannot write the config")?;
     let staging = root.join("staging");
     std::fs::create_dir_all(&staging)?;
+    if args.units > 0 {
+        // Imported by the program under test, as an office imports its register.
+        let csv = root.join("register.csv");
+        std::fs::write(&csv, register_csv(args.units)).context("cannot write the register")?;
+        let out = Command::new(exe)
+            .arg("--config")
+            .arg(&config)
+            .args(["units", "import"])
+            .arg(&csv)
+            .output()
+            .with_context(|| format!("cannot run {} units import", exe.display()))?;
+        if !out.status.success() {
+            bail!(
+                "the register was not imported:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 
     // The corpus: singles first, then the folder, all distinct.
     let g = args.common.generator();
