@@ -300,7 +300,14 @@ pub struct Matcher {
     by_name: HashMap<String, Vec<usize>>,
     by_alias: HashMap<String, Vec<usize>>,
     by_key: HashMap<String, Vec<usize>>,
+    /// Issuers looked up before and where they landed: the region-prefix match scans the
+    /// whole register, and the same issuers come back (each report's issuer twice, every issuer
+    /// of a year for a government's report).
+    memo: std::sync::Mutex<HashMap<String, Match>>,
 }
+
+/// Issuers remembered by a matcher at most; then it starts again.
+const MEMO: usize = 65_536;
 
 /// A unit's name normalised ([`normalised`]), for the region-prefix match.
 struct Keys {
@@ -317,6 +324,7 @@ impl Matcher {
             by_name: HashMap::new(),
             by_alias: HashMap::new(),
             by_key: HashMap::new(),
+            memo: std::sync::Mutex::new(HashMap::new()),
         };
         for (i, u) in units.iter().enumerate() {
             let name = normalised(&u.name);
@@ -348,6 +356,23 @@ impl Matcher {
     }
 
     pub fn find(&self, issuer: &str) -> Match {
+        let memo = || match self.memo.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(found) = memo().get(issuer) {
+            return found.clone();
+        }
+        let found = self.look_up(issuer);
+        let mut m = memo();
+        if m.len() >= MEMO {
+            m.clear();
+        }
+        m.insert(issuer.to_string(), found.clone());
+        found
+    }
+
+    fn look_up(&self, issuer: &str) -> Match {
         let issuer = crate::extract::normalize_short(issuer);
         let of = |found: &[usize]| -> Option<Match> {
             match found {
@@ -638,6 +663,10 @@ mod tests {
             Match::Several(vec![4, 5]),
             "two counties' bureaus"
         );
+        assert_eq!(m.find("烟台市人民政府"), Match::None);
+        // Asked again, the remembered answers are the same.
+        assert_eq!(m.find("经开区党政办"), Match::One(1));
+        assert_eq!(m.find("发展和改革局"), Match::Several(vec![4, 5]));
         assert_eq!(m.find("烟台市人民政府"), Match::None);
     }
 
