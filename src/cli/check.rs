@@ -2,7 +2,7 @@
 
 use super::*;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::rules::Subject;
@@ -56,10 +56,19 @@ impl Years {
         Ok(Years { files: out })
     }
 
-    /// The same issuer's report of the year before, read again.
-    fn previous_of(&self, report: &Report, config: &Config) -> Option<Arc<Report>> {
+    /// The same issuer's report of the year before: among `read` (the batch's reports, by
+    /// path) when it is one of them, else read again.
+    fn previous_of(
+        &self,
+        report: &Report,
+        read: &HashMap<&Path, &Arc<Report>>,
+        config: &Config,
+    ) -> Option<Arc<Report>> {
         let key = (report.organization.clone()?, report.year? - 1);
         let path = self.files.get(&key)?;
+        if let Some(r) = read.get(path.as_path()) {
+            return Some(Arc::clone(r));
+        }
         pipeline::read_path_within(path, config.budget, config.max_file_size).report
     }
 }
@@ -200,9 +209,18 @@ fn audit_batch(set: &RuleSet, files: &[PathBuf], years: &Years, config: &Config)
         .iter()
         .map(|f| pipeline::read_path_within(f, config.budget, config.max_file_size))
         .collect();
+    let read: HashMap<&Path, &Arc<Report>> = files
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(f, o)| Some((f.as_path(), o.report.as_ref()?)))
+        .collect();
     let previous: Vec<Option<Arc<Report>>> = outcomes
         .iter()
-        .map(|o| o.report.as_ref().and_then(|r| years.previous_of(r, config)))
+        .map(|o| {
+            o.report
+                .as_ref()
+                .and_then(|r| years.previous_of(r, &read, config))
+        })
         .collect();
     let subjects = outcomes
         .iter()
