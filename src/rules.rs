@@ -414,7 +414,7 @@ impl RuleSet {
     /// which scripts see as `report.previous` (or `()`). Never fails: a rule that breaks yields a
     /// `rule-error` finding.
     pub fn run(&self, report: &Arc<Report>, previous: Option<&Arc<Report>>) -> Vec<Finding> {
-        self.run_filtered(report, previous, None, &self.settings, |_| true)
+        self.run_one(report, previous, None, &self.settings, |_| true)
     }
 
     /// Runs every rule, scripts also seeing the units below the issuer in the register
@@ -425,7 +425,7 @@ impl RuleSet {
         previous: Option<&Arc<Report>>,
         units: Option<Vec<view::UnitReport>>,
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, units, &self.settings, |_| true)
+        self.run_one(report, previous, units, &self.settings, |_| true)
     }
 
     /// Runs the named rules only.
@@ -435,7 +435,7 @@ impl RuleSet {
         previous: Option<&Arc<Report>>,
         ids: &[String],
     ) -> Vec<Finding> {
-        self.run_filtered(report, previous, None, &self.settings, |r| {
+        self.run_one(report, previous, None, &self.settings, |r| {
             ids.contains(&r.id)
         })
     }
@@ -451,7 +451,7 @@ impl RuleSet {
         settings: Option<Map>,
     ) -> Vec<Finding> {
         let settings = settings.map_or_else(|| self.settings.clone(), Arc::new);
-        self.run_filtered(report, previous, units, &settings, |r| ids.contains(&r.id))
+        self.run_one(report, previous, units, &settings, |r| ids.contains(&r.id))
     }
 
     /// Runs every rule on several reports, each with what it is compared with: the same
@@ -460,6 +460,17 @@ impl RuleSet {
     /// processor's caches while it runs: the pack costs 10–20 % less time this way than report
     /// by report (BENCHMARKS.md).
     pub fn run_batch(&self, batch: Vec<Subject<'_>>) -> Vec<Vec<Finding>> {
+        self.run_filtered(batch, &self.settings, |_| true)
+    }
+
+    /// The rules `keep` selects over a batch, with these settings: each report is converted once
+    /// for all rules, and the rules go one by one over the batch.
+    fn run_filtered(
+        &self,
+        batch: Vec<Subject<'_>>,
+        settings: &Arc<Map>,
+        keep: impl Fn(&Rule) -> bool,
+    ) -> Vec<Vec<Finding>> {
         let mut out: Vec<Vec<Finding>> = Vec::with_capacity(batch.len());
         let mut converted = Vec::with_capacity(batch.len());
         for job in batch {
@@ -474,8 +485,8 @@ impl RuleSet {
                 }
             }
         }
-        let outer = SETTINGS.replace(self.settings.clone());
-        for rule in &self.rules {
+        let outer = SETTINGS.replace(settings.clone());
+        for rule in self.rules.iter().filter(|r| keep(r)) {
             for (findings, report) in out.iter_mut().zip(&converted) {
                 if let Some(report) = report {
                     findings.extend(self.run_rule(rule, report));
@@ -486,7 +497,8 @@ impl RuleSet {
         out
     }
 
-    fn run_filtered(
+    /// [`RuleSet::run_filtered`] on one report.
+    fn run_one(
         &self,
         report: &Arc<Report>,
         previous: Option<&Arc<Report>>,
@@ -494,20 +506,14 @@ impl RuleSet {
         settings: &Arc<Map>,
         keep: impl Fn(&Rule) -> bool,
     ) -> Vec<Finding> {
-        // The report is converted once per report, not once per rule.
-        let converted = match to_script(report, previous, units) {
-            Ok(d) => d,
-            Err(e) => return vec![unconvertible(&e)],
+        let subject = Subject {
+            report,
+            previous,
+            units,
         };
-        let outer = SETTINGS.replace(settings.clone());
-        let findings = self
-            .rules
-            .iter()
-            .filter(|r| keep(r))
-            .flat_map(|r| self.run_rule(r, &converted))
-            .collect();
-        SETTINGS.set(outer);
-        findings
+        self.run_filtered(vec![subject], settings, keep)
+            .pop()
+            .unwrap_or_default()
     }
 
     fn run_rule(&self, rule: &Rule, report: &Dynamic) -> Vec<Finding> {
