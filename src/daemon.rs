@@ -128,7 +128,7 @@ impl Context {
                 return Ok(register.clone());
             }
         }
-        let register = Arc::new(Matcher::new(&s.units()?));
+        let register = Arc::new(Matcher::new(s.units()?));
         *cached = Some((version, register.clone()));
         Ok(register)
     }
@@ -565,19 +565,32 @@ impl Context {
         report: &Arc<Report>,
         previous: Option<Arc<Report>>,
     ) -> (Vec<crate::model::Finding>, Arc<Matcher>) {
-        let read = self.with_store(|s| {
-            let register = self.register_in(s)?;
-            let below = crate::units::units_below(s, &register, report)?;
-            Ok((register, below))
-        });
-        let (register, below) = read.unwrap_or_else(|e| {
-            tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
-            (Arc::new(Matcher::new(&[])), None)
-        });
+        let (register, mut below) = self.units_of(&[report]);
         (
-            set.run_with_units(report, previous.as_ref(), below),
+            set.run_with_units(report, previous.as_ref(), below.pop().flatten()),
             register,
         )
+    }
+
+    /// The units register and, for each report, the units below its issuer (for the rules'
+    /// `report.units`). When the register cannot be read the rules see no units and summaries
+    /// go by the mail routes.
+    fn units_of(
+        &self,
+        reports: &[&Report],
+    ) -> (Arc<Matcher>, Vec<Option<Vec<crate::rules::UnitReport>>>) {
+        let read = self.with_store(|s| {
+            let register = self.register_in(s)?;
+            let below = reports
+                .iter()
+                .map(|r| crate::units::units_below(s, &register, r))
+                .collect::<Result<_, _>>()?;
+            Ok((register, below))
+        });
+        read.unwrap_or_else(|e| {
+            tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
+            (Arc::new(Matcher::new(Vec::new())), vec![None; reports.len()])
+        })
     }
 
     /// The same issuer's report of the year before, from the store.
@@ -1392,18 +1405,8 @@ fn reaudit_batch(
         });
     }
     // The register once for the batch; each report's units below it.
-    let read = ctx.with_store(|s| {
-        let register = ctx.register_in(s)?;
-        let mut below = Vec::with_capacity(items.len());
-        for item in &items {
-            below.push(crate::units::units_below(s, &register, &item.report)?);
-        }
-        Ok((register, below))
-    });
-    let (register, below) = read.unwrap_or_else(|e| {
-        tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
-        (Arc::new(Matcher::new(&[])), vec![None; items.len()])
-    });
+    let reports: Vec<&Report> = items.iter().map(|i| i.report.as_ref()).collect();
+    let (register, below) = ctx.units_of(&reports);
     let jobs = items
         .iter()
         .zip(below)

@@ -1035,7 +1035,7 @@ mod tests {
                 &["jkq@example.org"],
             ),
         ];
-        let units = crate::units::Matcher::new(&units);
+        let units = crate::units::Matcher::new(units.to_vec());
         // By the normalised name (人民政府/政府), and by an alias.
         assert_eq!(
             recipients_in(&m, &report("淮南市人民政府办公室", &[]), &units),
@@ -1058,7 +1058,7 @@ mod tests {
             recipients_in(
                 &m,
                 &report("淮南市人民政府办公室", &[]),
-                &crate::units::Matcher::new(&[])
+                &crate::units::Matcher::new(Vec::new())
             ),
             ["route@example.org"]
         );

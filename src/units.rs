@@ -317,14 +317,14 @@ struct Keys {
 }
 
 impl Matcher {
-    pub fn new(units: &[Unit]) -> Matcher {
+    pub fn new(units: Vec<Unit>) -> Matcher {
         let mut m = Matcher {
-            units: units.to_vec(),
             keys: Vec::with_capacity(units.len()),
             by_name: HashMap::new(),
             by_alias: HashMap::new(),
             by_key: HashMap::new(),
             memo: std::sync::Mutex::new(HashMap::new()),
+            units: Vec::new(),
         };
         for (i, u) in units.iter().enumerate() {
             let name = normalised(&u.name);
@@ -347,6 +347,7 @@ impl Matcher {
                 name,
             });
         }
+        m.units = units;
         m
     }
 
@@ -493,14 +494,14 @@ impl Deadlines {
 /// Coverage of `year`: each unit received, late or missing against its deadline, with the
 /// reminders it was sent.
 pub fn coverage(store: &Store, year: i32, deadlines: &Deadlines) -> Result<Coverage, StoreError> {
-    let units = store.units()?;
+    let matcher = Matcher::new(store.units()?);
+    let units = matcher.units();
     let mut reminded: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in store.reminders(year)? {
         if r.status == "sent" && !r.unit.is_empty() {
             reminded.entry(r.unit).or_default().push(r.on_date);
         }
     }
-    let matcher = Matcher::new(&units);
     let mut by_unit: BTreeMap<i64, Vec<Arrival>> = BTreeMap::new();
     let mut unmatched = Vec::new();
     let mut ambiguous = Vec::new();
@@ -652,7 +653,7 @@ mod tests {
             unit(4, "沭阳县发展和改革局", &[]),
             unit(5, "泗阳县发展和改革局", &[]),
         ];
-        let m = Matcher::new(&units);
+        let m = Matcher::new(units.to_vec());
         assert_eq!(m.find("淮安经济技术开发区党政办公室"), Match::One(1));
         assert_eq!(m.find("经开区党政办"), Match::One(1));
         assert_eq!(m.find("淮南市人民政府办公室"), Match::One(2));
