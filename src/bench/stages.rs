@@ -268,19 +268,21 @@ fn drive(n: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) -> (f64, Optio
     (secs, cpu, per)
 }
 
-fn in_memory(stage: Stage, corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
+/// This thread's copy of the rule set, as the daemon's workers have theirs.
+fn forked(set: &Arc<RuleSet>) -> Arc<RuleSet> {
     thread_local! {
-        /// This thread's copy of the rule set, as the daemon's workers have theirs.
         static MINE: std::cell::RefCell<Option<Arc<RuleSet>>> = const { std::cell::RefCell::new(None) };
     }
+    MINE.with_borrow_mut(|m| m.get_or_insert_with(|| Arc::new(set.fork())).clone())
+}
+
+fn in_memory(stage: Stage, corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
     let work = |i: usize| {
         let item = &corpus[i];
         let outcome = pipeline::read_bytes(&item.name, &item.bytes);
         if stage == Stage::Rules {
             if let Some(report) = &outcome.report {
-                let mine =
-                    MINE.with_borrow_mut(|m| m.get_or_insert_with(|| Arc::new(set.fork())).clone());
-                std::hint::black_box(mine.run(report, None));
+                std::hint::black_box(forked(set).run(report, None));
             }
         }
         std::hint::black_box(outcome);
@@ -297,9 +299,6 @@ fn in_memory(stage: Stage, corpus: &[Item], threads: usize, set: &Arc<RuleSet>) 
 /// Parse and rules in batches: each thread reads a batch of reports, then runs the rules one
 /// by one over the batch ([`RuleSet::run_batch`]). No time per report: a batch is timed whole.
 fn batched(corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
-    thread_local! {
-        static MINE: std::cell::RefCell<Option<Arc<RuleSet>>> = const { std::cell::RefCell::new(None) };
-    }
     let size = crate::rules::BATCH;
     let work = |b: usize| {
         let items = corpus
@@ -309,7 +308,7 @@ fn batched(corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
             .iter()
             .map(|item| pipeline::read_bytes(&item.name, &item.bytes))
             .collect();
-        let mine = MINE.with_borrow_mut(|m| m.get_or_insert_with(|| Arc::new(set.fork())).clone());
+        let mine = forked(set);
         let jobs = outcomes
             .iter()
             .filter_map(|o| o.report.as_ref())

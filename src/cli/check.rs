@@ -87,8 +87,19 @@ fn in_order<'a, T: Sync, S, R: Send>(
     use std::sync::{mpsc, Condvar, Mutex};
     let jobs = jobs.clamp(1, items.len().max(1));
     let window = 2 * jobs;
-    // (next item to take, items handed to `sink` so far, stopped)
-    let state = Mutex::new((0usize, 0usize, false));
+    struct Queue {
+        /// The next item to take.
+        next: usize,
+        /// Items handed to `sink` so far.
+        handed: usize,
+        /// `sink` failed: nothing more is taken.
+        stopped: bool,
+    }
+    let state = Mutex::new(Queue {
+        next: 0,
+        handed: 0,
+        stopped: false,
+    });
     let moved = Condvar::new();
     let (tx, rx) = mpsc::channel::<(usize, R)>();
     std::thread::scope(|scope| {
@@ -100,17 +111,17 @@ fn in_order<'a, T: Sync, S, R: Send>(
                 loop {
                     let i = {
                         let Ok(mut s) = state.lock() else { return };
-                        while !s.2 && s.0 < items.len() && s.0 >= s.1 + window {
+                        while !s.stopped && s.next < items.len() && s.next >= s.handed + window {
                             s = match moved.wait(s) {
                                 Ok(s) => s,
                                 Err(_) => return,
                             };
                         }
-                        if s.2 || s.0 >= items.len() {
+                        if s.stopped || s.next >= items.len() {
                             return;
                         }
-                        s.0 += 1;
-                        s.0 - 1
+                        s.next += 1;
+                        s.next - 1
                     };
                     if tx.send((i, work(&mut mine, &items[i]))).is_err() {
                         return;
@@ -131,8 +142,8 @@ fn in_order<'a, T: Sync, S, R: Send>(
                 done += 1;
             }
             if let Ok(mut s) = state.lock() {
-                s.1 = done;
-                s.2 |= result.is_err();
+                s.handed = done;
+                s.stopped |= result.is_err();
             }
             moved.notify_all();
         }
