@@ -698,23 +698,16 @@ fn check(report) { [finding(`下级单位${if report.units == () { 0 } else { re
         let out = ogi(&d, &["units", "import", &reg]);
         assert!(out.status.success(), "{}", text(&out));
     };
+    // The rule's finding and the summary's recipients for a report.
     let seen = |id: i64| -> (String, String) {
-        let db = d.db();
-        let message: String = db
+        d.db()
             .query_row(
-                "SELECT message FROM findings WHERE report_id = ?1 AND rule = 'units-seen'",
+                "SELECT f.message, n.recipients FROM findings f JOIN notices n
+                 ON n.report_id = f.report_id WHERE f.report_id = ?1 AND f.rule = 'units-seen'",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .expect("finding");
-        let to: String = db
-            .query_row(
-                "SELECT recipients FROM notices WHERE report_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .expect("notice");
-        (message, to)
+            .expect("finding and notice")
     };
     let county = generated("清河县人民政府", 2026, None);
     import(&[
