@@ -623,18 +623,15 @@ impl Store {
     pub fn stored(&self, sha256: &str) -> Result<Option<Known>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT id, status, error, stored_path FROM reports WHERE sha256 = ?1",
-                [sha256],
-                |r| {
-                    Ok(Known {
-                        id: r.get(0)?,
-                        parsed: r.get::<_, String>(1)? == "parsed",
-                        error: r.get(2)?,
-                        stored_path: r.get(3)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT id, status, error, stored_path FROM reports WHERE sha256 = ?1")?
+            .query_row([sha256], |r| {
+                Ok(Known {
+                    id: r.get(0)?,
+                    parsed: r.get::<_, String>(1)? == "parsed",
+                    error: r.get(2)?,
+                    stored_path: r.get(3)?,
+                })
+            })
             .optional()?)
     }
 

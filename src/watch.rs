@@ -149,13 +149,37 @@ pub fn zero_tail(path: &Path, size: u64) -> bool {
 
 /// Whether this process itself has the file open (its log, its database …): such a file is
 /// never taken for a report, wherever it lies.
+///
+/// Each descriptor listed in `/proc/self/fd` is asked with `fstat` on its number: following
+/// its link in `/proc` to stat the file cost a path walk through `/proc` each, two dozen per
+/// report.
 pub fn held_by_this_process(meta: &Metadata) -> bool {
     let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
         return false;
     };
     fds.flatten().any(|fd| {
-        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+        fd.file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::c_int>().ok())
+            .and_then(identity_of_fd)
+            .is_some_and(|(dev, ino)| dev == meta.dev() && ino == meta.ino())
     })
+}
+
+/// The device and inode of the file open as descriptor `fd` of this process, if it is open.
+fn identity_of_fd(fd: libc::c_int) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fstat` only writes the `stat` it is given, which is large enough. A descriptor
+    // closed meanwhile fails (EBADF); one reused meanwhile describes its new file: either way
+    // only this answer is affected.
+    let rc = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: `fstat` succeeded, so it filled the structure.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.st_dev as u64, st.st_ino as u64))
 }
 
 /// Files in the inbox that are waiting to settle.
@@ -362,6 +386,21 @@ mod tests {
         for name in ["report.txt", "2024年报.html", "a.docx"] {
             assert!(!is_ignored(Path::new(name)), "{name}");
         }
+    }
+
+    #[test]
+    fn a_file_this_process_holds_open_is_told_from_one_it_does_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = dir.path().join("held.log");
+        let other = dir.path().join("other.txt");
+        std::fs::write(&other, "x").expect("write");
+        let file = std::fs::File::create(&held).expect("create");
+        let meta = |p: &Path| std::fs::metadata(p).expect("metadata");
+        assert!(held_by_this_process(&meta(&held)));
+        assert!(!held_by_this_process(&meta(&other)));
+        let seen = meta(&held);
+        drop(file);
+        assert!(!held_by_this_process(&seen), "closed: no longer held");
     }
 
     #[test]
