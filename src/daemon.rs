@@ -1377,17 +1377,26 @@ fn reaudit_batch(
         previous: Option<Arc<Report>>,
     }
     let mut items = Vec::with_capacity(ids.len());
-    for stored in ctx.with_store(|s| s.stored_models(ids))? {
+    // What the batch's reports have now, read in one go.
+    let (models, mut findings_before, mut corrections) = ctx.with_store(|s| {
+        Ok((
+            s.stored_models(ids)?,
+            s.current_findings_of(ids)?,
+            s.corrections_of(ids)?,
+        ))
+    })?;
+    for stored in models {
         let id = stored.id;
         let Some(stored) = stored.decode()? else {
             continue;
         };
         let stored = decoded.keep(id, Arc::new(stored));
-        let before: HashSet<(String, String)> = ctx
-            .with_store(|s| s.current_findings(id))?
+        let before: HashSet<(String, String)> = findings_before
+            .remove(&id)
+            .unwrap_or_default()
             .into_iter()
             .collect();
-        let corrections = ctx.with_store(|s| s.corrections(id))?;
+        let corrections = corrections.remove(&id).unwrap_or_default();
         let (report, key) = if corrections.is_empty() {
             (stored, set.version.clone())
         } else {
@@ -1417,20 +1426,43 @@ fn reaudit_batch(
         })
         .collect();
     let all = set.run_batch(jobs);
-    for (item, findings) in items.iter().zip(all) {
-        let report = &item.report;
-        let news = findings.iter().any(|f| {
+    let mut news = Vec::with_capacity(items.len());
+    let mut recipients = Vec::with_capacity(items.len());
+    for (item, findings) in items.iter().zip(&all) {
+        let new = findings.iter().any(|f| {
             f.severity >= min && !item.before.contains(&(f.rule.clone(), f.message.clone()))
         });
-        let to = (mail && news).then(|| mail::recipients_in(&ctx.config.mail, report, &register));
-        let changed = if mode == ReauditMode::DryRun {
-            ctx.with_store(|s| s.ruleset_of(item.id))?.as_deref() != Some(item.key.as_str())
-        } else {
-            ctx.with_store(|s| s.record_reaudit(item.id, &findings, &item.key, to.as_deref()))?
-        };
+        news.push(new);
+        recipients.push(
+            (mail && new).then(|| mail::recipients_in(&ctx.config.mail, &item.report, &register)),
+        );
+    }
+    // The batch is recorded in one transaction: one commit, not one per report.
+    let changed = if mode == ReauditMode::DryRun {
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let stored = ctx.with_store(|s| s.rulesets_of(&ids))?;
+        items
+            .iter()
+            .map(|i| stored.get(&i.id).cloned().flatten().as_deref() != Some(i.key.as_str()))
+            .collect()
+    } else {
+        let writes: Vec<crate::store::Reaudit<'_>> = items
+            .iter()
+            .zip(&all)
+            .zip(&recipients)
+            .map(|((item, findings), to)| crate::store::Reaudit {
+                id: item.id,
+                findings,
+                ruleset: &item.key,
+                notify: to.as_deref(),
+            })
+            .collect();
+        ctx.with_store(|s| s.record_reaudits(&writes))?
+    };
+    for ((changed, new), to) in changed.into_iter().zip(news).zip(recipients) {
         if changed {
             done.changed += 1;
-            if news {
+            if new {
                 done.news += 1;
             }
             if let Some(to) = &to {

@@ -6,6 +6,7 @@
 //! stored at all, and a file whose content is already stored is never audited again. Schema
 //! changes are migrations numbered by `PRAGMA user_version`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -444,6 +445,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        // 16 MB of pages (SQLite's default is 2 MB): a re-audit writes findings all over the
+        // findings' indexes, and read the same pages again and again from the file.
+        conn.pragma_update(None, "cache_size", -16 * 1024)
             .map_err(open_err)?;
         let mut store = Store {
             conn,
@@ -1097,19 +1102,46 @@ impl Store {
     pub fn ruleset_of(&self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT ruleset FROM reports WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?)
+            .prepare_cached("SELECT ruleset FROM reports WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
+    /// [`Store::ruleset_of`] for several reports at once, by id (ids not stored are left out).
+    pub fn rulesets_of(&self, ids: &[i64]) -> Result<HashMap<i64, Option<String>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, ruleset FROM reports WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map([id_list(ids)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The (rule, message) of a report's current findings: those of its latest audit.
     pub fn current_findings(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .current_findings_of(&[id])?
+            .remove(&id)
+            .unwrap_or_default())
+    }
+
+    /// [`Store::current_findings`] of several reports in one query, by id (a report without
+    /// findings is left out), each in the order they were recorded.
+    pub fn current_findings_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<(String, String)>>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.rule, f.message FROM findings f JOIN reports r ON r.id = f.report_id
-             WHERE r.id = ?1 AND f.ruleset = r.ruleset ORDER BY f.id",
+            "SELECT r.id, f.rule, f.message FROM reports r JOIN findings f ON f.report_id = r.id
+             WHERE r.id IN (SELECT value FROM json_each(?1)) AND f.ruleset = r.ruleset
+             ORDER BY r.id, f.id",
         )?;
-        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        let mut rows = stmt.query([id_list(ids)])?;
+        while let Some(r) = rows.next()? {
+            out.entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?));
+        }
+        Ok(out)
     }
 
     /// Stores a report's findings under another rule set version (re-audit); nothing happens when
@@ -1122,26 +1154,41 @@ impl Store {
         ruleset: &str,
         notify: Option<&[String]>,
     ) -> Result<bool, StoreError> {
+        let done = self.record_reaudits(&[Reaudit {
+            id,
+            findings,
+            ruleset,
+            notify,
+        }])?;
+        Ok(done.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::record_reaudit`] for several reports in one transaction: all are recorded or
+    /// none. For each, whether its findings were recorded (false: it had that version's
+    /// already).
+    pub fn record_reaudits(&mut self, items: &[Reaudit<'_>]) -> Result<Vec<bool>, StoreError> {
         self.check_same_file()?;
         let tx = self.conn.transaction()?;
-        let current: Option<String> =
-            tx.query_row("SELECT ruleset FROM reports WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?;
-        if current.as_deref() == Some(ruleset) {
-            return Ok(false);
-        }
         let now = now();
-        insert_findings(&tx, id, findings, ruleset, &now)?;
-        tx.execute(
-            "UPDATE reports SET ruleset = ?2, audited_at = ?3 WHERE id = ?1",
-            params![id, ruleset, now],
-        )?;
-        if let Some(to) = notify {
-            insert_notice(&tx, id, ruleset, to)?;
+        let mut done = Vec::with_capacity(items.len());
+        for item in items {
+            let current: Option<String> = tx
+                .prepare_cached("SELECT ruleset FROM reports WHERE id = ?1")?
+                .query_row([item.id], |r| r.get(0))?;
+            if current.as_deref() == Some(item.ruleset) {
+                done.push(false);
+                continue;
+            }
+            insert_findings(&tx, item.id, item.findings, item.ruleset, &now)?;
+            tx.prepare_cached("UPDATE reports SET ruleset = ?2, audited_at = ?3 WHERE id = ?1")?
+                .execute(params![item.id, item.ruleset, now])?;
+            if let Some(to) = item.notify {
+                insert_notice(&tx, item.id, item.ruleset, to)?;
+            }
+            done.push(true);
         }
         tx.commit()?;
-        Ok(true)
+        Ok(done)
     }
 
     /// Counts for `status`.
@@ -1233,6 +1280,33 @@ fn notice_infos(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One report's re-audit, for [`Store::record_reaudits`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reaudit<'a> {
+    pub id: i64,
+    pub findings: &'a [Finding],
+    /// The key the audit is stored under (the rule set's version, marked when cells were
+    /// corrected).
+    pub ruleset: &'a str,
+    /// Recipients of a summary to queue (`Some(empty)`: no route, kept as `unrouted`).
+    pub notify: Option<&'a [String]>,
+}
+
+/// Report ids as the JSON array SQLite's `json_each` reads: one statement for any number of
+/// them.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8 + 2);
+    out.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
 }
 
 /// The stored form of an outcome's report (`None`: no report), for [`Store::record_encoded`].
@@ -1376,6 +1450,98 @@ mod tests {
             .map(|n| n.id)
             .collect();
         (store, ids)
+    }
+
+    fn finding(rule: &str, message: &str) -> Finding {
+        Finding {
+            rule: rule.to_string(),
+            severity: crate::model::Severity::Error,
+            message: message.to_string(),
+            evidence: serde_json::json!({}),
+        }
+    }
+
+    /// A re-audit batch is read and written in one go: each report's current findings and
+    /// corrections come back under its own id, and the batch's new findings are recorded for
+    /// the reports not yet audited under their key, and only for those.
+    #[test]
+    fn a_reaudit_batch_reads_and_records_each_report_under_its_own_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = store_with_notices(dir.path(), &["甲局", "乙局", "丙局"]);
+        let ids: Vec<i64> = store
+            .conn
+            .prepare("SELECT id FROM reports ORDER BY id")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .expect("ids");
+        assert_eq!(ids.len(), 3);
+        let v1 = [finding("t3-balance", "甲")];
+        assert!(store
+            .record_reaudit(ids[0], &v1, "v1b", None)
+            .expect("record"));
+        let fix = store
+            .add_correction(
+                &Scope::all(),
+                ids[2],
+                ("table3", "new_received", "total"),
+                Some("8"),
+                3.0,
+                None,
+                "审核员",
+            )
+            .expect("correct");
+        assert!(fix.is_some());
+
+        let before = store.current_findings_of(&ids).expect("findings");
+        assert_eq!(
+            before.get(&ids[0]),
+            Some(&vec![("t3-balance".to_string(), "甲".to_string())])
+        );
+        assert!(
+            !before.contains_key(&ids[1]),
+            "no findings recorded for 乙局"
+        );
+        let corrections = store.corrections_of(&ids).expect("corrections");
+        assert_eq!(corrections.len(), 1);
+        assert_eq!(corrections[&ids[2]][0].value, 3.0);
+
+        let (a, b) = (
+            [finding("t4-totals", "甲二")],
+            [finding("t3-balance", "乙")],
+        );
+        let done = store
+            .record_reaudits(&[
+                Reaudit {
+                    id: ids[0],
+                    findings: &a,
+                    ruleset: "v2",
+                    notify: None,
+                },
+                Reaudit {
+                    id: ids[1],
+                    findings: &b,
+                    ruleset: "v1",
+                    notify: None,
+                },
+                Reaudit {
+                    id: ids[2],
+                    findings: &[],
+                    ruleset: "v2",
+                    notify: None,
+                },
+            ])
+            .expect("record batch");
+        // 乙局 was audited under v1 already: nothing recorded for it.
+        assert_eq!(done, vec![true, false, true]);
+        let after = store.current_findings_of(&ids).expect("findings");
+        assert_eq!(
+            after.get(&ids[0]),
+            Some(&vec![("t4-totals".to_string(), "甲二".to_string())])
+        );
+        assert!(!after.contains_key(&ids[1]) && !after.contains_key(&ids[2]));
+        let rulesets = store.rulesets_of(&ids).expect("rulesets");
+        assert_eq!(rulesets[&ids[0]].as_deref(), Some("v2"));
+        assert_eq!(rulesets[&ids[1]].as_deref(), Some("v1"));
+        assert_eq!(rulesets[&ids[2]].as_deref(), Some("v2"));
     }
 
     fn status_of(store: &Store, id: i64) -> (String, i64, i64, Option<String>) {

@@ -413,11 +413,23 @@ impl Store {
 
     /// A report's corrections, oldest first (a later one of the same cell wins).
     pub fn corrections(&self, report: i64) -> Result<Vec<Correction>, StoreError> {
+        Ok(self
+            .corrections_of(&[report])?
+            .remove(&report)
+            .unwrap_or_default())
+    }
+
+    /// [`Store::corrections`] of several reports in one query, by report id (a report without
+    /// corrections is left out), each oldest first.
+    pub fn corrections_of(
+        &self,
+        reports: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<Correction>>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, report_id, tbl, row, col, parsed, value, note, by, at FROM corrections
-             WHERE report_id = ?1 ORDER BY id",
+             WHERE report_id IN (SELECT value FROM json_each(?1)) ORDER BY id",
         )?;
-        let rows = stmt.query_map([report], |r| {
+        let rows = stmt.query_map([super::id_list(reports)], |r| {
             Ok(Correction {
                 id: r.get(0)?,
                 report_id: r.get(1)?,
@@ -431,7 +443,12 @@ impl Store {
                 at: r.get(9)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out: std::collections::HashMap<i64, Vec<Correction>> = Default::default();
+        for c in rows {
+            let c = c?;
+            out.entry(c.report_id).or_default().push(c);
+        }
+        Ok(out)
     }
 
     /// The trail of one report, or of every report inside `scope` (newest first).
