@@ -283,6 +283,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER units_inserted AFTER INSERT ON units BEGIN UPDATE units_version SET n = n + 1; END;
     CREATE TRIGGER units_updated AFTER UPDATE ON units BEGIN UPDATE units_version SET n = n + 1; END;
     CREATE TRIGGER units_deleted AFTER DELETE ON units BEGIN UPDATE units_version SET n = n + 1; END;",
+    // 11: the models in a table of their own. SQLite writes a changed row whole, so a model in
+    // the report's row was written again by every update of the row (its archive path once
+    // stored, its rule set version at each re-audit). The models still in `reports` are moved
+    // by `Store::compact_models`, a batch at a time; until then they are read where they are.
+    "CREATE TABLE models (
+        report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+        z BLOB NOT NULL
+    );",
 ];
 
 /// Pending notices for one set of recipients.
@@ -340,8 +348,15 @@ impl StoredModel {
     }
 }
 
-/// A parsed report has its model in one of the two columns.
-pub(crate) const HAS_MODEL: &str = "(report_z IS NOT NULL OR report_json IS NOT NULL)";
+/// A parsed report (`r`) has its model: in `models`, or (stored by an earlier version and not
+/// moved yet) in one of its own two columns.
+pub(crate) const HAS_MODEL: &str = "(EXISTS (SELECT 1 FROM models m WHERE m.report_id = r.id)
+    OR r.report_z IS NOT NULL OR r.report_json IS NOT NULL)";
+
+/// A report's (`r`) compressed model: from `models`, or from its own row where an earlier
+/// version put it. Read with `r.report_json` by [`model`].
+pub(crate) const MODEL_Z: &str =
+    "COALESCE((SELECT m.z FROM models m WHERE m.report_id = r.id), r.report_z)";
 
 /// A report's model from its columns: compressed (`report_z`), or JSON as stored before.
 pub(crate) fn model(
@@ -583,37 +598,46 @@ impl Store {
         Ok(())
     }
 
-    /// Converts up to `batch` models stored as JSON to the compressed form, in one transaction;
-    /// returns how many rows it looked at (0: none left). Each row is converted whole or not at
-    /// all, so an interrupted conversion goes on where it stopped. A model that cannot be read
-    /// stays as it is (and is counted as left, not converted).
+    /// Moves up to `batch` models stored by earlier versions into `models`, in one
+    /// transaction: JSON is converted to the compressed form, a compressed model in the report's
+    /// row is moved as it is. Returns how many rows it looked at (0: none left). Each row is
+    /// converted whole or not at all, so an interrupted run goes on where it stopped. A model
+    /// that cannot be read stays as it is (and is counted as left, not converted).
     pub fn compact_models(&mut self, batch: usize) -> Result<usize, StoreError> {
         self.check_same_file()?;
         let tx = self.conn.transaction()?;
-        let rows: Vec<(i64, String)> = tx
+        let rows: Vec<(i64, Option<String>, Option<Vec<u8>>)> = tx
             .prepare(
-                "SELECT id, report_json FROM reports
-                 WHERE report_json IS NOT NULL AND report_z IS NULL AND id > ?1
+                "SELECT id, report_json, report_z FROM reports
+                 WHERE (report_json IS NOT NULL OR report_z IS NOT NULL) AND id > ?1
                  ORDER BY id LIMIT ?2",
             )?
             .query_map(
                 params![self.compact_from, i64::try_from(batch).unwrap_or(i64::MAX)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?
             .collect::<Result<_, _>>()?;
         let mut done = 0;
-        for (id, json) in &rows {
+        for (id, json, z) in rows.iter() {
             self.compact_from = *id;
-            let Ok(report) = serde_json::from_str::<Report>(json) else {
-                tracing::warn!(report = id, "stored model unreadable; left as it is");
-                continue;
+            let z = match (z, json) {
+                (Some(z), _) => z.clone(),
+                (None, Some(json)) => {
+                    let Ok(report) = serde_json::from_str::<Report>(json) else {
+                        tracing::warn!(report = id, "stored model unreadable; left as it is");
+                        continue;
+                    };
+                    codec::encode(&report)
+                        .map_err(|message| StoreError::Corrupt { id: *id, message })?
+                }
+                (None, None) => continue,
             };
-            let z = codec::encode(&report)
-                .map_err(|message| StoreError::Corrupt { id: *id, message })?;
-            tx.execute(
-                "UPDATE reports SET report_z = ?2, report_json = NULL WHERE id = ?1",
-                params![id, z],
-            )?;
+            tx.prepare_cached("INSERT OR REPLACE INTO models (report_id, z) VALUES (?1, ?2)")?
+                .execute(params![id, z])?;
+            tx.prepare_cached(
+                "UPDATE reports SET report_z = NULL, report_json = NULL WHERE id = ?1",
+            )?
+            .execute([id])?;
             done += 1;
         }
         tx.commit()?;
@@ -709,7 +733,7 @@ impl Store {
                 report.and_then(|r| r.year),
                 report.and_then(|r| r.template).map(|t| t.as_str()),
                 outcome.encoding,
-                report_z,
+                None::<Vec<u8>>,
                 ruleset,
                 received_at,
                 report.map(|_| now.clone()),
@@ -718,6 +742,10 @@ impl Store {
                 report.and_then(|r| r.published.clone()),
         ])?;
         let id = tx.last_insert_rowid();
+        if let Some(z) = report_z {
+            tx.prepare_cached("INSERT INTO models (report_id, z) VALUES (?1, ?2)")?
+                .execute(params![id, z])?;
+        }
         if let Some(version) = ruleset {
             insert_findings(&tx, id, &outcome.findings, version, &now)?;
             if let Some(to) = notify {
@@ -831,7 +859,7 @@ impl Store {
         keep: bool,
     ) -> Result<(Option<Report>, String, Vec<Finding>), StoreError> {
         let (path, json, z): (String, Option<String>, Option<Vec<u8>>) = self.conn.query_row(
-            "SELECT path, report_json, report_z FROM reports WHERE id = ?1",
+            &format!("SELECT r.path, r.report_json, {MODEL_Z} FROM reports r WHERE r.id = ?1"),
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -1054,9 +1082,9 @@ impl Store {
     /// previous year comes just before it.
     pub fn parsed_ids(&self, since: Option<&str>) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT id FROM reports
-             WHERE status = 'parsed' AND {HAS_MODEL} AND received_at >= ?1
-             ORDER BY organization, year, id"
+            "SELECT r.id FROM reports r
+             WHERE r.status = 'parsed' AND {HAS_MODEL} AND r.received_at >= ?1
+             ORDER BY r.organization, r.year, r.id"
         ))?;
         let rows = stmt.query_map([since.unwrap_or("")], |r| r.get::<_, i64>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1065,9 +1093,9 @@ impl Store {
     /// The stored models of these reports as they are kept, in the order given: decoded with
     /// [`StoredModel::decode`] outside the store's lock, so that several threads can.
     pub fn stored_models(&self, ids: &[i64]) -> Result<Vec<StoredModel>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT report_json, report_z FROM reports WHERE id = ?1")?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT r.report_json, {MODEL_Z} FROM reports r WHERE r.id = ?1"
+        ))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let row: Option<(Option<String>, Option<Vec<u8>>)> = stmt
@@ -1090,9 +1118,9 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(&format!(
-                "SELECT id FROM reports
-                 WHERE organization = ?1 AND year = ?2 AND status = 'parsed' AND {HAS_MODEL}
-                 ORDER BY id DESC LIMIT 1"
+                "SELECT r.id FROM reports r
+                 WHERE r.organization = ?1 AND r.year = ?2 AND r.status = 'parsed' AND {HAS_MODEL}
+                 ORDER BY r.id DESC LIMIT 1"
             ))?
             .query_row(params![organization, year], |r| r.get(0))
             .optional()?)
@@ -1632,36 +1660,13 @@ mod tests {
     fn a_store_of_schema_8_is_compacted_in_place_and_reads_the_same() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.sqlite");
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
-        let mut reports = Vec::new();
-        for e in std::fs::read_dir(&root).expect("seeds").flatten() {
-            if let Some(r) = crate::pipeline::read_file(&e.path()).report {
-                reports.push((*r).clone());
-            }
-        }
+        let mut reports = seed_reports();
         reports[0].published = Some("2021-01-20".into());
         assert_eq!(reports.len(), 5);
         {
-            let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..8] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            conn.pragma_update(None, "user_version", 8)
-                .expect("version");
-            for (i, r) in reports.iter().enumerate() {
-                conn.execute(
-                    "INSERT INTO reports (sha256, path, status, organization, year, report_json, received_at, ruleset)
-                     VALUES (?1, ?2, 'parsed', ?3, ?4, ?5, '2026-01-01T00:00:00Z', 'v1')",
-                    params![
-                        format!("sha{i}"),
-                        format!("{i}.txt"),
-                        r.organization,
-                        r.year,
-                        serde_json::to_string(r).expect("json")
-                    ],
-                )
-                .expect("old row");
-            }
+            let conn = old_store(&path, 8, &reports, "report_json", |r| {
+                serde_json::to_string(r).expect("json").into()
+            });
             conn.execute(
                 "INSERT INTO reports (sha256, path, status, organization, year, report_json, received_at)
                  VALUES ('bad', 'bad.txt', 'parsed', 'x', 2020, '{not json', '2026-01-01T00:00:00Z')",
@@ -1669,20 +1674,7 @@ mod tests {
             )
             .expect("damaged row");
         }
-        let read_all = |store: &Store| {
-            reports
-                .iter()
-                .map(|r| {
-                    store
-                        .report_of(
-                            r.organization.as_deref().expect("org"),
-                            r.year.expect("year"),
-                        )
-                        .expect("read")
-                        .expect("stored")
-                })
-                .collect::<Vec<_>>()
-        };
+        let read_all = |store: &Store| read_back(store, &reports);
         let mut store = Store::open(&path).expect("migrated");
         assert_eq!(read_all(&store), reports, "JSON models read as they are");
         let published: Option<String> = store
@@ -1709,6 +1701,123 @@ mod tests {
             .expect("count");
         assert_eq!(left, 1, "only the damaged one keeps its JSON");
         assert_eq!(store.compact_models(10).expect("nothing left"), 0);
+    }
+
+    fn seeds_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds")
+    }
+
+    /// The five seed reports as the parser reads them.
+    fn seed_reports() -> Vec<Report> {
+        let mut reports = Vec::new();
+        for e in std::fs::read_dir(seeds_dir()).expect("seeds").flatten() {
+            if let Some(r) = crate::pipeline::read_file(&e.path()).report {
+                reports.push((*r).clone());
+            }
+        }
+        reports
+    }
+
+    /// A store of schema `version` holding `reports` as that version stored them: each one's
+    /// model, made by `stored`, in `column` of its row.
+    fn old_store(
+        path: &Path,
+        version: usize,
+        reports: &[Report],
+        column: &str,
+        stored: impl Fn(&Report) -> rusqlite::types::Value,
+    ) -> Connection {
+        let conn = Connection::open(path).expect("open");
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .expect("version");
+        for (i, r) in reports.iter().enumerate() {
+            conn.execute(
+                &format!(
+                    "INSERT INTO reports (sha256, path, status, organization, year, {column}, received_at, ruleset)
+                     VALUES (?1, ?2, 'parsed', ?3, ?4, ?5, '2026-01-01T00:00:00Z', 'v1')"
+                ),
+                params![format!("sha{i}"), format!("{i}.txt"), r.organization, r.year, stored(r)],
+            )
+            .expect("old row");
+        }
+        conn
+    }
+
+    /// Each of `reports` as the store gives it back, by issuer and year.
+    fn read_back(store: &Store, reports: &[Report]) -> Vec<Report> {
+        reports
+            .iter()
+            .map(|r| {
+                store
+                    .report_of(
+                        r.organization.as_deref().expect("org"),
+                        r.year.expect("year"),
+                    )
+                    .expect("read")
+                    .expect("stored")
+            })
+            .collect()
+    }
+
+    /// A store of schema 10 (compressed models in the reports' rows) opens migrated: its models
+    /// are read where they are, then moved into `models` a batch at a time, an interruption
+    /// included, and read the same all along; after the move, updating a report's row no
+    /// longer touches its model.
+    #[test]
+    fn a_store_of_schema_10_has_its_models_moved_out_of_the_rows_and_reads_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        let root = seeds_dir();
+        let reports = seed_reports();
+        assert_eq!(reports.len(), 5);
+        old_store(&path, 10, &reports, "report_z", |r| {
+            codec::encode(r).expect("encode").into()
+        });
+        let read_all = |store: &Store| read_back(store, &reports);
+        let count = |store: &Store, sql: &str| -> i64 {
+            store.conn.query_row(sql, [], |r| r.get(0)).expect("count")
+        };
+        let mut store = Store::open(&path).expect("migrated");
+        assert_eq!(read_all(&store), reports, "read in the rows");
+        assert_eq!(store.parsed_ids(None).expect("ids").len(), 5);
+        assert_eq!(store.compact_models(2).expect("batch"), 2);
+        drop(store);
+        let mut store = Store::open(&path).expect("reopened");
+        assert_eq!(read_all(&store), reports, "half moved");
+        assert_eq!(store.parsed_ids(None).expect("ids").len(), 5);
+        while store.compact_models(2).expect("batch") > 0 {}
+        assert_eq!(read_all(&store), reports, "all moved");
+        assert_eq!(store.parsed_ids(None).expect("ids").len(), 5);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM models"), 5);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM reports WHERE report_z IS NOT NULL"
+            ),
+            0
+        );
+        assert_eq!(store.compact_models(10).expect("nothing left"), 0);
+        // A report stored now has its model in `models` from the start.
+        let outcome = crate::pipeline::read_file(&root.join("000_32590e3cc98cb08c.txt"));
+        let outcome = Outcome {
+            sha256: "new".into(),
+            ..outcome
+        };
+        let id = store
+            .record(&outcome, Some("v1"), &now(), None)
+            .expect("record");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM models"), 6);
+        assert_eq!(
+            store.stored_models(&[id]).expect("model")[0]
+                .clone()
+                .decode()
+                .expect("decode")
+                .as_ref(),
+            outcome.report.as_deref()
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn slow_writes_are_read_only_when_settled() {
     );
     let z: Vec<u8> = d
         .db()
-        .query_row("SELECT report_z FROM reports", [], |r| r.get(0))
+        .query_row("SELECT z FROM models", [], |r| r.get(0))
         .expect("row");
     let report = ogi_audit::store::codec::decode(&z).expect("stored model");
     assert_eq!(report.table3["carried_forward"]["total"], Some(5));
@@ -315,7 +315,7 @@ fn html_docx_and_pdf_reports_are_audited_like_text_reports() {
     let tables: Vec<String> = {
         let db = d.db();
         let mut stmt = db
-            .prepare("SELECT report_z FROM reports WHERE status = 'parsed' ORDER BY path")
+            .prepare("SELECT m.z FROM reports r JOIN models m ON m.report_id = r.id WHERE r.status = 'parsed' ORDER BY r.path")
             .expect("query");
         stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
             .expect("rows")
@@ -347,10 +347,12 @@ fn html_docx_and_pdf_reports_are_audited_like_text_reports() {
     });
 }
 
-/// Reports stored by an earlier version (the model as JSON) are compacted by the daemon in the
-/// background, and every page and command reads them the same before and after.
+/// Reports stored by earlier versions are moved into the models table by the daemon in the
+/// background: models stored as JSON (before schema 9) are compressed on the way, compressed
+/// models in the reports' rows (schema 9 and 10) are moved as they are. Every page and command
+/// reads them the same before and after.
 #[test]
-fn reports_stored_as_json_by_an_earlier_version_are_compacted_in_the_background() {
+fn reports_stored_by_earlier_versions_are_compacted_in_the_background() {
     let mut d = Daemon::start(&[("always.rhai", RULE_ALWAYS)]);
     for s in seeds() {
         d.drop_file(&s, &s.file_name().expect("name").to_string_lossy());
@@ -365,35 +367,49 @@ fn reports_stored_as_json_by_an_earlier_version_are_compacted_in_the_background(
     };
     let before = findings(&d);
     d.terminate();
-    // As an earlier version stored them.
+    // As earlier versions stored them: the first two as JSON, the others compressed, in the
+    // reports' own rows.
     let mut originals = std::collections::BTreeMap::new();
     {
         let db = d.db();
         let rows: Vec<(i64, Vec<u8>)> = db
-            .prepare("SELECT id, report_z FROM reports WHERE report_z IS NOT NULL")
+            .prepare("SELECT report_id, z FROM models ORDER BY report_id")
             .expect("query")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("rows");
-        for (id, z) in rows {
+        assert_eq!(rows.len(), 5);
+        for (i, (id, z)) in rows.into_iter().enumerate() {
             let report = ogi_audit::store::codec::decode(&z).expect("model");
             originals.insert(id, report.clone());
-            db.execute(
-                "UPDATE reports SET report_json = ?2, report_z = NULL WHERE id = ?1",
-                rusqlite::params![id, serde_json::to_string(&report).expect("json")],
-            )
-            .expect("old form");
+            if i < 2 {
+                db.execute(
+                    "UPDATE reports SET report_json = ?2 WHERE id = ?1",
+                    rusqlite::params![id, serde_json::to_string(&report).expect("json")],
+                )
+                .expect("JSON form");
+            } else {
+                db.execute(
+                    "UPDATE reports SET report_z = ?2 WHERE id = ?1",
+                    rusqlite::params![id, z],
+                )
+                .expect("row form");
+            }
+            db.execute("DELETE FROM models WHERE report_id = ?1", [id])
+                .expect("out of models");
         }
     }
-    assert_eq!(findings(&d), before, "read as JSON");
+    assert_eq!(findings(&d), before, "read in the rows");
     d.spawn();
     wait_for(Duration::from_secs(30), || {
-        d.count("SELECT COUNT(*) FROM reports WHERE report_json IS NOT NULL") == 0
+        d.count("SELECT COUNT(*) FROM models") == 5
     });
     assert_eq!(
-        d.count("SELECT COUNT(*) FROM reports WHERE report_z IS NOT NULL"),
-        5
+        d.count(
+            "SELECT COUNT(*) FROM reports WHERE report_json IS NOT NULL OR report_z IS NOT NULL"
+        ),
+        0
     );
     wait_for(Duration::from_secs(10), || {
         d.log().contains("stored reports compacted")
@@ -402,7 +418,7 @@ fn reports_stored_as_json_by_an_earlier_version_are_compacted_in_the_background(
     for (id, report) in &originals {
         let z: Vec<u8> = d
             .db()
-            .query_row("SELECT report_z FROM reports WHERE id = ?1", [id], |r| {
+            .query_row("SELECT z FROM models WHERE report_id = ?1", [id], |r| {
                 r.get(0)
             })
             .expect("row");

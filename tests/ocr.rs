@@ -193,7 +193,7 @@ fn a_twenty_page_scan_goes_through_the_daemon_within_its_limits_and_is_marked() 
     // The page cap: 20 pages are read, none left out.
     let z: Vec<u8> = d
         .db()
-        .query_row("SELECT report_z FROM reports", [], |r| r.get(0))
+        .query_row("SELECT z FROM models", [], |r| r.get(0))
         .expect("model");
     let model = ogi_audit::store::codec::decode(&z).expect("decodes");
     assert!(model.ocr);

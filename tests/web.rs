@@ -266,7 +266,7 @@ fn every_page_renders_for_the_real_fixtures_and_lists_filter_and_paginate() {
             assert!(html.contains(t), "report {id}: {t}");
         }
         let z: Vec<u8> = db
-            .query_row("SELECT report_z FROM reports WHERE id = ?1", [id], |r| {
+            .query_row("SELECT z FROM models WHERE report_id = ?1", [id], |r| {
                 r.get(0)
             })
             .expect("model");

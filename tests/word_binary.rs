@@ -123,7 +123,7 @@ fn doc_and_wps_files_read_through_check_and_the_daemon_and_bad_ones_are_quaranti
         let z: Vec<u8> = d
             .db()
             .query_row(
-                "SELECT report_z FROM reports WHERE status = 'parsed' AND encoding = 'UTF-16LE' AND path LIKE ?1",
+                "SELECT m.z FROM reports r JOIN models m ON m.report_id = r.id WHERE r.status = 'parsed' AND r.encoding = 'UTF-16LE' AND r.path LIKE ?1",
                 [format!("%{seed}.%")],
                 |r| r.get(0),
             )

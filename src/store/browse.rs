@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, HAS_MODEL, MODEL_Z};
 use crate::model::{Finding, Report, Severity};
 
 /// Issuer patterns (`淮南市*`: `*` any run, `?` one character) a reader may see; empty: all.
@@ -556,7 +556,7 @@ impl Store {
             .query_row(
                 &format!(
                     "SELECT {ROW_COLUMNS}, r.sha256, r.path, r.stored_path, r.encoding, r.audited_at,
-                            r.ruleset, r.report_json, r.report_z
+                            r.ruleset, r.report_json, {MODEL_Z}
                      FROM reports r WHERE r.id = ?1{within}"
                 ),
                 params_from_iter(args.iter()),
@@ -652,14 +652,13 @@ impl Store {
         if !scope.allows(Some(organization)) {
             return Ok(Vec::new());
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.report_json, r.report_z FROM reports r
-             WHERE r.organization = ?1 AND r.status = 'parsed'
-               AND (r.report_z IS NOT NULL OR r.report_json IS NOT NULL)
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT r.id, r.report_json, {MODEL_Z} FROM reports r
+             WHERE r.organization = ?1 AND r.status = 'parsed' AND {HAS_MODEL}
                AND r.id = (SELECT MAX(o.id) FROM reports o WHERE o.organization = r.organization
                            AND o.year IS r.year AND o.status = 'parsed')
-             ORDER BY r.year, r.id",
-        )?;
+             ORDER BY r.year, r.id"
+        ))?;
         let rows = stmt.query_map([organization], |r| {
             Ok((
                 r.get::<_, i64>(0)?,

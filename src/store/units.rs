@@ -228,7 +228,10 @@ impl Store {
         let row: Option<(Option<String>, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT report_json, report_z FROM reports WHERE id = ?1 AND status = 'parsed'",
+                &format!(
+                    "SELECT r.report_json, {} FROM reports r WHERE r.id = ?1 AND r.status = 'parsed'",
+                    super::MODEL_Z
+                ),
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
