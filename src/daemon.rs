@@ -95,7 +95,12 @@ impl Context {
     /// Opens the store and loads the rules. Errors here stop the daemon: they are the
     /// operator's to fix (bad database path, unreadable rules folder).
     pub fn open(config: Config) -> Result<Context> {
-        let store = Store::open(&config.database)?;
+        let mut store = Store::open(&config.database)?;
+        // The workers share the store: a commit that also folded the log in (and waited for the
+        // disk) held them all up.
+        if let Err(e) = store.checkpoint_in_background() {
+            tracing::warn!("{e}; the log is folded in by the commits");
+        }
         let set = load_rules(&config)?;
         for e in &set.errors {
             tracing::error!("rule not loaded: {e}");

@@ -19,6 +19,7 @@ use crate::model::{Finding, Report};
 use crate::pipeline::{Outcome, Status};
 
 mod browse;
+mod checkpoint;
 pub mod codec;
 mod reminders;
 mod review;
@@ -53,6 +54,8 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot start the thread that folds the write-ahead log into the database: {0}")]
+    Thread(#[source] std::io::Error),
     #[error("stored report {id} cannot be read back: {message}")]
     Corrupt { id: i64, message: String },
     #[error("no database at {0} yet: it is created when the daemon (`ogi-audit run`) starts")]
@@ -405,6 +408,10 @@ pub struct Store {
     lost: std::cell::RefCell<Option<String>>,
     /// Where `compact_models` goes on from (the last row it looked at).
     compact_from: i64,
+    /// Folds the write-ahead log in from a thread of its own, when started
+    /// ([`Store::checkpoint_in_background`]). Declared last: it stops after the connection
+    /// closed, and folds in what is left.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 fn identity(path: &Path) -> Option<(u64, u64)> {
@@ -471,6 +478,7 @@ impl Store {
             identity: identity(path),
             lost: std::cell::RefCell::new(None),
             compact_from: 0,
+            checkpointer: None,
         };
         store.migrate()?;
         Ok(store)
@@ -509,6 +517,7 @@ impl Store {
             identity: identity(path),
             lost: std::cell::RefCell::new(None),
             compact_from: 0,
+            checkpointer: None,
         })
     }
 
