@@ -95,12 +95,7 @@ impl Context {
     /// Opens the store and loads the rules. Errors here stop the daemon: they are the
     /// operator's to fix (bad database path, unreadable rules folder).
     pub fn open(config: Config) -> Result<Context> {
-        let mut store = Store::open(&config.database)?;
-        // The workers share the store: a commit that also folded the log in (and waited for the
-        // disk) held them all up.
-        if let Err(e) = store.checkpoint_in_background() {
-            tracing::warn!("{e}; the log is folded in by the commits");
-        }
+        let store = Store::open(&config.database)?;
         let set = load_rules(&config)?;
         for e in &set.errors {
             tracing::error!("rule not loaded: {e}");
@@ -136,6 +131,15 @@ impl Context {
         let register = Arc::new(Matcher::new(s.units()?));
         *cached = Some((version, register.clone()));
         Ok(register)
+    }
+
+    /// For the daemon and `reaudit`, whose threads share the store: its log folded in by a
+    /// thread of its own ([`Store::checkpoint_in_background`]), since a commit that also folded
+    /// it in (and waited for the disk) held up every other thread waiting for the store.
+    pub fn checkpoint_in_background(&self) {
+        if let Err(e) = self.with_store(|s| s.checkpoint_in_background()) {
+            tracing::warn!("{e}; the log is folded in by the commits");
+        }
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, Job>> {
@@ -946,6 +950,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
     // Templates and transport are checked before anything is audited.
     let mailer = Mailer::new(&config.mail).context("mail set-up")?;
     let ctx = Arc::new(Context::open(config)?);
+    ctx.checkpoint_in_background();
     {
         let set = ctx.shared_rules();
         let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
@@ -1271,6 +1276,7 @@ pub fn reaudit(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Reaudited> {
     let ctx = Context::open(config.clone())?;
+    ctx.checkpoint_in_background();
     let ids = ctx.with_store(|s| s.parsed_ids(since))?;
     let total = ids.len();
     let batches: Vec<&[i64]> = ids.chunks(REAUDIT_BATCH).collect();

@@ -326,13 +326,16 @@ fn batched(corpus: &[Item], threads: usize, set: &Arc<RuleSet>) -> Run {
     }
 }
 
-/// A daemon context on a fresh folder: inbox, database, archive; the given rule pack.
+/// A daemon context on a fresh folder: inbox, database, archive; the given rule pack; the
+/// store's log folded in by a thread of its own, as the daemon has it.
 pub fn context(dir: &Path, rules_dir: &Path) -> Result<Context> {
     let mut config = Config::defaults(dir);
     config.rules_dir = rules_dir.to_path_buf();
     config.mail.outbox = dir.join("outbox");
     std::fs::create_dir_all(&config.inbox).context("cannot create the inbox")?;
-    Context::open(config)
+    let ctx = Context::open(config)?;
+    ctx.checkpoint_in_background();
+    Ok(ctx)
 }
 
 fn store(corpus: &[Item], threads: usize, rules_dir: &Path, tmp: Option<&Path>) -> Result<Run> {
