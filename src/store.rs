@@ -1727,6 +1727,17 @@ mod tests {
         reports
     }
 
+    /// An empty store as schema `version` left it (the first `version` migrations).
+    fn store_of_schema(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).expect("open");
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .expect("version");
+        conn
+    }
+
     /// A store of schema `version` holding `reports` as that version stored them: each one's
     /// model, made by `stored`, in `column` of its row.
     fn old_store(
@@ -1736,12 +1747,7 @@ mod tests {
         column: &str,
         stored: impl Fn(&Report) -> rusqlite::types::Value,
     ) -> Connection {
-        let conn = Connection::open(path).expect("open");
-        for sql in &MIGRATIONS[..version] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", version as i64)
-            .expect("version");
+        let conn = store_of_schema(path, version);
         for (i, r) in reports.iter().enumerate() {
             conn.execute(
                 &format!(
@@ -1833,14 +1839,7 @@ mod tests {
     fn users_are_counted_in_a_store_not_yet_migrated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.sqlite");
-        {
-            let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..3] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            conn.pragma_update(None, "user_version", 3)
-                .expect("version");
-        }
+        drop(store_of_schema(&path, 3));
         assert_eq!(count_users(&path).expect("no users table yet"), 0);
         let store = Store::open(&path).expect("migrated");
         store
@@ -1860,12 +1859,7 @@ mod tests {
             evidence: serde_json::json!({"cells": [{"table": "table3", "row": "granted", "column": "total", "wrong": true}]}),
         };
         {
-            let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..4] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            conn.pragma_update(None, "user_version", 4)
-                .expect("version");
+            let conn = store_of_schema(&path, 4);
             conn.execute(
                 "INSERT INTO reports (id, sha256, path, status, received_at, ruleset) VALUES (1, 'abc', 'a.txt', 'parsed', 'x', 'v1')",
                 [],
@@ -1900,12 +1894,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.sqlite");
         {
-            let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..2] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            conn.pragma_update(None, "user_version", 2)
-                .expect("version");
+            let conn = store_of_schema(&path, 2);
             conn.execute(
                 "INSERT INTO reports (sha256, path, status, received_at) VALUES ('abc', 'a.txt', 'unparseable', 'x')",
                 [],
@@ -1939,12 +1928,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.sqlite");
         {
-            let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..9] {
-                conn.execute_batch(sql).expect("schema 9");
-            }
-            conn.pragma_update(None, "user_version", 9)
-                .expect("version");
+            let conn = store_of_schema(&path, 9);
             conn.execute(
                 "INSERT INTO units (name, kind) VALUES ('清河县人民政府', 'government')",
                 [],
