@@ -1135,15 +1135,7 @@ impl Store {
             .optional()?)
     }
 
-    /// The rule set version of a report's latest audit.
-    pub fn ruleset_of(&self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT ruleset FROM reports WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?)
-    }
-
-    /// [`Store::ruleset_of`] for several reports at once, by id (ids not stored are left out).
+    /// The rule set version of each report's latest audit, by id (ids not stored are left out).
     pub fn rulesets_of(&self, ids: &[i64]) -> Result<HashMap<i64, Option<String>>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, ruleset FROM reports WHERE id IN (SELECT value FROM json_each(?1))",
@@ -1152,16 +1144,8 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The (rule, message) of a report's current findings: those of its latest audit.
-    pub fn current_findings(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self
-            .current_findings_of(&[id])?
-            .remove(&id)
-            .unwrap_or_default())
-    }
-
-    /// [`Store::current_findings`] of several reports in one query, by id (a report without
-    /// findings is left out), each in the order they were recorded.
+    /// The (rule, message) of each report's current findings (those of its latest audit), in
+    /// one query, by id (a report without findings is left out), each in the order recorded.
     pub fn current_findings_of(
         &self,
         ids: &[i64],
