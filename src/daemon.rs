@@ -22,9 +22,9 @@ use tokio::sync::mpsc;
 
 use crate::config::{After, Config};
 use crate::mail::{self, Mailer};
-use crate::model::Report;
+use crate::model::{Finding, Report};
 use crate::pipeline::{self, Outcome, Status};
-use crate::rules::{RuleSet, Subject};
+use crate::rules::{Earlier, RuleSet, Subject};
 use crate::store::{self, Store, StoreError, StoredModel};
 use crate::units::Matcher;
 use crate::watch::{self, Inbox, Stamp};
@@ -87,7 +87,7 @@ fn rules_json(set: &RuleSet) -> serde_json::Value {
     json!(set
         .rules
         .iter()
-        .map(|r| json!({"id": r.id, "title": r.title, "severity": r.severity.as_str(), "description": r.description, "file": r.file.display().to_string()}))
+        .map(|r| json!({"id": r.id, "title": r.title, "severity": r.severity.as_str(), "description": r.description, "file": r.file.display().to_string(), "digest": r.digest}))
         .collect::<Vec<_>>())
 }
 
@@ -1244,6 +1244,11 @@ pub struct Reaudited {
     pub queued: usize,
     /// Of those, how many have no route and no fallback (kept as `unrouted`).
     pub unrouted: usize,
+    /// Rules run, summed over the reports.
+    pub rules_run: usize,
+    /// Rules not run again because their findings of the report still held, summed over the
+    /// reports.
+    pub rules_kept: usize,
 }
 
 /// How `reaudit` runs.
@@ -1289,6 +1294,7 @@ pub fn reaudit(
                 scope.spawn(|| {
                     let mut done = Reaudited::default();
                     let mut decoded = Decoded::default();
+                    let mut holding = Holding::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(i) else { break };
@@ -1302,6 +1308,7 @@ pub fn reaudit(
                             mode,
                             &mut done,
                             &mut decoded,
+                            &mut holding,
                         ) {
                             Ok(()) => {
                                 finished.fetch_add(batch.len(), Ordering::Relaxed);
@@ -1340,6 +1347,8 @@ pub fn reaudit(
         done.news += r.news;
         done.queued += r.queued;
         done.unrouted += r.unrouted;
+        done.rules_run += r.rules_run;
+        done.rules_kept += r.rules_kept;
     }
     Ok(done)
 }
@@ -1368,8 +1377,42 @@ impl Decoded {
     }
 }
 
+/// The rules of the current set whose findings still hold for a report last audited under
+/// another version of the set, by that version: those with the same digest there (the same
+/// text, word lists, settings and program) that read nothing beyond the report. Kept by each
+/// re-audit job for the versions its reports were audited under.
+#[derive(Default)]
+struct Holding {
+    by_version: HashMap<String, Arc<HashSet<String>>>,
+}
+
+impl Holding {
+    fn of(&mut self, ctx: &Context, set: &RuleSet, version: &str) -> Result<Arc<HashSet<String>>> {
+        if let Some(holds) = self.by_version.get(version) {
+            return Ok(holds.clone());
+        }
+        let digests = ctx.with_store(|s| s.rule_digests(version))?;
+        let holds: HashSet<String> = match digests {
+            Some(digests) => set
+                .rules
+                .iter()
+                .filter(|r| !r.reads_beyond_the_report && digests.get(&r.id) == Some(&r.digest))
+                .map(|r| r.id.clone())
+                .collect(),
+            None => HashSet::new(),
+        };
+        let holds = Arc::new(holds);
+        self.by_version.insert(version.to_string(), holds.clone());
+        Ok(holds)
+    }
+}
+
 /// Re-audits one batch of stored reports, adding to `done`. The rules run over the batch as
-/// a whole ([`RuleSet::run_batch`]), then each report's findings are recorded.
+/// a whole ([`RuleSet::run_batch_reusing`]), then each report's findings are recorded. A rule
+/// whose findings of a report still hold ([`Holding`]) is not run again on it: after an edit
+/// of one rule, only that rule (and those that read other reports or the register) runs. A
+/// report with corrections, or whose findings include a rule error (which may have been a
+/// deadline), runs every rule.
 fn reaudit_batch(
     ctx: &Context,
     set: &RuleSet,
@@ -1377,6 +1420,7 @@ fn reaudit_batch(
     mode: ReauditMode,
     done: &mut Reaudited,
     decoded: &mut Decoded,
+    holding: &mut Holding,
 ) -> Result<()> {
     let mail = mode == ReauditMode::StoreAndMail;
     let min = ctx.config.mail.min_severity;
@@ -1384,16 +1428,18 @@ fn reaudit_batch(
         id: i64,
         report: Arc<Report>,
         key: String,
-        before: HashSet<(String, String)>,
+        earlier: Vec<Finding>,
+        holds: Option<Arc<HashSet<String>>>,
         previous: Option<Arc<Report>>,
     }
     let mut items = Vec::with_capacity(ids.len());
     // What the batch's reports have now, read in one go.
-    let (models, mut findings_before, mut corrections) = ctx.with_store(|s| {
+    let (models, mut findings_before, mut corrections, audited_under) = ctx.with_store(|s| {
         Ok((
             s.stored_models(ids)?,
             s.current_findings_of(ids)?,
             s.corrections_of(ids)?,
+            s.rulesets_of(ids)?,
         ))
     })?;
     for stored in models {
@@ -1402,11 +1448,7 @@ fn reaudit_batch(
             continue;
         };
         let stored = decoded.keep(id, Arc::new(stored));
-        let before: HashSet<(String, String)> = findings_before
-            .remove(&id)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let earlier = findings_before.remove(&id).unwrap_or_default();
         let corrections = corrections.remove(&id).unwrap_or_default();
         let (report, key) = if corrections.is_empty() {
             (stored, set.version.clone())
@@ -1415,12 +1457,27 @@ fn reaudit_batch(
             let key = apply_corrections(&mut corrected, &set.version, &corrections);
             (Arc::new(corrected), key)
         };
+        let holds = match audited_under.get(&id).cloned().flatten() {
+            // An audit of corrected tables ("…+c12") is of other tables than the stored ones.
+            Some(old)
+                if corrections.is_empty()
+                    && !old.contains('+')
+                    && !earlier.iter().any(|f| f.rule == "rule-error") =>
+            {
+                Some(holding.of(ctx, set, &old)?)
+            }
+            _ => None,
+        };
+        let kept = holds.as_ref().map_or(0, |h| h.len());
+        done.rules_kept += kept;
+        done.rules_run += set.rules.len() - kept;
         let previous = ctx.previous_from(&report, decoded);
         items.push(Item {
             id,
             report,
             key,
-            before,
+            earlier,
+            holds,
             previous,
         });
     }
@@ -1436,12 +1493,25 @@ fn reaudit_batch(
             units,
         })
         .collect();
-    let all = set.run_batch(jobs);
+    let earlier: Vec<Option<Earlier<'_>>> = items
+        .iter()
+        .map(|item| {
+            item.holds.as_deref().map(|holds| Earlier {
+                findings: &item.earlier,
+                holds,
+            })
+        })
+        .collect();
+    let all = set.run_batch_reusing(jobs, &earlier);
     let mut news = Vec::with_capacity(items.len());
     let mut recipients = Vec::with_capacity(items.len());
     for (item, findings) in items.iter().zip(&all) {
         let new = findings.iter().any(|f| {
-            f.severity >= min && !item.before.contains(&(f.rule.clone(), f.message.clone()))
+            f.severity >= min
+                && !item
+                    .earlier
+                    .iter()
+                    .any(|e| e.rule == f.rule && e.message == f.message)
         });
         news.push(new);
         recipients.push(

@@ -34,7 +34,7 @@ pub use view::UnitReport;
 pub use similar::{containment, similarity};
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,6 +109,14 @@ pub struct Rule {
     pub severity: Severity,
     pub description: String,
     pub file: PathBuf,
+    /// What the rule's findings on a report depend on besides the report: its file's name and
+    /// text, the pack's word lists, the settings and the program's version, hashed. Two rule
+    /// sets whose rule of this id has the same digest find the same on the same report
+    /// (unless it [reads beyond the report](Rule::reads_beyond_the_report)).
+    pub digest: String,
+    /// Whether the rule's text names `previous` or `units`: its findings then also depend on
+    /// other reports and on the register, which change after the report was audited.
+    pub reads_beyond_the_report: bool,
     ast: AST,
 }
 
@@ -135,6 +143,14 @@ impl<'a> Subject<'a> {
             units: None,
         }
     }
+}
+
+/// A report's findings from an earlier audit, and the rules whose findings they still are
+/// ([`RuleSet::run_batch_reusing`]).
+pub struct Earlier<'a> {
+    pub findings: &'a [Finding],
+    /// Ids of the rules not to run again.
+    pub holds: &'a HashSet<String>,
 }
 
 /// A compiled, immutable set of rules and the engine that runs them.
@@ -319,6 +335,16 @@ impl RuleSet {
         let (lists, scripts): (Vec<_>, Vec<_>) = sources
             .into_iter()
             .partition(|(file, _)| is_word_list(file));
+        // What every rule shares: the program and the word lists.
+        let mut shared = Sha256::new();
+        shared.update(env!("CARGO_PKG_VERSION").as_bytes());
+        shared.update([0]);
+        for (file, text) in &lists {
+            shared.update(file.to_string_lossy().as_bytes());
+            shared.update([0]);
+            shared.update(text.as_bytes());
+            shared.update([0]);
+        }
         let lists: WordLists = lists
             .iter()
             .filter_map(|(file, text)| {
@@ -331,7 +357,13 @@ impl RuleSet {
         let mut errors = Vec::new();
         for (file, src) in scripts {
             match compile_rule(&engine, &file, &src) {
-                Ok(rule) => {
+                Ok(mut rule) => {
+                    let mut hasher = shared.clone();
+                    hasher.update(file.to_string_lossy().as_bytes());
+                    hasher.update([0]);
+                    hasher.update(src.as_bytes());
+                    rule.digest = short_hex(hasher);
+                    rule.reads_beyond_the_report = reads_beyond_the_report(&src);
                     if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
                         errors.push(LoadError {
                             file: file.clone(),
@@ -375,6 +407,9 @@ impl RuleSet {
         let mut set = RuleSet::from_sources(sources, self.limits);
         set.errors = self.errors.clone();
         set.version = self.version.clone();
+        for (rule, same) in set.rules.iter_mut().zip(&self.rules) {
+            rule.digest.clone_from(&same.digest);
+        }
         // The settings' strings are shared too: copied, not cloned.
         set.settings = Arc::new(
             self.settings
@@ -396,15 +431,21 @@ impl RuleSet {
     /// scripts with other settings can give other findings.
     pub fn with_settings(mut self, settings: Map) -> RuleSet {
         if !settings.is_empty() {
-            let mut hasher = Sha256::new();
-            hasher.update(self.version.as_bytes());
-            for (k, v) in &settings {
-                hasher.update(k.as_bytes());
-                hasher.update([0]);
-                hasher.update(v.to_string().as_bytes());
-                hasher.update([0]);
+            let with = |digest: &str| {
+                let mut hasher = Sha256::new();
+                hasher.update(digest.as_bytes());
+                for (k, v) in &settings {
+                    hasher.update(k.as_bytes());
+                    hasher.update([0]);
+                    hasher.update(v.to_string().as_bytes());
+                    hasher.update([0]);
+                }
+                short_hex(hasher)
+            };
+            self.version = with(&self.version);
+            for rule in &mut self.rules {
+                rule.digest = with(&rule.digest);
             }
-            self.version = short_hex(hasher);
         }
         self.settings = Arc::new(settings);
         self
@@ -460,16 +501,31 @@ impl RuleSet {
     /// processor's caches while it runs: the pack costs 10–20 % less time this way than report
     /// by report (BENCHMARKS.md).
     pub fn run_batch(&self, batch: Vec<Subject<'_>>) -> Vec<Vec<Finding>> {
-        self.run_filtered(batch, &self.settings, |_| true)
+        self.run_filtered(batch, &self.settings, |_| true, &[])
+    }
+
+    /// [`RuleSet::run_batch`] where some findings are known from an earlier audit: for the
+    /// report `i` of the batch with `earlier[i]` given, the rules it names as holding are not
+    /// run, and their findings are taken from it, each rule's in the place a run would give
+    /// them. When they do hold (the same rule text, lists and settings on the same report),
+    /// the result is run_batch's.
+    pub fn run_batch_reusing(
+        &self,
+        batch: Vec<Subject<'_>>,
+        earlier: &[Option<Earlier<'_>>],
+    ) -> Vec<Vec<Finding>> {
+        self.run_filtered(batch, &self.settings, |_| true, earlier)
     }
 
     /// The rules `keep` selects over a batch, with these settings: each report is converted once
-    /// for all rules, and the rules go one by one over the batch.
+    /// for all rules, and the rules go one by one over the batch. A rule that holds for a report
+    /// in `earlier` (by index in the batch) gives that report its earlier findings.
     fn run_filtered(
         &self,
         batch: Vec<Subject<'_>>,
         settings: &Arc<Map>,
         keep: impl Fn(&Rule) -> bool,
+        earlier: &[Option<Earlier<'_>>],
     ) -> Vec<Vec<Finding>> {
         let mut out: Vec<Vec<Finding>> = Vec::with_capacity(batch.len());
         let mut converted = Vec::with_capacity(batch.len());
@@ -487,9 +543,13 @@ impl RuleSet {
         }
         let outer = SETTINGS.replace(settings.clone());
         for rule in self.rules.iter().filter(|r| keep(r)) {
-            for (findings, report) in out.iter_mut().zip(&converted) {
-                if let Some(report) = report {
-                    findings.extend(self.run_rule(rule, report));
+            for (i, (findings, report)) in out.iter_mut().zip(&converted).enumerate() {
+                let Some(report) = report else { continue };
+                match earlier.get(i).and_then(Option::as_ref) {
+                    Some(e) if e.holds.contains(&rule.id) => {
+                        findings.extend(e.findings.iter().filter(|f| f.rule == rule.id).cloned())
+                    }
+                    _ => findings.extend(self.run_rule(rule, report)),
                 }
             }
         }
@@ -511,7 +571,7 @@ impl RuleSet {
             previous,
             units,
         };
-        self.run_filtered(vec![subject], settings, keep)
+        self.run_filtered(vec![subject], settings, keep, &[])
             .pop()
             .unwrap_or_default()
     }
@@ -814,8 +874,17 @@ fn compile_rule(engine: &Engine, file: &Path, src: &str) -> Result<Rule, LoadErr
         severity,
         description: text("DESCRIPTION").unwrap_or_default(),
         file: file.to_path_buf(),
+        digest: String::new(),
+        reads_beyond_the_report: false,
         ast,
     })
+}
+
+/// Whether a rule's text names what lies beyond its report (`report.previous`, `report.units`),
+/// as a word anywhere in it: a comment naming them only costs a re-run.
+fn reads_beyond_the_report(src: &str) -> bool {
+    src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word == "previous" || word == "units")
 }
 
 fn collect_rhai(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

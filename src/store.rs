@@ -1144,25 +1144,60 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The (rule, message) of each report's current findings (those of its latest audit), in
-    /// one query, by id (a report without findings is left out), each in the order recorded.
+    /// Each report's current findings (those of its latest audit), in one query, by id (a
+    /// report without findings is left out), each in the order recorded.
     pub fn current_findings_of(
         &self,
         ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<(String, String)>>, StoreError> {
+    ) -> Result<HashMap<i64, Vec<Finding>>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id, f.rule, f.message FROM reports r JOIN findings f ON f.report_id = r.id
+            "SELECT r.id, f.rule, f.severity, f.message, f.evidence
+             FROM reports r JOIN findings f ON f.report_id = r.id
              WHERE r.id IN (SELECT value FROM json_each(?1)) AND f.ruleset = r.ruleset
              ORDER BY r.id, f.id",
         )?;
-        let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        let mut out: HashMap<i64, Vec<Finding>> = HashMap::new();
         let mut rows = stmt.query([id_list(ids)])?;
         while let Some(r) = rows.next()? {
-            out.entry(r.get(0)?)
-                .or_default()
-                .push((r.get(1)?, r.get(2)?));
+            let severity: String = r.get(2)?;
+            let evidence: String = r.get(4)?;
+            out.entry(r.get(0)?).or_default().push(Finding {
+                rule: r.get(1)?,
+                // Written by this program: an unknown name would be a store of a later one.
+                severity: severity.parse().unwrap_or(crate::model::Severity::Error),
+                message: r.get(3)?,
+                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+            });
         }
         Ok(out)
+    }
+
+    /// The digest of each rule of the rule set `version` as it was recorded (`None`: not
+    /// recorded, or recorded before rules had digests).
+    pub fn rule_digests(
+        &self,
+        version: &str,
+    ) -> Result<Option<HashMap<String, String>>, StoreError> {
+        let rules: Option<String> = self
+            .conn
+            .prepare_cached("SELECT rules FROM rulesets WHERE version = ?1")?
+            .query_row([version], |r| r.get(0))
+            .optional()?;
+        let Some(rules) = rules else { return Ok(None) };
+        let rules: serde_json::Value = serde_json::from_str(&rules).unwrap_or_default();
+        let Some(rules) = rules.as_array() else {
+            return Ok(None);
+        };
+        let mut out = HashMap::with_capacity(rules.len());
+        for rule in rules {
+            match (rule["id"].as_str(), rule["digest"].as_str()) {
+                (Some(id), Some(digest)) => {
+                    out.insert(id.to_string(), digest.to_string());
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Stores a report's findings under another rule set version (re-audit); nothing happens when
@@ -1482,6 +1517,34 @@ mod tests {
         }
     }
 
+    /// A rule set's rules' digests come back as recorded; a rule set recorded before rules had
+    /// digests, or never recorded, has none.
+    #[test]
+    fn rule_digests_are_read_back_only_when_every_rule_has_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        store
+            .record_ruleset(
+                "v1",
+                &serde_json::json!([{"id": "a", "digest": "0a"}, {"id": "b", "digest": "0b"}]),
+                &[],
+            )
+            .expect("record");
+        store
+            .record_ruleset(
+                "v0",
+                &serde_json::json!([{"id": "a"}, {"id": "b", "digest": "0b"}]),
+                &[],
+            )
+            .expect("record");
+        let v1 = store.rule_digests("v1").expect("read").expect("digests");
+        assert_eq!(v1.len(), 2);
+        assert_eq!(v1["a"], "0a");
+        assert_eq!(v1["b"], "0b");
+        assert_eq!(store.rule_digests("v0").expect("read"), None);
+        assert_eq!(store.rule_digests("v9").expect("read"), None);
+    }
+
     /// A re-audit batch is read and written in one go: each report's current findings and
     /// corrections come back under its own id, and the batch's new findings are recorded for
     /// the reports not yet audited under their key, and only for those.
@@ -1513,10 +1576,7 @@ mod tests {
         assert!(fix.is_some());
 
         let before = store.current_findings_of(&ids).expect("findings");
-        assert_eq!(
-            before.get(&ids[0]),
-            Some(&vec![("t3-balance".to_string(), "甲".to_string())])
-        );
+        assert_eq!(before.get(&ids[0]), Some(&v1.to_vec()));
         assert!(
             !before.contains_key(&ids[1]),
             "no findings recorded for 乙局"
@@ -1554,10 +1614,7 @@ mod tests {
         // 乙局 was audited under v1 already: nothing recorded for it.
         assert_eq!(done, vec![true, false, true]);
         let after = store.current_findings_of(&ids).expect("findings");
-        assert_eq!(
-            after.get(&ids[0]),
-            Some(&vec![("t4-totals".to_string(), "甲二".to_string())])
-        );
+        assert_eq!(after.get(&ids[0]), Some(&a.to_vec()));
         assert!(!after.contains_key(&ids[1]) && !after.contains_key(&ids[2]));
         let rulesets = store.rulesets_of(&ids).expect("rulesets");
         assert_eq!(rulesets[&ids[0]].as_deref(), Some("v2"));

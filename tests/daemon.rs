@@ -436,3 +436,144 @@ fn reports_stored_by_earlier_versions_are_compacted_in_the_background() {
     );
     d.kill();
 }
+
+/// Every stored report's current findings, in order: (file name, rule, severity, message,
+/// evidence, fingerprint).
+fn current_findings(db: &std::path::Path) -> Vec<[String; 6]> {
+    let conn = rusqlite::Connection::open(db).expect("db");
+    let mut stmt = conn
+        .prepare(
+            "SELECT r.path, f.rule, f.severity, f.message, f.evidence, f.fingerprint
+             FROM findings f JOIN reports r ON r.id = f.report_id
+             WHERE f.ruleset = r.ruleset ORDER BY r.id, f.id",
+        )
+        .expect("query");
+    let rows = stmt
+        .query_map([], |r| {
+            let path: String = r.get(0)?;
+            let name = std::path::Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(path);
+            Ok([name, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?])
+        })
+        .expect("rows");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+#[test]
+fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_would() {
+    let pack = common::shipped_pack();
+    let refs: Vec<(&str, &str)> = pack.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let mut d = Daemon::start(&refs);
+    let mut files = common::real_fixtures();
+    // One office's two years, the later one first: when the later one was audited, the rules
+    // that compare with the year before had nothing to compare with.
+    let later = std::fs::read_to_string(seed("000"))
+        .expect("seed")
+        .replace("2020年", "2021年");
+    std::fs::write(d.path("2021.txt"), later).expect("write");
+    files.insert(0, d.path("2021.txt"));
+    for (i, f) in files.iter().enumerate() {
+        d.drop_file(
+            f,
+            &format!("{i:02}-{}", f.file_name().expect("name").to_string_lossy()),
+        );
+        wait_for(Duration::from_secs(30), || {
+            d.count("SELECT COUNT(*) FROM reports") == i as i64 + 1
+        });
+    }
+    let n = files.len() as i64;
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM reports WHERE status = 'parsed'"),
+        n,
+        "{}",
+        d.log()
+    );
+    d.terminate();
+
+    // An office edits one rule's message.
+    let rule = d.path("rules/reply-rate-stated.rhai");
+    let src = std::fs::read_to_string(&rule).expect("rule");
+    let edited = src.replace("报告未说明依申请公开的", "年度报告未说明依申请公开的");
+    assert_ne!(src, edited);
+    std::fs::write(&rule, edited).expect("edit");
+
+    // The same store, for a re-audit that cannot know which rules changed: the rule set's
+    // rules recorded without their digests, as a store of an earlier version has them.
+    let db = d.path("data/ogi-audit.sqlite");
+    let full_db = d.path("full.sqlite");
+    std::fs::copy(&db, &full_db).expect("copy");
+    rusqlite::Connection::open(&full_db)
+        .expect("copy")
+        .execute(
+            "UPDATE rulesets SET rules = (SELECT json_group_array(json_remove(value, '$.digest'))
+                                          FROM json_each(rulesets.rules))",
+            [],
+        )
+        .expect("strip digests");
+    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
+    std::fs::write(
+        d.path("full.toml"),
+        format!("{config}\n[store]\ndatabase = \"full.sqlite\"\n"),
+    )
+    .expect("config");
+    let before = current_findings(&db);
+
+    let out = d.cli(&["reaudit"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("{n} of {n} stored reports re-audited")),
+        "{said}"
+    );
+    // Each report ran the edited rule and the four that read the year before or the register;
+    // the other rules' findings were kept.
+    let rules = pack
+        .iter()
+        .filter(|(name, _)| name.ends_with(".rhai") && !name.starts_with("tests/"))
+        .count();
+    assert_eq!(rules, 25);
+    assert!(
+        said.contains(&format!(
+            "{} rule runs; {} not needed",
+            n * 6,
+            n * (rules as i64 - 6)
+        )),
+        "{said}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["reaudit", "--config"])
+        .arg(d.path("full.toml"))
+        .output()
+        .expect("reaudit");
+    let full_said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{full_said}");
+    assert!(!full_said.contains("not needed"), "{full_said}");
+
+    let kept = current_findings(&db);
+    let full = current_findings(&full_db);
+    assert_eq!(
+        kept, full,
+        "what was kept and what was run again is what running all gives"
+    );
+    assert_ne!(kept, before, "the edit changed findings");
+    assert!(kept.iter().any(|f| f[3].starts_with("年度报告未说明")));
+    // The later year now has its year before: the rules comparing years ran again on it.
+    assert!(
+        kept.iter()
+            .any(|f| f[0].ends_with("2021.txt") && f[1] == "cross-year-carryover"),
+        "{kept:?}"
+    );
+    assert!(
+        !before
+            .iter()
+            .any(|f| f[0].ends_with("2021.txt") && f[1] == "cross-year-carryover"),
+        "{before:?}"
+    );
+}

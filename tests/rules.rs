@@ -434,6 +434,116 @@ fn word_lists_and_settings_reach_the_scripts() {
     assert_ne!(with.version, version);
 }
 
+/// Each rule's digest changes with what its findings depend on: its own text, the word lists,
+/// the settings; not with another rule's text. A rule naming the year before or the register is
+/// marked as reading beyond its report.
+#[test]
+fn a_rules_digest_follows_its_text_lists_and_settings_only() {
+    let pack = |a: &str, list: &str| {
+        RuleSet::from_sources(
+            vec![
+                (PathBuf::from("lists/words.txt"), list.to_string()),
+                (PathBuf::from("a.rhai"), rule_src("a", a)),
+                (PathBuf::from("b.rhai"), rule_src("b", "    []")),
+                (
+                    PathBuf::from("c.rhai"),
+                    rule_src(
+                        "c",
+                        "    if report.previous == () { [] } else { [finding(\"有上年\")] }",
+                    ),
+                ),
+            ],
+            Limits::default(),
+        )
+    };
+    let digests =
+        |set: &RuleSet| -> Vec<String> { set.rules.iter().map(|r| r.digest.clone()).collect() };
+    let one = pack("    []", "甲\n");
+    assert!(one.errors.is_empty(), "{:?}", one.errors);
+    let d1 = digests(&one);
+    assert_eq!(d1.len(), 3);
+    assert!(d1.iter().all(|d| d.len() == 12) && d1[0] != d1[1]);
+    assert_eq!(
+        d1,
+        digests(&pack("    []", "甲\n")),
+        "the same sources, the same digests"
+    );
+    assert_eq!(d1, digests(&one.fork()));
+    // Rule a edited: its digest alone changes (and the pack's version).
+    let edited = pack("    // 改过\n    []", "甲\n");
+    let d2 = digests(&edited);
+    assert_ne!(d2[0], d1[0]);
+    assert_eq!(d2[1..], d1[1..]);
+    assert_ne!(edited.version, one.version);
+    // A word list or a setting: every rule's.
+    let d3 = digests(&pack("    []", "乙\n"));
+    assert!(d3.iter().zip(&d1).all(|(a, b)| a != b));
+    let mut settings = rhai::Map::new();
+    settings.insert("due".into(), rhai::Dynamic::from("01-31"));
+    let d4 = digests(&pack("    []", "甲\n").with_settings(settings.clone()));
+    assert!(d4.iter().zip(&d1).all(|(a, b)| a != b));
+    assert_eq!(
+        d4,
+        digests(&pack("    []", "甲\n").with_settings(settings).fork())
+    );
+    let beyond: Vec<bool> = one
+        .rules
+        .iter()
+        .map(|r| r.reads_beyond_the_report)
+        .collect();
+    assert_eq!(beyond, [false, false, true]);
+}
+
+/// Rules whose earlier findings hold are not run: their findings are the earlier ones, each
+/// rule's in its place; the others run.
+#[test]
+fn a_batch_reusing_earlier_findings_takes_them_in_the_rules_places() {
+    let set = RuleSet::from_sources(
+        vec![
+            (
+                PathBuf::from("a.rhai"),
+                rule_src("a", "    [finding(\"a 新\")]"),
+            ),
+            (
+                PathBuf::from("b.rhai"),
+                rule_src("b", "    [finding(\"b 新\")]"),
+            ),
+            (
+                PathBuf::from("c.rhai"),
+                rule_src("c", "    [finding(\"c 新\")]"),
+            ),
+        ],
+        Limits::default(),
+    );
+    let report = pipeline::read_file(&seed("000")).report.expect("parsed");
+    let earlier = |rule: &str, m: &str| Finding {
+        rule: rule.to_string(),
+        severity: Severity::Info,
+        message: m.to_string(),
+        evidence: serde_json::json!({}),
+    };
+    let old = vec![
+        earlier("a", "a 旧"),
+        earlier("c", "c 旧一"),
+        earlier("c", "c 旧二"),
+        earlier("b", "b 旧"),
+    ];
+    let holds: std::collections::HashSet<String> = ["a".to_string(), "c".to_string()].into();
+    let got = set.run_batch_reusing(
+        vec![Subject::new(&report, None), Subject::new(&report, None)],
+        &[
+            Some(ogi_audit::rules::Earlier {
+                findings: &old,
+                holds: &holds,
+            }),
+            None,
+        ],
+    );
+    let messages = |f: &[Finding]| f.iter().map(|x| x.message.clone()).collect::<Vec<_>>();
+    assert_eq!(messages(&got[0]), ["a 旧", "b 新", "c 旧一", "c 旧二"]);
+    assert_eq!(messages(&got[1]), ["a 新", "b 新", "c 新"]);
+}
+
 /// `in` on an array answers as Rhai's own `==` would, for strings and numbers (compared
 /// natively) and for items of any other type among them.
 #[test]

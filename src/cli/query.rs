@@ -289,6 +289,13 @@ pub(super) fn reaudit(
         "{} of {} stored reports re-audited with the current rules; {} with new findings",
         done.changed, done.total, done.news
     );
+    if done.rules_kept > 0 {
+        println!(
+            "{} rule runs; {} not needed: those rules, their word lists and settings are as when \
+             the report was last audited, and they read no other report (their findings kept)",
+            done.rules_run, done.rules_kept
+        );
+    }
     if mail {
         println!(
             "{} summaries queued for the daemon to mail{}",
