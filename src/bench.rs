@@ -610,11 +610,13 @@ fn targets(
             },
         ]);
     }
-    if let Some(f) = r.iter().max_by_key(|f| f.jobs) {
+    let most = r.iter().map(|f| f.jobs).max();
+    for f in r.iter().filter(|f| Some(f.jobs) == most) {
         let secs = f.per_100k_secs();
         t.row(vec![
             format!(
-                "reaudit of a whole store, {} reports, --jobs {}",
+                "reaudit of a whole store after an edit of {}, {} reports, --jobs {}",
+                f.edit.label(),
                 thousands(f.reports as u64),
                 f.jobs
             ),

@@ -25,7 +25,7 @@ use crate::mail::{self, Mailer};
 use crate::model::{Finding, Report};
 use crate::pipeline::{self, Outcome, Status};
 use crate::rules::{Earlier, RuleSet, Subject};
-use crate::store::{self, Store, StoreError, StoredModel};
+use crate::store::{self, Store, StoreError, StoredModel, YearBefore};
 use crate::units::Matcher;
 use crate::watch::{self, Inbox, Stamp};
 
@@ -442,8 +442,13 @@ impl Context {
     ) -> Processed {
         let set = self.current_rules();
         let mut notify = None;
+        let mut year_before = YearBefore::None;
         if let Some(report) = &outcome.report {
-            let (findings, register) = self.run_rules(&set, report);
+            let previous = self.previous_from(report, &mut Decoded::default());
+            if let Some((id, _)) = &previous {
+                year_before = YearBefore::Report(*id);
+            }
+            let (findings, register) = self.run_rules_after(&set, report, previous.map(|(_, r)| r));
             outcome.findings = findings;
             let mail = &self.config.mail;
             if outcome
@@ -485,7 +490,7 @@ impl Context {
                 s.record_encoded(
                     &outcome,
                     model.as_deref(),
-                    Some(&set.version),
+                    Some((&set.version, year_before)),
                     &received,
                     notify.as_deref(),
                 )
@@ -605,19 +610,20 @@ impl Context {
     /// The same issuer's report of the year before, from the store.
     fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
         self.previous_from(report, &mut Decoded::default())
+            .map(|(_, r)| r)
     }
 
     /// [`Context::previous_of`], taken from `decoded` when this worker decoded it already (a
     /// re-audit goes issuer by issuer, year by year); what is read is kept there. The model is
     /// read under the store's lock and decoded outside it.
-    fn previous_from(&self, report: &Report, decoded: &mut Decoded) -> Option<Arc<Report>> {
+    fn previous_from(&self, report: &Report, decoded: &mut Decoded) -> Option<(i64, Arc<Report>)> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         let read = self
             .with_store(|s| s.stored_report_id(org, year - 1))
             .and_then(|id| {
                 let Some(id) = id else { return Ok(None) };
                 if let Some(r) = decoded.get(id) {
-                    return Ok(Some(r));
+                    return Ok(Some((id, r)));
                 }
                 let model = self.with_store(|s| s.stored_models(&[id]))?;
                 let report = model
@@ -625,7 +631,9 @@ impl Context {
                     .next()
                     .map(StoredModel::decode)
                     .transpose()?;
-                Ok(report.flatten().map(|r| decoded.keep(id, Arc::new(r))))
+                Ok(report
+                    .flatten()
+                    .map(|r| (id, decoded.keep(id, Arc::new(r)))))
             });
         read.unwrap_or_else(|e| {
             tracing::warn!("previous year's report not read: {e}");
@@ -1378,17 +1386,25 @@ impl Decoded {
 }
 
 /// The rules of the current set whose findings still hold for a report last audited under
-/// another version of the set, by that version: those with the same digest there (the same
-/// text, word lists, settings and program) that read nothing beyond the report. Kept by each
-/// re-audit job for the versions its reports were audited under.
+/// another version of the set, by that version and by whether the report's year before is the
+/// one it was audited with: the rules with the same digest there (the same text, word lists,
+/// settings and program) that read neither the register nor, unless it is the same, the year
+/// before. Kept by each re-audit job for the versions its reports were audited under.
 #[derive(Default)]
 struct Holding {
-    by_version: HashMap<String, Arc<HashSet<String>>>,
+    by_version: HashMap<(String, bool), Arc<HashSet<String>>>,
 }
 
 impl Holding {
-    fn of(&mut self, ctx: &Context, set: &RuleSet, version: &str) -> Result<Arc<HashSet<String>>> {
-        if let Some(holds) = self.by_version.get(version) {
+    fn of(
+        &mut self,
+        ctx: &Context,
+        set: &RuleSet,
+        version: &str,
+        same_year_before: bool,
+    ) -> Result<Arc<HashSet<String>>> {
+        let key = (version.to_string(), same_year_before);
+        if let Some(holds) = self.by_version.get(&key) {
             return Ok(holds.clone());
         }
         let digests = ctx.with_store(|s| s.rule_digests(version))?;
@@ -1396,13 +1412,17 @@ impl Holding {
             Some(digests) => set
                 .rules
                 .iter()
-                .filter(|r| !r.reads_beyond_the_report && digests.get(&r.id) == Some(&r.digest))
+                .filter(|r| {
+                    !r.reads_units
+                        && (same_year_before || !r.reads_previous)
+                        && digests.get(&r.id) == Some(&r.digest)
+                })
                 .map(|r| r.id.clone())
                 .collect(),
             None => HashSet::new(),
         };
         let holds = Arc::new(holds);
-        self.by_version.insert(version.to_string(), holds.clone());
+        self.by_version.insert(key, holds.clone());
         Ok(holds)
     }
 }
@@ -1431,15 +1451,16 @@ fn reaudit_batch(
         earlier: Vec<Finding>,
         holds: Option<Arc<HashSet<String>>>,
         previous: Option<Arc<Report>>,
+        year_before: YearBefore,
     }
     let mut items = Vec::with_capacity(ids.len());
     // What the batch's reports have now, read in one go.
-    let (models, mut findings_before, mut corrections, audited_under) = ctx.with_store(|s| {
+    let (models, mut findings_before, mut corrections, last_audits) = ctx.with_store(|s| {
         Ok((
             s.stored_models(ids)?,
             s.current_findings_of(ids)?,
             s.corrections_of(ids)?,
-            s.rulesets_of(ids)?,
+            s.last_audits(ids)?,
         ))
     })?;
     for stored in models {
@@ -1457,21 +1478,26 @@ fn reaudit_batch(
             let key = apply_corrections(&mut corrected, &set.version, &corrections);
             (Arc::new(corrected), key)
         };
-        let holds = match audited_under.get(&id).cloned().flatten() {
+        let (previous, year_before) = match ctx.previous_from(&report, decoded) {
+            Some((id, r)) => (Some(r), YearBefore::Report(id)),
+            None => (None, YearBefore::None),
+        };
+        let last = last_audits.get(&id);
+        let holds = match last.and_then(|a| a.ruleset.as_deref()) {
             // An audit of corrected tables ("…+c12") is of other tables than the stored ones.
             Some(old)
                 if corrections.is_empty()
                     && !old.contains('+')
                     && !earlier.iter().any(|f| f.rule == "rule-error") =>
             {
-                Some(holding.of(ctx, set, &old)?)
+                let same = last.is_some_and(|a| a.year_before == year_before);
+                Some(holding.of(ctx, set, old, same)?)
             }
             _ => None,
         };
         let kept = holds.as_ref().map_or(0, |h| h.len());
         done.rules_kept += kept;
         done.rules_run += set.rules.len() - kept;
-        let previous = ctx.previous_from(&report, decoded);
         items.push(Item {
             id,
             report,
@@ -1479,6 +1505,7 @@ fn reaudit_batch(
             earlier,
             holds,
             previous,
+            year_before,
         });
     }
     // The register once for the batch; each report's units below it.
@@ -1520,11 +1547,11 @@ fn reaudit_batch(
     }
     // The batch is recorded in one transaction: one commit, not one per report.
     let changed = if mode == ReauditMode::DryRun {
-        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        let stored = ctx.with_store(|s| s.rulesets_of(&ids))?;
         items
             .iter()
-            .map(|i| stored.get(&i.id).cloned().flatten().as_deref() != Some(i.key.as_str()))
+            .map(|i| {
+                last_audits.get(&i.id).and_then(|a| a.ruleset.as_deref()) != Some(i.key.as_str())
+            })
             .collect()
     } else {
         let writes: Vec<crate::store::Reaudit<'_>> = items
@@ -1535,6 +1562,7 @@ fn reaudit_batch(
                 id: item.id,
                 findings,
                 ruleset: &item.key,
+                year_before: item.year_before,
                 notify: to.as_deref(),
             })
             .collect();

@@ -109,14 +109,17 @@ pub struct Rule {
     pub severity: Severity,
     pub description: String,
     pub file: PathBuf,
-    /// What the rule's findings on a report depend on besides the report: its file's name and
-    /// text, the pack's word lists, the settings and the program's version, hashed. Two rule
+    /// What the rule's findings on a report depend on besides the report: its text, the pack's
+    /// word lists, the settings and the program's version, hashed (not where the pack is). Two rule
     /// sets whose rule of this id has the same digest find the same on the same report
-    /// (unless it [reads beyond the report](Rule::reads_beyond_the_report)).
+    /// (and the same year before, for a rule that [reads it](Rule::reads_previous)).
     pub digest: String,
-    /// Whether the rule's text names `previous` or `units`: its findings then also depend on
-    /// other reports and on the register, which change after the report was audited.
-    pub reads_beyond_the_report: bool,
+    /// Whether the rule's text names `previous`: its findings then also depend on the issuer's
+    /// report of the year before, which may arrive or be sent again after the report's audit.
+    pub reads_previous: bool,
+    /// Whether the rule's text names `units`: its findings then also depend on the register and
+    /// the units' reports.
+    pub reads_units: bool,
     ast: AST,
 }
 
@@ -339,8 +342,9 @@ impl RuleSet {
         let mut shared = Sha256::new();
         shared.update(env!("CARGO_PKG_VERSION").as_bytes());
         shared.update([0]);
+        // By name, not by path: a pack moved to another folder finds the same.
         for (file, text) in &lists {
-            shared.update(file.to_string_lossy().as_bytes());
+            shared.update(file.file_stem().unwrap_or_default().as_encoded_bytes());
             shared.update([0]);
             shared.update(text.as_bytes());
             shared.update([0]);
@@ -359,11 +363,10 @@ impl RuleSet {
             match compile_rule(&engine, &file, &src) {
                 Ok(mut rule) => {
                     let mut hasher = shared.clone();
-                    hasher.update(file.to_string_lossy().as_bytes());
-                    hasher.update([0]);
                     hasher.update(src.as_bytes());
                     rule.digest = short_hex(hasher);
-                    rule.reads_beyond_the_report = reads_beyond_the_report(&src);
+                    rule.reads_previous = names(&src, "previous");
+                    rule.reads_units = names(&src, "units");
                     if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
                         errors.push(LoadError {
                             file: file.clone(),
@@ -875,16 +878,17 @@ fn compile_rule(engine: &Engine, file: &Path, src: &str) -> Result<Rule, LoadErr
         description: text("DESCRIPTION").unwrap_or_default(),
         file: file.to_path_buf(),
         digest: String::new(),
-        reads_beyond_the_report: false,
+        reads_previous: false,
+        reads_units: false,
         ast,
     })
 }
 
-/// Whether a rule's text names what lies beyond its report (`report.previous`, `report.units`),
-/// as a word anywhere in it: a comment naming them only costs a re-run.
-fn reads_beyond_the_report(src: &str) -> bool {
+/// Whether a rule's text has `word` as a word anywhere in it (a comment naming it too: that only
+/// costs a run that was not needed).
+fn names(src: &str, word: &str) -> bool {
     src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|word| word == "previous" || word == "units")
+        .any(|w| w == word)
 }
 
 fn collect_rhai(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

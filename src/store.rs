@@ -294,6 +294,10 @@ const MIGRATIONS: &[&str] = &[
         report_id INTEGER PRIMARY KEY REFERENCES reports(id),
         z BLOB NOT NULL
     );",
+    // 12: which report the rules were given as the issuer's year before at a report's latest
+    // audit: its id, 0 when there was none, NULL when not known (audits before this). A
+    // re-audit keeps the findings of the rules that read it only while it is the same.
+    "ALTER TABLE reports ADD COLUMN year_before INTEGER;",
 ];
 
 /// Pending notices for one set of recipients.
@@ -692,15 +696,18 @@ impl Store {
     ///
     /// `notify`: the recipients of the report's summary (`Some(empty)`: no route, kept as
     /// `unrouted`), written in the same transaction so that no notice is ever lost.
+    ///
+    /// `audit`: the rule set version its findings are of, and the report the rules were given
+    /// as the year before ([`YearBefore`]); `None` for a report not audited.
     pub fn record(
         &mut self,
         outcome: &Outcome,
-        ruleset: Option<&str>,
+        audit: Option<(&str, YearBefore)>,
         received_at: &str,
         notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
         let model = encode_model(outcome)?;
-        self.record_encoded(outcome, model.as_deref(), ruleset, received_at, notify)
+        self.record_encoded(outcome, model.as_deref(), audit, received_at, notify)
     }
 
     /// [`Store::record`] with the report's model already encoded ([`encode_model`]), so that a
@@ -709,11 +716,12 @@ impl Store {
         &mut self,
         outcome: &Outcome,
         report_z: Option<&[u8]>,
-        ruleset: Option<&str>,
+        audit: Option<(&str, YearBefore)>,
         received_at: &str,
         notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
         self.check_same_file()?;
+        let ruleset = audit.map(|(version, _)| version);
         let tx = self.conn.transaction()?;
         if let Some(id) = tx
             .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
@@ -730,8 +738,9 @@ impl Store {
         let now = now();
         tx.prepare_cached(
             "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
-                                  report_z, ruleset, received_at, audited_at, needs_review, published)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                  report_z, ruleset, received_at, audited_at, needs_review, published,
+                                  year_before)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
                 outcome.sha256,
@@ -749,6 +758,7 @@ impl Store {
                 (!outcome.needs_review.is_empty())
                     .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
                 report.and_then(|r| r.published.clone()),
+                audit.and_then(|(_, year_before)| year_before.column()),
         ])?;
         let id = tx.last_insert_rowid();
         if let Some(z) = report_z {
@@ -1135,12 +1145,21 @@ impl Store {
             .optional()?)
     }
 
-    /// The rule set version of each report's latest audit, by id (ids not stored are left out).
-    pub fn rulesets_of(&self, ids: &[i64]) -> Result<HashMap<i64, Option<String>>, StoreError> {
+    /// Each report's latest audit, by id (ids not stored are left out).
+    pub fn last_audits(&self, ids: &[i64]) -> Result<HashMap<i64, LastAudit>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, ruleset FROM reports WHERE id IN (SELECT value FROM json_each(?1))",
+            "SELECT id, ruleset, year_before FROM reports
+             WHERE id IN (SELECT value FROM json_each(?1))",
         )?;
-        let rows = stmt.query_map([id_list(ids)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([id_list(ids)], |r| {
+            Ok((
+                r.get(0)?,
+                LastAudit {
+                    ruleset: r.get(1)?,
+                    year_before: YearBefore::from_column(r.get(2)?),
+                },
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -1214,6 +1233,7 @@ impl Store {
             id,
             findings,
             ruleset,
+            year_before: YearBefore::Unknown,
             notify,
         }])?;
         Ok(done.first().copied().unwrap_or(false))
@@ -1236,8 +1256,15 @@ impl Store {
                 continue;
             }
             insert_findings(&tx, item.id, item.findings, item.ruleset, &now)?;
-            tx.prepare_cached("UPDATE reports SET ruleset = ?2, audited_at = ?3 WHERE id = ?1")?
-                .execute(params![item.id, item.ruleset, now])?;
+            tx.prepare_cached(
+                "UPDATE reports SET ruleset = ?2, audited_at = ?3, year_before = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                item.id,
+                item.ruleset,
+                now,
+                item.year_before.column()
+            ])?;
             if let Some(to) = item.notify {
                 insert_notice(&tx, item.id, item.ruleset, to)?;
             }
@@ -1346,8 +1373,48 @@ pub struct Reaudit<'a> {
     /// The key the audit is stored under (the rule set's version, marked when cells were
     /// corrected).
     pub ruleset: &'a str,
+    /// The report the rules were given as the year before.
+    pub year_before: YearBefore,
     /// Recipients of a summary to queue (`Some(empty)`: no route, kept as `unrouted`).
     pub notify: Option<&'a [String]>,
+}
+
+/// The report an audit's rules were given as the issuer's year before (`report.previous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YearBefore {
+    /// Not recorded (an audit before this was kept, or one that does not say).
+    Unknown,
+    /// There was none in the store.
+    None,
+    /// The stored report of this id.
+    Report(i64),
+}
+
+impl YearBefore {
+    /// As the `reports.year_before` column has it: NULL, 0 or the id.
+    fn column(self) -> Option<i64> {
+        match self {
+            YearBefore::Unknown => None,
+            YearBefore::None => Some(0),
+            YearBefore::Report(id) => Some(id),
+        }
+    }
+
+    fn from_column(value: Option<i64>) -> YearBefore {
+        match value {
+            None => YearBefore::Unknown,
+            Some(0) => YearBefore::None,
+            Some(id) => YearBefore::Report(id),
+        }
+    }
+}
+
+/// What a report's latest audit was ([`Store::last_audits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAudit {
+    /// The key its findings are stored under (`None`: never audited).
+    pub ruleset: Option<String>,
+    pub year_before: YearBefore,
 }
 
 /// Report ids as the JSON array SQLite's `json_each` reads: one statement for any number of
@@ -1496,7 +1563,7 @@ mod tests {
                 ..Outcome::unreadable(Path::new("r.txt"), String::new())
             };
             store
-                .record(&outcome, Some("v1"), &now(), Some(&to))
+                .record(&outcome, Some(("v1", YearBefore::None)), &now(), Some(&to))
                 .expect("record");
         }
         let ids = store
@@ -1595,18 +1662,21 @@ mod tests {
                     id: ids[0],
                     findings: &a,
                     ruleset: "v2",
+                    year_before: YearBefore::Report(ids[1]),
                     notify: None,
                 },
                 Reaudit {
                     id: ids[1],
                     findings: &b,
                     ruleset: "v1",
+                    year_before: YearBefore::Report(ids[0]),
                     notify: None,
                 },
                 Reaudit {
                     id: ids[2],
                     findings: &[],
                     ruleset: "v2",
+                    year_before: YearBefore::Unknown,
                     notify: None,
                 },
             ])
@@ -1616,10 +1686,15 @@ mod tests {
         let after = store.current_findings_of(&ids).expect("findings");
         assert_eq!(after.get(&ids[0]), Some(&a.to_vec()));
         assert!(!after.contains_key(&ids[1]) && !after.contains_key(&ids[2]));
-        let rulesets = store.rulesets_of(&ids).expect("rulesets");
-        assert_eq!(rulesets[&ids[0]].as_deref(), Some("v2"));
-        assert_eq!(rulesets[&ids[1]].as_deref(), Some("v1"));
-        assert_eq!(rulesets[&ids[2]].as_deref(), Some("v2"));
+        // With each audit, the year before its rules were given; 乙局's stays as it was.
+        let last = store.last_audits(&ids).expect("last audits");
+        let audit = |ruleset: &str, year_before| LastAudit {
+            ruleset: Some(ruleset.to_string()),
+            year_before,
+        };
+        assert_eq!(last[&ids[0]], audit("v2", YearBefore::Report(ids[1])));
+        assert_eq!(last[&ids[1]], audit("v1", YearBefore::None));
+        assert_eq!(last[&ids[2]], audit("v2", YearBefore::Unknown));
     }
 
     fn status_of(store: &Store, id: i64) -> (String, i64, i64, Option<String>) {
@@ -1863,7 +1938,7 @@ mod tests {
             ..outcome
         };
         let id = store
-            .record(&outcome, Some("v1"), &now(), None)
+            .record(&outcome, Some(("v1", YearBefore::None)), &now(), None)
             .expect("record");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM models"), 6);
         assert_eq!(

@@ -320,29 +320,46 @@ fn a_small_web_bench_times_every_page_of_the_console() {
     );
 }
 
-/// `bench reaudit` audits every stored report again once per `--jobs` value, each time after a
-/// rule was edited (every report's findings written anew), and says so.
+/// `bench reaudit` audits every stored report again twice per `--jobs` value, after an edit of
+/// a word list and after an edit of one rule (every report's findings written anew both times),
+/// and says how many rules ran per report.
 #[test]
-fn a_small_reaudit_bench_audits_the_whole_store_per_jobs_value() {
+fn a_small_reaudit_bench_audits_the_whole_store_per_jobs_value_and_edit() {
     let out = bench(&["reaudit", "--reports", "300", "--jobs", "1,2"]);
     assert!(out.contains("## reaudit"), "{out}");
-    // jobs | reports | findings written anew | wall s | CPU s | reports/s | ms/report (CPU) |
-    // 100,000 reports in | peak RSS MB
+    // jobs | edited | rules run per report | reports | findings written anew | wall s | CPU s |
+    // reports/s | ms/report (CPU) | 100,000 reports in | peak RSS MB
     let rows: Vec<Vec<String>> = out
         .lines()
         .filter(|l| l.starts_with("| 1 ") || l.starts_with("| 2 "))
         .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
         .collect();
-    assert_eq!(rows.len(), 2, "{out}");
-    for row in &rows {
+    assert_eq!(rows.len(), 4, "{out}");
+    let rules = std::fs::read_dir(repo().join("rules"))
+        .expect("pack")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rhai"))
+        .count() as f64;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[1], if i < 2 { "1" } else { "2" }, "{row:?}");
+        let per_report: f64 = row[3].parse().expect("rules per report");
+        if i % 2 == 1 {
+            assert_eq!(row[2], "the largest rule", "{row:?}");
+            // The edited rule, the one reading the register, and for a few reports those
+            // reading the year before.
+            assert!((2.0..3.0).contains(&per_report), "{row:?}");
+        } else {
+            assert_eq!(row[2], "a word list (every rule)", "{row:?}");
+            assert_eq!(per_report, rules, "{row:?}");
+        }
         // Every parsed report of the 300 (one in 200 is an unreadable file, not audited).
-        let reports: usize = row[2].replace(',', "").parse().expect("reports");
+        let reports: usize = row[4].replace(',', "").parse().expect("reports");
         assert!((297..=300).contains(&reports), "{row:?}");
         // Each run audits with an edited pack: every report's findings are written again.
-        let rewritten: usize = row[3].replace(',', "").parse().expect("rewritten");
+        let rewritten: usize = row[5].replace(',', "").parse().expect("rewritten");
         assert_eq!(rewritten, reports, "{row:?}");
-        assert!(row[4].parse::<f64>().is_ok_and(|s| s > 0.0), "{row:?}");
-        assert!(row[9].parse::<f64>().is_ok_and(|mb| mb > 0.0), "{row:?}");
+        assert!(row[6].parse::<f64>().is_ok_and(|s| s > 0.0), "{row:?}");
+        assert!(row[11].parse::<f64>().is_ok_and(|mb| mb > 0.0), "{row:?}");
     }
 }
 

@@ -435,18 +435,19 @@ fn word_lists_and_settings_reach_the_scripts() {
 }
 
 /// Each rule's digest changes with what its findings depend on: its own text, the word lists,
-/// the settings; not with another rule's text. A rule naming the year before or the register is
-/// marked as reading beyond its report.
+/// the settings; not with another rule's text. A rule naming the year before (or the register)
+/// is marked as reading it.
 #[test]
 fn a_rules_digest_follows_its_text_lists_and_settings_only() {
-    let pack = |a: &str, list: &str| {
+    let pack_in = |dir: &str, a: &str, list: &str| {
+        let at = |name: &str| Path::new(dir).join(name);
         RuleSet::from_sources(
             vec![
-                (PathBuf::from("lists/words.txt"), list.to_string()),
-                (PathBuf::from("a.rhai"), rule_src("a", a)),
-                (PathBuf::from("b.rhai"), rule_src("b", "    []")),
+                (at("lists/words.txt"), list.to_string()),
+                (at("a.rhai"), rule_src("a", a)),
+                (at("b.rhai"), rule_src("b", "    []")),
                 (
-                    PathBuf::from("c.rhai"),
+                    at("c.rhai"),
                     rule_src(
                         "c",
                         "    if report.previous == () { [] } else { [finding(\"有上年\")] }",
@@ -456,6 +457,7 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
             Limits::default(),
         )
     };
+    let pack = |a: &str, list: &str| pack_in("rules", a, list);
     let digests =
         |set: &RuleSet| -> Vec<String> { set.rules.iter().map(|r| r.digest.clone()).collect() };
     let one = pack("    []", "甲\n");
@@ -469,6 +471,11 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
         "the same sources, the same digests"
     );
     assert_eq!(d1, digests(&one.fork()));
+    assert_eq!(
+        d1,
+        digests(&pack_in("/srv/other/pack", "    []", "甲\n")),
+        "wherever the pack is"
+    );
     // Rule a edited: its digest alone changes (and the pack's version).
     let edited = pack("    // 改过\n    []", "甲\n");
     let d2 = digests(&edited);
@@ -486,12 +493,12 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
         d4,
         digests(&pack("    []", "甲\n").with_settings(settings).fork())
     );
-    let beyond: Vec<bool> = one
+    let beyond: Vec<(bool, bool)> = one
         .rules
         .iter()
-        .map(|r| r.reads_beyond_the_report)
+        .map(|r| (r.reads_previous, r.reads_units))
         .collect();
-    assert_eq!(beyond, [false, false, true]);
+    assert_eq!(beyond, [(false, false), (false, false), (true, false)]);
 }
 
 /// Rules whose earlier findings hold are not run: their findings are the earlier ones, each

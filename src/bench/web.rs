@@ -34,6 +34,7 @@ use super::{median, quantile, thousands, MdTable, TempDir, WebArgs};
 use crate::config::Config;
 use crate::daemon::Processed;
 use crate::pipeline::{self, Outcome, Status};
+use crate::store::YearBefore;
 
 /// The target: a reports-list page in less than this, at [`TARGET_REPORTS`] reports.
 pub const TARGET_MS: f64 = 200.0;
@@ -212,7 +213,14 @@ pub(super) fn fill(args: &WebArgs, dir: &Path) -> Result<(PathBuf, String)> {
             .map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
         for n in distinct..total {
             let outcome = copy(n, args.common.seed, &bases, &issuers, &quarantined, dir);
-            store.record(&outcome, Some(&version), &crate::store::now(), None)?;
+            // Findings copied from another report: which year before they were found with is
+            // not known.
+            store.record(
+                &outcome,
+                Some((&version, YearBefore::Unknown)),
+                &crate::store::now(),
+                None,
+            )?;
             if (n + 1) % 10_000 == 0 {
                 eprintln!(
                     "  {} reports, {:.0} s",

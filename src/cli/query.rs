@@ -291,8 +291,8 @@ pub(super) fn reaudit(
     );
     if done.rules_kept > 0 {
         println!(
-            "{} rule runs; {} not needed: those rules, their word lists and settings are as when \
-             the report was last audited, and they read no other report (their findings kept)",
+            "{} rule runs; {} not needed: the rule, the word lists and the settings are as at the \
+             report's last audit, and so is the year before it compared (their findings kept)",
             done.rules_run, done.rules_kept
         );
     }
