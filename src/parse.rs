@@ -31,8 +31,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     // Sections, ending the last one where the site footer starts.
     let headings = sections::find_headings(text);
     budget::check("finding the sections")?;
-    let last_start = headings.last().map_or(0, |h| h.body);
-    let body_end = sections::footer_start(text, last_start).unwrap_or(text.len());
+    let body_end = body_end(text, &headings);
     let bounds: Vec<(SectionKey, usize, usize, usize, String)> = headings
         .iter()
         .enumerate()
@@ -128,19 +127,11 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     report.raw_cells.insert("table4".to_string(), t4.raw);
 
     // Identity and particulars.
-    let title = meta::title(text);
-    let org = title
-        .as_ref()
-        .map(|t| t.0.clone())
-        .or_else(|| meta::organization_from_body(&text[..body_end], text));
-    report.organization = org.map(|o| meta::expand_org(o, text));
-    report.title = title.as_ref().map(|t| t.2.clone());
-    report.period = meta::period(text);
-    report.year = title
-        .as_ref()
-        .map(|t| t.1)
-        .or_else(|| report.period.as_ref().and_then(|p| p.end[..4].parse().ok()))
-        .or_else(|| meta::year_from_body(text));
+    let id = identify(text, body_end);
+    report.organization = id.organization;
+    report.title = id.title;
+    report.period = id.period;
+    report.year = id.year;
     if report.organization.is_none() {
         report
             .warnings
@@ -152,6 +143,50 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     report.claims = claims::find(&text[..body_end], &spans, &report.section_text, &to_char);
     budget::check("finding the narrative's figures")?;
     Ok(report)
+}
+
+/// Where the report's body ends: where the site's footer starts after the last heading.
+fn body_end(text: &str, headings: &[sections::Heading]) -> usize {
+    let last_start = headings.last().map_or(0, |h| h.body);
+    sections::footer_start(text, last_start).unwrap_or(text.len())
+}
+
+/// Who issued a report, for which year, under which title and period.
+struct Identity {
+    organization: Option<String>,
+    title: Option<String>,
+    period: Option<crate::model::Period>,
+    year: Option<i32>,
+}
+
+/// The identity of the report in `text`, whose body ends at `body_end`.
+fn identify(text: &str, body_end: usize) -> Identity {
+    let title = meta::title(text);
+    let organization = title
+        .as_ref()
+        .map(|t| t.0.clone())
+        .or_else(|| meta::organization_from_body(&text[..body_end], text))
+        .map(|o| meta::expand_org(o, text));
+    let period = meta::period(text);
+    let year = title
+        .as_ref()
+        .map(|t| t.1)
+        .or_else(|| period.as_ref().and_then(|p| p.end[..4].parse().ok()))
+        .or_else(|| meta::year_from_body(text));
+    Identity {
+        organization,
+        title: title.map(|t| t.2),
+        period,
+        year,
+    }
+}
+
+/// The issuer and year [`parse`] finds in `text`, without reading its tables and figures (a
+/// fraction of the time): what `check` needs to find each report's year before among the files
+/// it was given. A text `parse` refuses may still have them.
+pub fn identity(text: &str) -> (Option<String>, Option<i32>) {
+    let id = identify(text, body_end(text, &sections::find_headings(text)));
+    (id.organization, id.year)
 }
 
 /// Where to look for table 3 when its heading is missing: between the sections around it.

@@ -84,28 +84,42 @@ pub fn read_file_within(path: &Path, budget: Budget) -> Outcome {
 /// reading `/dev/zero` never ends and opening a FIFO waits for a writer), and at most
 /// `max_size` bytes of it.
 pub fn read_path_within(path: &Path, budget: Budget, max_size: u64) -> Outcome {
+    match read_regular(path, max_size) {
+        Ok(bytes) => read_within(path, &bytes, sha256_hex(&bytes), budget),
+        Err(reason) => Outcome::unreadable(path, reason),
+    }
+}
+
+/// The issuer and year of the report in the file a command was given, read as
+/// [`read_path_within`] reads it but not parsed whole ([`parse::identity`]); `None` when the
+/// file cannot be read or they are not found.
+pub fn identify_path_within(path: &Path, budget: Budget, max_size: u64) -> Option<(String, i32)> {
+    let bytes = read_regular(path, max_size).ok()?;
+    budget::within(budget, || {
+        let extracted = extract::extract_bytes(&bytes).ok()?;
+        match parse::identity(&extracted.text) {
+            (Some(org), Some(year)) => Some((org, year)),
+            _ => None,
+        }
+    })
+}
+
+/// The bytes of a regular file of at most `max_size` bytes, or why it was not read.
+fn read_regular(path: &Path, max_size: u64) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return Outcome::unreadable(path, format!("cannot read file: {e}")),
-    };
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
     if !meta.is_file() {
-        return Outcome::unreadable(
-            path,
-            format!("not a regular file ({}); not read", special_kind(&meta)),
-        );
+        return Err(format!(
+            "not a regular file ({}); not read",
+            special_kind(&meta)
+        ));
     }
     let too_large = |n: u64| {
-        Outcome::unreadable(
-            path,
-            format!(
-                "too large: {n} bytes, more than watch.max_file_size ({max_size} bytes); not read"
-            ),
-        )
+        format!("too large: {n} bytes, more than watch.max_file_size ({max_size} bytes); not read")
     };
     if meta.len() > max_size {
-        return too_large(meta.len());
+        return Err(too_large(meta.len()));
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -120,9 +134,9 @@ pub fn read_path_within(path: &Path, budget: Budget, max_size: u64) -> Outcome {
         }
     });
     match read {
-        Err(e) => Outcome::unreadable(path, format!("cannot read file: {e}")),
-        Ok(n) if n as u64 > max_size => too_large(n as u64),
-        Ok(_) => read_within(path, &bytes, sha256_hex(&bytes), budget),
+        Err(e) => Err(format!("cannot read file: {e}")),
+        Ok(n) if n as u64 > max_size => Err(too_large(n as u64)),
+        Ok(_) => Ok(bytes),
     }
 }
 

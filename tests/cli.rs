@@ -307,6 +307,20 @@ fn check_finds_last_years_report_among_the_files_or_in_previous() {
     // Both files given: the 2019 report is audited alone, the 2020 one against it.
     let both = ogi(dir.path(), &["check", "old/2019.txt", "2020.txt"]);
     assert_eq!(carryover(&both), found, "{}", text(&both));
+    // A copy of the 2019 report that does not parse (its tables cut off) given before it: the
+    // first of the issuer's 2019 files that parses is the year before.
+    let cut = &last_year[..last_year.find("二、主动公开").expect("section two")];
+    std::fs::write(dir.path().join("0-cut.txt"), cut).expect("write");
+    let cut_first = ogi(
+        dir.path(),
+        &["check", "0-cut.txt", "old/2019.txt", "2020.txt"],
+    );
+    assert!(
+        text(&cut_first).contains("0-cut.txt"),
+        "{}",
+        text(&cut_first)
+    );
+    assert_eq!(carryover(&cut_first), found, "{}", text(&cut_first));
 }
 
 /// `check` on a folder reads and audits on several threads, batch by batch, and prints the

@@ -281,3 +281,32 @@ fn generated_give_the_same_tables(ext: &str, format: &str, encoding: &str) {
         assert_eq!(parsed.table4, text.table4, "{rel}: table 4");
     }
 }
+
+/// `check`'s index of issuers and years reads a file only as far as they go: on every real
+/// report it finds the issuer and year the whole parse finds.
+#[test]
+fn identity_alone_is_what_the_whole_parse_finds() {
+    let mut files: Vec<PathBuf> = ["seeds", "samples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(fixtures().join(d)).expect("fixtures"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x != "md"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 11);
+    let budget = ogi_audit::budget::Budget::default();
+    for f in &files {
+        let report = pipeline::read_file(f).report.expect("parsed");
+        let whole = Some((
+            report.organization.clone().expect("issuer"),
+            report.year.expect("year"),
+        ));
+        assert_eq!(
+            pipeline::identify_path_within(f, budget, u64::MAX),
+            whole,
+            "{}",
+            f.display()
+        );
+    }
+}

@@ -10,12 +10,14 @@ use crate::rules::Subject;
 /// Where each issuer's report of each year is, among the files checked and the `--previous`
 /// ones, so that a report is audited against its previous year's as the daemon does.
 struct Years {
-    files: BTreeMap<(String, i32), PathBuf>,
+    /// Each issuer's year's files, in the order given.
+    files: BTreeMap<(String, i32), Vec<PathBuf>>,
 }
 
 impl Years {
-    /// Reads every file once for its issuer and year (only kept: the path), on `jobs` threads.
-    /// With one file and no `--previous`, there is nothing to look up and nothing is read.
+    /// Reads every file once for its issuer and year (only kept: the path), on `jobs` threads;
+    /// only as much of it as tells them is parsed ([`pipeline::identify_path_within`]). With one
+    /// file and no `--previous`, there is nothing to look up and nothing is read.
     fn index(
         files: &[PathBuf],
         previous: &[PathBuf],
@@ -35,19 +37,13 @@ impl Years {
             |(), chunk| {
                 chunk
                     .iter()
-                    .map(|f| {
-                        let o = pipeline::read_path_within(f, config.budget, config.max_file_size);
-                        o.report
-                            .as_ref()
-                            .and_then(|r| Some((r.organization.clone()?, r.year?)))
-                    })
+                    .map(|f| pipeline::identify_path_within(f, config.budget, config.max_file_size))
                     .collect::<Vec<_>>()
             },
             |(chunk, ids)| {
-                // The first file of an issuer's year wins, as in the order given.
                 for (f, id) in chunk.iter().zip(ids) {
                     if let Some(id) = id {
-                        out.entry(id).or_insert_with(|| f.clone());
+                        out.entry(id).or_insert_with(Vec::new).push(f.clone());
                     }
                 }
                 Ok(())
@@ -56,20 +52,26 @@ impl Years {
         Ok(Years { files: out })
     }
 
-    /// The same issuer's report of the year before: among `read` (the batch's reports, by
-    /// path) when it is one of them, else read again.
+    /// The same issuer's report of the year before: the first of its files, in the order
+    /// given, that parses as that issuer's report of that year. Among `read` (the batch's
+    /// reports, by path) when it is one of them, else read again.
     fn previous_of(
         &self,
         report: &Report,
         read: &HashMap<&Path, &Arc<Report>>,
         config: &Config,
     ) -> Option<Arc<Report>> {
-        let key = (report.organization.clone()?, report.year? - 1);
-        let path = self.files.get(&key)?;
-        if let Some(r) = read.get(path.as_path()) {
-            return Some(Arc::clone(r));
-        }
-        pipeline::read_path_within(path, config.budget, config.max_file_size).report
+        let (org, year) = (report.organization.clone()?, report.year? - 1);
+        let paths = self.files.get(&(org.clone(), year))?;
+        paths.iter().find_map(|path| {
+            let r = match read.get(path.as_path()) {
+                Some(r) => Arc::clone(r),
+                None => {
+                    pipeline::read_path_within(path, config.budget, config.max_file_size).report?
+                }
+            };
+            (r.organization.as_deref() == Some(org.as_str()) && r.year == Some(year)).then_some(r)
+        })
     }
 }
 
