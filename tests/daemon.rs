@@ -520,6 +520,15 @@ fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_wo
     .expect("config");
     let before = current_findings(&db);
 
+    // A dry run says the same and stores nothing.
+    let dry = d.cli(&["reaudit", "--dry-run"]);
+    let dry_said = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry_said.contains(&format!("{n} of {n} stored reports would be re-audited")),
+        "{dry_said}"
+    );
+    assert_eq!(current_findings(&db), before);
+
     let out = d.cli(&["reaudit"]);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -540,10 +549,9 @@ fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_wo
         .count() as i64;
     assert_eq!(rules, 25);
     let run = n * 2 + 4;
-    assert!(
-        said.contains(&format!("{run} rule runs; {} not needed", n * rules - run)),
-        "{said}"
-    );
+    let runs = format!("{run} rule runs; {} not needed", n * rules - run);
+    assert!(said.contains(&runs), "{said}");
+    assert!(dry_said.contains(&runs), "{dry_said}");
 
     let out = Command::new(BIN)
         .args(["reaudit", "--config"])

@@ -278,24 +278,29 @@ pub(super) fn reaudit(
         }
     };
     let done = daemon::reaudit(&config, since, mode, jobs, &progress)?;
+    let kept = || {
+        if done.rules_kept > 0 {
+            println!(
+                "{} rule runs; {} not needed: the rule, the word lists and the settings are as at \
+                 the report's last audit, and so is the year before it compared (their findings \
+                 kept)",
+                done.rules_run, done.rules_kept
+            );
+        }
+    };
     if dry_run {
         println!(
             "{} of {} stored reports would be re-audited with the current rules; {} would have new findings (nothing stored)",
             done.changed, done.total, done.news
         );
+        kept();
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "{} of {} stored reports re-audited with the current rules; {} with new findings",
         done.changed, done.total, done.news
     );
-    if done.rules_kept > 0 {
-        println!(
-            "{} rule runs; {} not needed: the rule, the word lists and the settings are as at the \
-             report's last audit, and so is the year before it compared (their findings kept)",
-            done.rules_run, done.rules_kept
-        );
-    }
+    kept();
     if mail {
         println!(
             "{} summaries queued for the daemon to mail{}",
