@@ -360,13 +360,8 @@ impl RuleSet {
         let mut rules: Vec<Rule> = Vec::new();
         let mut errors = Vec::new();
         for (file, src) in scripts {
-            match compile_rule(&engine, &file, &src) {
-                Ok(mut rule) => {
-                    let mut hasher = shared.clone();
-                    hasher.update(src.as_bytes());
-                    rule.digest = short_hex(hasher);
-                    rule.reads_previous = names(&src, "previous");
-                    rule.reads_units = names(&src, "units");
+            match compile_rule(&engine, &file, &src, &shared) {
+                Ok(rule) => {
                     if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
                         errors.push(LoadError {
                             file: file.clone(),
@@ -828,7 +823,14 @@ fn load_error(file: &Path, pos: Position, message: String) -> LoadError {
     }
 }
 
-fn compile_rule(engine: &Engine, file: &Path, src: &str) -> Result<Rule, LoadError> {
+/// Compiles one rule file; `shared` hashes what every rule's findings depend on besides its own
+/// text (its [`Rule::digest`] adds the text).
+fn compile_rule(
+    engine: &Engine,
+    file: &Path,
+    src: &str,
+    shared: &Sha256,
+) -> Result<Rule, LoadError> {
     let ast = engine
         .compile(src)
         .map_err(|e| load_error(file, e.position(), e.0.to_string()))?;
@@ -877,9 +879,13 @@ fn compile_rule(engine: &Engine, file: &Path, src: &str) -> Result<Rule, LoadErr
         severity,
         description: text("DESCRIPTION").unwrap_or_default(),
         file: file.to_path_buf(),
-        digest: String::new(),
-        reads_previous: false,
-        reads_units: false,
+        digest: {
+            let mut hasher = shared.clone();
+            hasher.update(src.as_bytes());
+            short_hex(hasher)
+        },
+        reads_previous: names(src, "previous"),
+        reads_units: names(src, "units"),
         ast,
     })
 }
