@@ -160,6 +160,11 @@ fn altered_seeds_make_the_matching_rule_fire() {
     );
 }
 
+/// A rule file of the pack: `ID.rhai` with [`rule_src`].
+fn rule_file(id: &str, body: &str) -> (PathBuf, String) {
+    (PathBuf::from(format!("{id}.rhai")), rule_src(id, body))
+}
+
 fn rule_src(id: &str, body: &str) -> String {
     format!(
         "const ID = \"{id}\";\nconst TITLE = \"测试\";\nconst SEVERITY = \"warning\";\n\
@@ -171,27 +176,12 @@ fn rule_src(id: &str, body: &str) -> String {
 fn a_broken_rule_is_reported_and_the_others_still_run() {
     let set = RuleSet::from_sources(
         vec![
-            (
-                PathBuf::from("ok.rhai"),
-                rule_src("ok", "    [finding(`年度 ${report.year}`)]"),
-            ),
-            (PathBuf::from("loop.rhai"), rule_src("loop", "    loop { }")),
-            (
-                PathBuf::from("throw.rhai"),
-                rule_src("throw", "    let x = 1;\n    throw \"坏了\";"),
-            ),
-            (
-                PathBuf::from("mutate.rhai"),
-                rule_src("mutate", "    report.year = 1999;\n    []"),
-            ),
-            (
-                PathBuf::from("syntax.rhai"),
-                rule_src("syntax", "    let x = ;"),
-            ),
-            (
-                PathBuf::from("after.rhai"),
-                rule_src("after", "    [finding(`仍是 ${report.year}`)]"),
-            ),
+            rule_file("ok", "    [finding(`年度 ${report.year}`)]"),
+            rule_file("loop", "    loop { }"),
+            rule_file("throw", "    let x = 1;\n    throw \"坏了\";"),
+            rule_file("mutate", "    report.year = 1999;\n    []"),
+            rule_file("syntax", "    let x = ;"),
+            rule_file("after", "    [finding(`仍是 ${report.year}`)]"),
         ],
         Limits::default(),
     );
@@ -230,14 +220,11 @@ fn a_batch_finds_what_one_report_at_a_time_finds() {
         })
         .collect();
     sources.sort();
-    sources.push((
-        PathBuf::from("picky.rhai"),
-        rule_src(
+    sources.push(rule_file(
             "picky",
             "    if report.year == 2019 { throw \"不要2019\"; }\n    \
              [finding(`上年 ${if report.previous == () { \"无\" } else { report.previous.year }}`)]",
-        ),
-    ));
+        ));
     let set = RuleSet::from_sources(sources, Limits::default());
     assert!(set.errors.is_empty(), "{:?}", set.errors);
     let mut files: Vec<PathBuf> = ["seeds", "samples"]
@@ -396,11 +383,8 @@ fn word_lists_and_settings_reach_the_scripts() {
         RuleSet::from_sources(
             vec![
                 (PathBuf::from("lists/words.txt"), list.to_string()),
-                (PathBuf::from("uses.rhai"), rule_src("uses", body)),
-                (
-                    PathBuf::from("missing.rhai"),
-                    rule_src("missing", "    word_list(\"nope\"); []"),
-                ),
+                rule_file("uses", body),
+                rule_file("missing", "    word_list(\"nope\"); []"),
             ],
             Limits::default(),
         )
@@ -507,18 +491,9 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
 fn a_batch_reusing_earlier_findings_takes_them_in_the_rules_places() {
     let set = RuleSet::from_sources(
         vec![
-            (
-                PathBuf::from("a.rhai"),
-                rule_src("a", "    [finding(\"a 新\")]"),
-            ),
-            (
-                PathBuf::from("b.rhai"),
-                rule_src("b", "    [finding(\"b 新\")]"),
-            ),
-            (
-                PathBuf::from("c.rhai"),
-                rule_src("c", "    [finding(\"c 新\")]"),
-            ),
+            rule_file("a", "    [finding(\"a 新\")]"),
+            rule_file("b", "    [finding(\"b 新\")]"),
+            rule_file("c", "    [finding(\"c 新\")]"),
         ],
         Limits::default(),
     );
@@ -607,10 +582,7 @@ fn the_deadline_stops_a_slow_rule() {
         ..Limits::default()
     };
     let set = RuleSet::from_sources(
-        vec![(
-            PathBuf::from("slow.rhai"),
-            rule_src("slow", "    let n = 0;\n    loop { n += 1; }"),
-        )],
+        vec![rule_file("slow", "    let n = 0;\n    loop { n += 1; }")],
         limits,
     );
     let start = std::time::Instant::now();
