@@ -444,12 +444,9 @@ impl Context {
         let mut notify = None;
         let mut year_before = YearBefore::None;
         if let Some(report) = &outcome.report {
-            let previous = self.previous_from(report, &mut Decoded::default());
-            if let Some((id, _)) = &previous {
-                year_before = YearBefore::Report(*id);
-            }
-            let (findings, register) = self.run_rules_after(&set, report, previous.map(|(_, r)| r));
+            let (findings, register, given) = self.run_rules(&set, report);
             outcome.findings = findings;
+            year_before = given;
             let mail = &self.config.mail;
             if outcome
                 .findings
@@ -562,27 +559,20 @@ impl Context {
     }
 
     /// Runs the rules on a report with what they compare it with: the issuer's report of the
-    /// year before and the units below it in the register (read once here, and returned: the
-    /// summary's recipients come from it too, [`mail::recipients_in`]).
+    /// year before (which one is returned, to be recorded with the findings) and the units below
+    /// it in the register (read once here, and returned: the summary's recipients come from it
+    /// too, [`mail::recipients_in`]).
     fn run_rules(
         &self,
         set: &RuleSet,
         report: &Arc<Report>,
-    ) -> (Vec<crate::model::Finding>, Arc<Matcher>) {
-        self.run_rules_after(set, report, self.previous_of(report))
-    }
-
-    /// [`Context::run_rules`] with the year before already read.
-    fn run_rules_after(
-        &self,
-        set: &RuleSet,
-        report: &Arc<Report>,
-        previous: Option<Arc<Report>>,
-    ) -> (Vec<crate::model::Finding>, Arc<Matcher>) {
+    ) -> (Vec<Finding>, Arc<Matcher>, YearBefore) {
+        let (year_before, previous) = self.previous_from(report, &mut Decoded::default());
         let (register, mut below) = self.units_of(&[report]);
         (
             set.run_with_units(report, previous.as_ref(), below.pop().flatten()),
             register,
+            year_before,
         )
     }
 
@@ -607,16 +597,22 @@ impl Context {
         })
     }
 
-    /// The same issuer's report of the year before, from the store.
-    fn previous_of(&self, report: &Report) -> Option<Arc<Report>> {
-        self.previous_from(report, &mut Decoded::default())
-            .map(|(_, r)| r)
+    /// The same issuer's report of the year before from the store, and which it is; taken from
+    /// `decoded` when this worker decoded it already (a re-audit goes issuer by issuer, year by
+    /// year), and what is read is kept there. The model is read under the store's lock and
+    /// decoded outside it.
+    fn previous_from(
+        &self,
+        report: &Report,
+        decoded: &mut Decoded,
+    ) -> (YearBefore, Option<Arc<Report>>) {
+        match self.read_previous(report, decoded) {
+            Some((id, r)) => (YearBefore::Report(id), Some(r)),
+            None => (YearBefore::None, None),
+        }
     }
 
-    /// [`Context::previous_of`], taken from `decoded` when this worker decoded it already (a
-    /// re-audit goes issuer by issuer, year by year); what is read is kept there. The model is
-    /// read under the store's lock and decoded outside it.
-    fn previous_from(&self, report: &Report, decoded: &mut Decoded) -> Option<(i64, Arc<Report>)> {
+    fn read_previous(&self, report: &Report, decoded: &mut Decoded) -> Option<(i64, Arc<Report>)> {
         let (org, year) = (report.organization.as_deref()?, report.year?);
         let read = self
             .with_store(|s| s.stored_report_id(org, year - 1))
@@ -1392,7 +1388,9 @@ impl Decoded {
 /// before. Kept by each re-audit job for the versions its reports were audited under.
 #[derive(Default)]
 struct Holding {
-    by_version: HashMap<(String, bool), Arc<HashSet<String>>>,
+    /// By version: the rules holding when the year before is another report now, and when it
+    /// is the same.
+    by_version: HashMap<String, [Arc<HashSet<String>>; 2]>,
 }
 
 impl Holding {
@@ -1403,27 +1401,24 @@ impl Holding {
         version: &str,
         same_year_before: bool,
     ) -> Result<Arc<HashSet<String>>> {
-        let key = (version.to_string(), same_year_before);
-        if let Some(holds) = self.by_version.get(&key) {
-            return Ok(holds.clone());
+        if let Some(holds) = self.by_version.get(version) {
+            return Ok(holds[usize::from(same_year_before)].clone());
         }
-        let digests = ctx.with_store(|s| s.rule_digests(version))?;
-        let holds: HashSet<String> = match digests {
-            Some(digests) => set
-                .rules
-                .iter()
-                .filter(|r| {
-                    !r.reads_units
-                        && (same_year_before || !r.reads_previous)
-                        && digests.get(&r.id) == Some(&r.digest)
-                })
-                .map(|r| r.id.clone())
-                .collect(),
-            None => HashSet::new(),
+        let digests = ctx
+            .with_store(|s| s.rule_digests(version))?
+            .unwrap_or_default();
+        let holding = |same: bool| -> Arc<HashSet<String>> {
+            let rules = set.rules.iter().filter(|r| {
+                !r.reads_units
+                    && (same || !r.reads_previous)
+                    && digests.get(&r.id) == Some(&r.digest)
+            });
+            Arc::new(rules.map(|r| r.id.clone()).collect())
         };
-        let holds = Arc::new(holds);
-        self.by_version.insert(key, holds.clone());
-        Ok(holds)
+        let holds = [holding(false), holding(true)];
+        let out = holds[usize::from(same_year_before)].clone();
+        self.by_version.insert(version.to_string(), holds);
+        Ok(out)
     }
 }
 
@@ -1478,10 +1473,7 @@ fn reaudit_batch(
             let key = apply_corrections(&mut corrected, &set.version, &corrections);
             (Arc::new(corrected), key)
         };
-        let (previous, year_before) = match ctx.previous_from(&report, decoded) {
-            Some((id, r)) => (Some(r), YearBefore::Report(id)),
-            None => (None, YearBefore::None),
-        };
+        let (year_before, previous) = ctx.previous_from(&report, decoded);
         let last = last_audits.get(&id);
         let holds = match last.and_then(|a| a.ruleset.as_deref()) {
             // An audit of corrected tables ("…+c12") is of other tables than the stored ones.
@@ -1712,13 +1704,13 @@ pub fn correct(
     let corrections = ctx.with_store(|s| s.corrections(id))?;
     let key = apply_corrections(&mut report, &set.version, &corrections);
     let report = Arc::new(report);
-    let (findings, register) = ctx.run_rules(&set, &report);
+    let (findings, register, year_before) = ctx.run_rules(&set, &report);
     let min = config.mail.min_severity;
     let to = findings
         .iter()
         .any(|f| f.severity >= min)
         .then(|| mail::recipients_in(&config.mail, &report, &register));
-    ctx.with_store(|s| s.record_reaudit(id, &findings, &key, to.as_deref()))?;
+    ctx.with_store(|s| s.record_reaudit(id, &findings, &key, year_before, to.as_deref()))?;
     Ok(Some(Corrected {
         corrections: ids,
         findings: findings.len(),

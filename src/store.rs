@@ -1219,21 +1219,23 @@ impl Store {
         Ok(Some(out))
     }
 
-    /// Stores a report's findings under another rule set version (re-audit); nothing happens when
-    /// the report already has findings of that version. `notify` queues a summary for these
-    /// recipients in the same transaction (`Some(empty)`: no route, kept as `unrouted`).
+    /// Stores a report's findings under another rule set version (re-audit), with the report the
+    /// rules were given as the year before; nothing happens when the report already has findings
+    /// of that version. `notify` queues a summary for these recipients in the same transaction
+    /// (`Some(empty)`: no route, kept as `unrouted`).
     pub fn record_reaudit(
         &mut self,
         id: i64,
         findings: &[Finding],
         ruleset: &str,
+        year_before: YearBefore,
         notify: Option<&[String]>,
     ) -> Result<bool, StoreError> {
         let done = self.record_reaudits(&[Reaudit {
             id,
             findings,
             ruleset,
-            year_before: YearBefore::Unknown,
+            year_before,
             notify,
         }])?;
         Ok(done.first().copied().unwrap_or(false))
@@ -1382,7 +1384,7 @@ pub struct Reaudit<'a> {
 /// The report an audit's rules were given as the issuer's year before (`report.previous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YearBefore {
-    /// Not recorded (an audit before this was kept, or one that does not say).
+    /// Not recorded: audited before this was kept (or findings copied from another report).
     Unknown,
     /// There was none in the store.
     None,
@@ -1627,7 +1629,7 @@ mod tests {
         assert_eq!(ids.len(), 3);
         let v1 = [finding("t3-balance", "甲")];
         assert!(store
-            .record_reaudit(ids[0], &v1, "v1b", None)
+            .record_reaudit(ids[0], &v1, "v1b", YearBefore::None, None)
             .expect("record"));
         let fix = store
             .add_correction(
