@@ -53,25 +53,24 @@ impl Years {
     }
 
     /// The same issuer's report of the year before: the first of its files, in the order
-    /// given, that parses as that issuer's report of that year. Among `read` (the batch's
-    /// reports, by path) when it is one of them, else read again.
+    /// given, that parses (the index found its issuer and year as the parse does). Among `read`
+    /// (the batch's reports, by path) when it is one of them, else read again.
     fn previous_of(
         &self,
         report: &Report,
         read: &HashMap<&Path, &Arc<Report>>,
         config: &Config,
     ) -> Option<Arc<Report>> {
-        let (org, year) = (report.organization.clone()?, report.year? - 1);
-        let paths = self.files.get(&(org.clone(), year))?;
-        paths.iter().find_map(|path| {
-            let r = match read.get(path.as_path()) {
-                Some(r) => Arc::clone(r),
+        let key = (report.organization.clone()?, report.year? - 1);
+        self.files
+            .get(&key)?
+            .iter()
+            .find_map(|path| match read.get(path.as_path()) {
+                Some(r) => Some(Arc::clone(r)),
                 None => {
-                    pipeline::read_path_within(path, config.budget, config.max_file_size).report?
+                    pipeline::read_path_within(path, config.budget, config.max_file_size).report
                 }
-            };
-            (r.organization.as_deref() == Some(org.as_str()) && r.year == Some(year)).then_some(r)
-        })
+            })
     }
 }
 
