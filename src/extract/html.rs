@@ -25,6 +25,10 @@ const MAX_SPAN: usize = 1_000;
 /// Whether decoded bytes look like an HTML document or fragment.
 pub fn looks_like_html(head: &str) -> bool {
     let head = head.trim_start_matches('\u{feff}').trim_start();
+    // Every form below starts with `<`: a text report is told apart without copying its head.
+    if !head.starts_with('<') {
+        return false;
+    }
     let lower: String = head
         .chars()
         .take(2048)
