@@ -162,7 +162,8 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Files that did not load, with file:line:column.
     pub errors: Vec<LoadError>,
-    /// Content hash of the rule files: which rule set produced a finding.
+    /// Content hash of the rule files and their names within the pack (not where the pack
+    /// lies): which rule set produced a finding.
     pub version: String,
     limits: Limits,
     /// The config's `[rules.settings]`, as scripts read them with `setting(name)`.
@@ -196,6 +197,25 @@ pub fn settings_from_toml(values: &BTreeMap<String, toml::Value>) -> Map {
             (k.as_str().into(), value)
         })
         .collect()
+}
+
+/// The deepest folder that holds every one of `files` (empty when they are bare names or share
+/// none).
+fn common_folder<'a>(files: impl Iterator<Item = &'a Path>) -> PathBuf {
+    let mut common: Option<PathBuf> = None;
+    for file in files {
+        let folder = file.parent().unwrap_or(Path::new(""));
+        common = Some(match common {
+            None => folder.to_path_buf(),
+            Some(c) => c
+                .components()
+                .zip(folder.components())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
 
 /// A rule set's version: the first six bytes of its digest, in hex.
@@ -328,9 +348,13 @@ impl RuleSet {
     /// pack's word lists.
     pub fn from_sources(sources: Vec<(PathBuf, String)>, limits: Limits) -> RuleSet {
         let kept = Arc::new(sources.clone());
+        // Each file by its place in the pack, not on the disk: the pack moved to another folder
+        // is the same rule set.
+        let root = common_folder(sources.iter().map(|(file, _)| file.as_path()));
         let mut hasher = Sha256::new();
         for (file, src) in &sources {
-            hasher.update(file.to_string_lossy().as_bytes());
+            let within = file.strip_prefix(&root).unwrap_or(file);
+            hasher.update(within.to_string_lossy().as_bytes());
             hasher.update([0]);
             hasher.update(src.as_bytes());
             hasher.update([0]);

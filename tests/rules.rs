@@ -455,11 +455,29 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
         "the same sources, the same digests"
     );
     assert_eq!(d1, digests(&one.fork()));
-    assert_eq!(
-        d1,
-        digests(&pack_in("/srv/other/pack", "    []", "甲\n")),
-        "wherever the pack is"
+    let moved = pack_in("/srv/other/pack", "    []", "甲\n");
+    assert_eq!(d1, digests(&moved), "wherever the pack is");
+    assert_eq!(moved.version, one.version, "wherever the pack is");
+    // Renamed within the pack: another version.
+    let renamed = RuleSet::from_sources(
+        vec![
+            (
+                Path::new("rules/lists/words.txt").into(),
+                "甲\n".to_string(),
+            ),
+            (Path::new("rules/a2.rhai").into(), rule_src("a", "    []")),
+            (Path::new("rules/b.rhai").into(), rule_src("b", "    []")),
+            (
+                Path::new("rules/c.rhai").into(),
+                rule_src(
+                    "c",
+                    "    if report.previous == () { [] } else { [finding(\"有上年\")] }",
+                ),
+            ),
+        ],
+        Limits::default(),
     );
+    assert_ne!(renamed.version, one.version);
     // Rule a edited: its digest alone changes (and the pack's version).
     let edited = pack("    // 改过\n    []", "甲\n");
     let d2 = digests(&edited);
