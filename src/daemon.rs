@@ -5,7 +5,10 @@
 //! file is moved, and a file whose content is already stored is only moved, never audited again.
 //! So a crash at any moment leaves each report done or still in the inbox; never half, never
 //! twice, never lost. Unreadable files go to quarantine beside a `.reason.txt`; nothing is ever
-//! deleted. Reports are parsed on all cores; the store is written by one connection.
+//! deleted. Reports are parsed on all cores; the store is written by one connection. When files
+//! wait in the queue, a worker takes up to [`BATCH`] at once: each is read and parsed under the
+//! watchdog, then the rules run over them together and their reports are committed in one
+//! transaction before any of them is moved.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -53,7 +56,24 @@ struct Job {
     /// Time the watchdog allows on top of its limit, in ms: a scanned PDF's OCR
     /// (`limits.ocr_time`).
     extra: Arc<std::sync::atomic::AtomicU64>,
+    /// The other files the worker took with this one ([`BATCH`]) and has not stored yet: if
+    /// the watchdog gives up on this one, they are queued again for the other workers (the
+    /// stuck worker drops them).
+    others: Vec<PathBuf>,
 }
+
+/// A file the watchdog gave up on: its worker thread, the file, how long it ran, and the other
+/// files of the worker's batch to queue again.
+struct Overdue {
+    thread: ThreadId,
+    path: PathBuf,
+    after: Duration,
+    others: Vec<PathBuf>,
+}
+
+/// Files a worker takes from the queue at once when more are waiting: their rules run together
+/// and they are written in one transaction (BENCHMARKS.md). A file alone is not held back.
+const BATCH: usize = 8;
 
 /// Job states: the worker reads and parses; then either the worker goes on to audit and store
 /// (`COMMITTING`) or the watchdog gave up on it first (`GIVEN_UP`). Whichever comes first wins,
@@ -75,6 +95,50 @@ pub enum Processed {
     Later { reason: String },
     /// The watchdog gave up on this worker while it parsed; the watchdog recorded the report.
     GivenUp,
+}
+
+/// A file read, parsed and claimed by its worker, waiting for its rules and its write.
+struct Prepared {
+    path: PathBuf,
+    outcome: Outcome,
+    /// The file as it was read (`None`: not read from a file the daemon watches).
+    stamp: Option<Stamp>,
+}
+
+/// A file after its first half ([`Context::prepare`]).
+enum Step {
+    /// Nothing more to do for it now.
+    Done(Processed),
+    /// Parsed and claimed: to audit and store.
+    Ready(Box<Prepared>),
+}
+
+/// `items` in runs, in order, such that no run holds an issuer's report together with its
+/// report of the year after.
+fn independent(items: Vec<Prepared>) -> Vec<Vec<Prepared>> {
+    let mut runs: Vec<Vec<Prepared>> = Vec::new();
+    let mut years: HashSet<(String, i32)> = HashSet::new();
+    for item in items {
+        let key = item
+            .outcome
+            .report
+            .as_ref()
+            .and_then(|r| Some((r.organization.clone()?, r.year?)));
+        let after = key
+            .as_ref()
+            .is_some_and(|(org, year)| years.contains(&(org.clone(), year.saturating_sub(1))));
+        if after || runs.is_empty() {
+            runs.push(Vec::new());
+            years.clear();
+        }
+        if let Some(key) = key {
+            years.insert(key);
+        }
+        if let Some(run) = runs.last_mut() {
+            run.push(item);
+        }
+    }
+    runs
 }
 
 /// Loads the rule set; a set with files that failed to load is still returned (with its errors).
@@ -163,6 +227,14 @@ impl Context {
             || state.load(Ordering::Acquire) == COMMITTING
     }
 
+    /// A file this worker is finished with: the watcher may queue it again (if it is still in
+    /// the inbox, it changed or could not be moved).
+    fn done_with(&self, path: &Path) {
+        if let Ok(mut f) = self.in_flight.lock() {
+            f.remove(path);
+        }
+    }
+
     /// Lets this worker's job run `extra` longer before the watchdog gives up on it.
     fn allow_more(&self, extra: Duration) {
         let id = std::thread::current().id();
@@ -174,7 +246,7 @@ impl Context {
 
     /// The jobs that have been reading and parsing for longer than `limit`, now given up: the
     /// worker threads and their files.
-    fn overdue(&self, limit: Duration) -> Vec<(ThreadId, PathBuf, Duration)> {
+    fn overdue(&self, limit: Duration) -> Vec<Overdue> {
         let mut out = Vec::new();
         for (id, job) in self.jobs().iter() {
             let elapsed = job.started.elapsed();
@@ -185,7 +257,12 @@ impl Context {
                     .compare_exchange(RUNNING, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             {
-                out.push((*id, job.path.clone(), elapsed));
+                out.push(Overdue {
+                    thread: *id,
+                    path: job.path.clone(),
+                    after: elapsed,
+                    others: job.others.clone(),
+                });
             }
         }
         out
@@ -298,13 +375,19 @@ impl Context {
 
     /// Audits one file: the whole life of a report, synchronously. Never panics on input.
     pub fn process_file(&self, path: &Path) -> Processed {
+        match self.prepare(path) {
+            Step::Done(done) => done,
+            Step::Ready(r) => self.audit_and_store(&r.path, r.outcome, r.stamp),
+        }
+    }
+
+    /// A file's first half: read, hashed, parsed, and claimed for this worker; or finished
+    /// already (a copy of a stored report, a file to try later, a worker given up on).
+    fn prepare(&self, path: &Path) -> Step {
+        let later = |reason: String| Step::Done(Processed::Later { reason });
         let meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
-            Err(e) => {
-                return Processed::Later {
-                    reason: format!("cannot stat: {e}"),
-                }
-            }
+            Err(e) => return later(format!("cannot stat: {e}")),
         };
         let stamp = Stamp::of(&meta);
         let limit = self.config.max_file_size;
@@ -332,29 +415,23 @@ impl Context {
         };
         if refused.is_none() && watch::held_by_this_process(&meta) {
             tracing::warn!(path = %path.display(), "this daemon has the file open itself (its log, its database …): it is never taken for a report; move it out of the inbox");
-            return Processed::Later {
-                reason: "a file of the daemon's own".to_string(),
-            };
+            return later("a file of the daemon's own".to_string());
         }
         let outcome = match refused {
             None => {
                 let bytes = match read_settled(path, &stamp, limit) {
                     Ok(b) => b,
-                    Err(Unsettled::Changed(what)) => return self.settle_again(path, &what),
+                    Err(Unsettled::Changed(what)) => {
+                        return Step::Done(self.settle_again(path, &what))
+                    }
                     Err(Unsettled::Io(e)) if std::fs::symlink_metadata(path).is_err() => {
-                        return Processed::Later {
-                            reason: format!("vanished: {e}"),
-                        }
+                        return later(format!("vanished: {e}"))
                     }
-                    Err(Unsettled::Io(e)) => {
-                        return Processed::Later {
-                            reason: format!("cannot read file: {e}"),
-                        }
-                    }
+                    Err(Unsettled::Io(e)) => return later(format!("cannot read file: {e}")),
                 };
                 let sha = pipeline::sha256_hex(&bytes);
                 if let Some(done) = self.if_known(path, &sha, stamp) {
-                    return done;
+                    return Step::Done(done);
                 }
                 if bytes.starts_with(b"%PDF-") && crate::extract::tesseract().is_some() {
                     // A PDF may be a scan, read by OCR within its own time.
@@ -377,7 +454,7 @@ impl Context {
                     path.display()
                 );
                 if let Some(done) = self.if_known(path, &key, stamp) {
-                    return done;
+                    return Step::Done(done);
                 }
                 Outcome {
                     sha256: key,
@@ -386,9 +463,13 @@ impl Context {
             }
         };
         if !self.claim() {
-            return Processed::GivenUp;
+            return Step::Done(Processed::GivenUp);
         }
-        self.audit_and_store(path, outcome, Some(stamp))
+        Step::Ready(Box::new(Prepared {
+            path: path.to_path_buf(),
+            outcome,
+            stamp: Some(stamp),
+        }))
     }
 
     /// A file whose key (content hash, or the entry's identity) is stored already is finished
@@ -434,88 +515,169 @@ impl Context {
         }
     }
 
-    fn audit_and_store(
-        &self,
-        path: &Path,
-        mut outcome: Outcome,
-        stamp: Option<Stamp>,
-    ) -> Processed {
+    fn audit_and_store(&self, path: &Path, outcome: Outcome, stamp: Option<Stamp>) -> Processed {
+        let prepared = Prepared {
+            path: path.to_path_buf(),
+            outcome,
+            stamp,
+        };
+        self.audit_and_store_all(vec![prepared])
+            .pop()
+            .unwrap_or_else(|| Processed::Later {
+                reason: "not audited".to_string(),
+            })
+    }
+
+    /// Audits and stores files this worker prepared, in order: the rules go over them together
+    /// ([`RuleSet::run_batch`]) and their reports are written in one transaction. A report of
+    /// the year after another one's of the same issuer waits for it to be stored, so that its
+    /// rules read it as the year before, as they would one file after the other.
+    fn audit_and_store_all(&self, items: Vec<Prepared>) -> Vec<Processed> {
+        let mut out = Vec::with_capacity(items.len());
+        for group in independent(items) {
+            out.extend(self.audit_and_store_group(group));
+        }
+        out
+    }
+
+    fn audit_and_store_group(&self, group: Vec<Prepared>) -> Vec<Processed> {
         let set = self.current_rules();
-        let mut notify = None;
-        let mut year_before = YearBefore::None;
-        if let Some(report) = &outcome.report {
-            let (findings, register, given) = self.run_rules(&set, report);
-            outcome.findings = findings;
-            year_before = given;
-            let mail = &self.config.mail;
-            if outcome
-                .findings
-                .iter()
-                .any(|f| f.severity >= mail.min_severity)
-            {
-                let to = mail::recipients_in(mail, report, &register);
-                if to.is_empty() {
-                    tracing::warn!(
-                        path = %path.display(),
-                        organization = report.organization.as_deref().unwrap_or("?"),
-                        "no mail route and no fallback: the summary stays unsent (unrouted)"
-                    );
+        let reports: Vec<&Arc<Report>> = group
+            .iter()
+            .filter_map(|p| p.outcome.report.as_ref())
+            .collect();
+        let (runs, register) = self.run_rules_all(&set, &reports);
+        let mut runs = runs.into_iter();
+        let mail = &self.config.mail;
+        let mut audited = Vec::with_capacity(group.len());
+        for mut p in group {
+            let mut notify = None;
+            let mut year_before = YearBefore::None;
+            if let Some(report) = &p.outcome.report {
+                let (findings, given) = runs.next().unwrap_or((Vec::new(), YearBefore::Unknown));
+                p.outcome.findings = findings;
+                year_before = given;
+                if p.outcome
+                    .findings
+                    .iter()
+                    .any(|f| f.severity >= mail.min_severity)
+                {
+                    let to = mail::recipients_in(mail, report, &register);
+                    if to.is_empty() {
+                        tracing::warn!(
+                            path = %p.path.display(),
+                            organization = report.organization.as_deref().unwrap_or("?"),
+                            "no mail route and no fallback: the summary stays unsent (unrouted)"
+                        );
+                    }
+                    notify = Some(to);
                 }
-                notify = Some(to);
             }
+            audited.push((p, notify, year_before));
         }
         // A copy that went on while the report was parsed and audited: nothing is stored.
-        if !self.unchanged(path, stamp, "while it was audited") {
-            return Processed::Later {
-                reason: "changed while it was audited".to_string(),
-            };
-        }
-        // Encoded before the store is taken: the other workers need not wait for it.
-        let model = match store::encode_model(&outcome) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(path = %path.display(), "report not stored, will retry: {e}");
-                return Processed::Later {
-                    reason: e.to_string(),
-                };
+        // Models are encoded before the store is taken: the other workers need not wait for it.
+        let mut done: Vec<Option<Processed>> = vec![None; audited.len()];
+        let mut models = Vec::with_capacity(audited.len());
+        for (i, (p, _, _)) in audited.iter().enumerate() {
+            if !self.unchanged(&p.path, p.stamp, "while it was audited") {
+                done[i] = Some(Processed::Later {
+                    reason: "changed while it was audited".to_string(),
+                });
+                continue;
             }
-        };
+            match store::encode_model(&p.outcome) {
+                Ok(m) => models.push((i, m)),
+                Err(e) => {
+                    tracing::error!(path = %p.path.display(), "report not stored, will retry: {e}");
+                    done[i] = Some(Processed::Later {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
         let received = store::now();
+        let recordings: Vec<store::Recording<'_>> = models
+            .iter()
+            .map(|(i, model)| {
+                let (p, notify, year_before) = &audited[*i];
+                store::Recording {
+                    outcome: &p.outcome,
+                    report_z: model.as_deref(),
+                    audit: Some((&set.version, *year_before)),
+                    received_at: &received,
+                    notify: notify.as_deref(),
+                }
+            })
+            .collect();
+        let ids: Vec<Result<i64, StoreError>> = match self.record_retrying(&recordings) {
+            Ok(ids) => ids.into_iter().map(Ok).collect(),
+            Err(e) if recordings.len() > 1 => {
+                // One report's failure does not hold back the others: each on its own.
+                tracing::warn!(
+                    reports = recordings.len(),
+                    "reports not stored together ({e}); each is stored on its own"
+                );
+                recordings
+                    .iter()
+                    .map(|r| {
+                        self.record_retrying(std::slice::from_ref(r))
+                            .map(|ids| ids.first().copied().unwrap_or_default())
+                    })
+                    .collect()
+            }
+            Err(e) => vec![Err(e)],
+        };
+        drop(recordings);
+        for ((i, _), id) in models.iter().zip(ids) {
+            let (p, _, _) = &audited[*i];
+            done[*i] = Some(match id {
+                Ok(id) => self.finish_stored(p, id),
+                Err(e) => {
+                    tracing::error!(path = %p.path.display(), "report not stored, will retry: {e}");
+                    Processed::Later {
+                        reason: e.to_string(),
+                    }
+                }
+            });
+        }
+        done.into_iter()
+            .map(|d| {
+                d.unwrap_or_else(|| Processed::Later {
+                    reason: "not stored".to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Records reports in one transaction, retrying while the store is busy (up to ~5 s).
+    fn record_retrying(&self, reports: &[store::Recording<'_>]) -> Result<Vec<i64>, StoreError> {
         let mut delay = Duration::from_millis(100);
-        let id = loop {
-            match self.with_store(|s| {
-                s.record_encoded(
-                    &outcome,
-                    model.as_deref(),
-                    Some((&set.version, year_before)),
-                    &received,
-                    notify.as_deref(),
-                )
-            }) {
-                Ok(id) => break id,
+        loop {
+            match self.with_store(|s| s.record_all(reports)) {
                 Err(e) if e.is_transient() && delay < Duration::from_secs(5) => {
-                    tracing::warn!(path = %path.display(), "store busy, retrying: {e}");
+                    tracing::warn!(reports = reports.len(), "store busy, retrying: {e}");
                     std::thread::sleep(delay);
                     delay *= 2;
                 }
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "report not stored, will retry: {e}");
-                    return Processed::Later {
-                        reason: e.to_string(),
-                    };
-                }
+                done => return done,
             }
-        };
+        }
+    }
+
+    /// A stored report's file goes where its status says: the archive, or quarantine.
+    fn finish_stored(&self, p: &Prepared, id: i64) -> Processed {
+        let outcome = &p.outcome;
         match outcome.status {
             Status::Parsed => {
                 tracing::info!(
-                    path = %path.display(),
+                    path = %p.path.display(),
                     id,
                     organization = outcome.report.as_ref().and_then(|r| r.organization.as_deref()).unwrap_or("?"),
                     findings = outcome.findings.len(),
                     "report audited"
                 );
-                self.move_done(path, &outcome.sha256, id, stamp);
+                self.move_done(&p.path, &outcome.sha256, id, p.stamp);
                 Processed::Stored {
                     id,
                     findings: outcome.findings.len(),
@@ -523,8 +685,8 @@ impl Context {
             }
             Status::Unparseable => {
                 let reason = outcome.error.clone().unwrap_or_default();
-                tracing::warn!(path = %path.display(), id, "report quarantined: {reason}");
-                self.quarantine(path, id, &reason, stamp);
+                tracing::warn!(path = %p.path.display(), id, "report quarantined: {reason}");
+                self.quarantine(&p.path, id, &reason, p.stamp);
                 Processed::Quarantined { id, reason }
             }
         }
@@ -567,13 +729,42 @@ impl Context {
         set: &RuleSet,
         report: &Arc<Report>,
     ) -> (Vec<Finding>, Arc<Matcher>, YearBefore) {
-        let (year_before, previous) = self.previous_from(report, &mut Decoded::default());
-        let (register, mut below) = self.units_of(&[report]);
-        (
-            set.run_with_units(report, previous.as_ref(), below.pop().flatten()),
-            register,
-            year_before,
-        )
+        let (mut runs, register) = self.run_rules_all(set, &[report]);
+        let (findings, year_before) = runs.pop().unwrap_or((Vec::new(), YearBefore::Unknown));
+        (findings, register, year_before)
+    }
+
+    /// The rules over several reports together, each with its year before from the store and
+    /// the units below its issuer: each report's findings and the year before it was given, in
+    /// order, and the units register read for them.
+    fn run_rules_all(
+        &self,
+        set: &RuleSet,
+        reports: &[&Arc<Report>],
+    ) -> (Vec<(Vec<Finding>, YearBefore)>, Arc<Matcher>) {
+        let mut decoded = Decoded::default();
+        let previous: Vec<(YearBefore, Option<Arc<Report>>)> = reports
+            .iter()
+            .map(|r| self.previous_from(r, &mut decoded))
+            .collect();
+        let plain: Vec<&Report> = reports.iter().map(|r| r.as_ref()).collect();
+        let (register, below) = self.units_of(&plain);
+        let subjects = reports
+            .iter()
+            .zip(&previous)
+            .zip(below)
+            .map(|((report, (_, previous)), units)| Subject {
+                report,
+                previous: previous.as_ref(),
+                units,
+            })
+            .collect();
+        let findings = set.run_batch(subjects);
+        let runs = findings
+            .into_iter()
+            .zip(previous.into_iter().map(|(given, _)| given))
+            .collect();
+        (runs, register)
     }
 
     /// The units register and, for each report, the units below its issuer (for the rules'
@@ -1092,7 +1283,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = Stop>) -> Result
                     }
                     continue;
                 }
-                for (thread, path, after) in ctx.overdue(give_up_after) {
+                for Overdue { thread, path, after, others } in ctx.overdue(give_up_after) {
+                    // The rest of its batch goes to the other workers (still in flight: the
+                    // watcher does not queue them a second time).
+                    for other in others {
+                        if job_tx.send(other).is_err() {
+                            break;
+                        }
+                    }
                     // The stuck thread is left to finish on its own (it then stops); it is not
                     // waited for at shutdown.
                     handles.remove(&thread);
@@ -1191,48 +1389,109 @@ fn spawn_worker(
     std::thread::Builder::new()
         .name(format!("audit-{n}"))
         .spawn(move || loop {
-            let next = match rx.lock() {
-                Ok(r) => r.recv(),
+            // One file, and while more are waiting, up to BATCH.
+            let batch = match rx.lock() {
+                Ok(r) => match r.recv() {
+                    Ok(first) => {
+                        let mut batch = vec![first];
+                        while batch.len() < BATCH {
+                            match r.try_recv() {
+                                Ok(p) => batch.push(p),
+                                Err(_) => break,
+                            }
+                        }
+                        batch
+                    }
+                    Err(_) => break,
+                },
                 Err(_) => break,
             };
-            let Ok(path) = next else { break };
-            let state = Arc::new(AtomicU8::new(RUNNING));
-            let me = std::thread::current().id();
-            let started = Instant::now();
-            ctx.jobs().insert(
-                me,
-                Job {
-                    path: path.clone(),
-                    started,
-                    state: state.clone(),
-                    extra: Arc::default(),
-                },
-            );
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                ctx.process_file(&path)
-            }));
-            ctx.jobs().remove(&me);
-            if let Err(panic) = result {
-                // A bug, not an input problem: keep the daemon up and the file in place.
-                let what = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                tracing::error!(path = %path.display(), "internal error while auditing: {what}");
-            }
-            if state.load(Ordering::Acquire) == GIVEN_UP {
-                tracing::warn!(
-                    path = %path.display(),
-                    after = %humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
-                    "a worker given up on has finished its step; it stops"
-                );
+            if !work_on(&ctx, batch) {
                 break;
             }
-            if let Ok(mut f) = ctx.in_flight.lock() {
-                f.remove(&path);
-            }
         })
+}
+
+/// A worker's batch of files: each read and parsed under the watchdog, then audited and stored
+/// together. False when the watchdog gave up on this worker (it then stops: another took its
+/// place, and the rest of its batch was queued again).
+fn work_on(ctx: &Context, batch: Vec<PathBuf>) -> bool {
+    let me = std::thread::current().id();
+    let unwind = |panic: Box<dyn std::any::Any + Send>, paths: &[PathBuf]| {
+        // A bug, not an input problem: keep the daemon up and the files in place.
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        for path in paths {
+            tracing::error!(path = %path.display(), "internal error while auditing: {what}");
+        }
+    };
+    let mut ready: Vec<Prepared> = Vec::new();
+    for (i, path) in batch.iter().enumerate() {
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let started = Instant::now();
+        let others: Vec<PathBuf> = ready
+            .iter()
+            .map(|r| r.path.clone())
+            .chain(batch[i + 1..].iter().cloned())
+            .collect();
+        ctx.jobs().insert(
+            me,
+            Job {
+                path: path.clone(),
+                started,
+                state: state.clone(),
+                extra: Arc::default(),
+                others,
+            },
+        );
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if batch.len() == 1 {
+                Step::Done(ctx.process_file(path))
+            } else {
+                ctx.prepare(path)
+            }
+        }));
+        if state.load(Ordering::Acquire) == GIVEN_UP {
+            ctx.jobs().remove(&me);
+            if let Err(panic) = step {
+                unwind(panic, std::slice::from_ref(path));
+            }
+            tracing::warn!(
+                path = %path.display(),
+                after = %humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
+                dropped = ready.len(),
+                "a worker given up on has finished its step; it stops (the rest of its batch was queued again)"
+            );
+            return false;
+        }
+        match step {
+            Ok(Step::Ready(r)) => ready.push(*r),
+            Ok(Step::Done(_)) => ctx.done_with(path),
+            Err(panic) => {
+                unwind(panic, std::slice::from_ref(path));
+                ctx.done_with(path);
+            }
+        }
+    }
+    // Audited and stored together, no longer watched: each file was claimed (rules have their
+    // own time limit), and the last file's job may not have been.
+    ctx.jobs().remove(&me);
+    let paths: Vec<PathBuf> = ready.iter().map(|r| r.path.clone()).collect();
+    if !ready.is_empty() {
+        let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ctx.audit_and_store_all(ready)
+        }));
+        if let Err(panic) = stored {
+            unwind(panic, &paths);
+        }
+    }
+    for path in &paths {
+        ctx.done_with(path);
+    }
+    true
 }
 
 /// What `reaudit` did.
@@ -1784,6 +2043,7 @@ mod tests {
                     started: Instant::now(),
                     state: state.clone(),
                     extra: Arc::default(),
+                    others: Vec::new(),
                 },
             );
             tx.send(()).expect("registered");
@@ -1809,13 +2069,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         let overdue = ctx.overdue(Duration::from_millis(20));
         assert_eq!(overdue.len(), 1);
-        assert_eq!(overdue[0].1, path);
+        assert_eq!(overdue[0].path, path);
         assert!(
             ctx.overdue(Duration::from_millis(20)).is_empty(),
             "given up once"
         );
 
-        let done = ctx.give_up(&path, overdue[0].2);
+        let done = ctx.give_up(&path, overdue[0].after);
         let Processed::Quarantined { id, reason } = done else {
             panic!("not quarantined: {done:?}");
         };
@@ -1844,6 +2104,183 @@ mod tests {
         assert_eq!(known.expect("store").map(|k| k.id), Some(id));
     }
 
+    /// A stored report as the batch test compares it: its content hash, status, year before
+    /// (as its content hash) and findings (rule, message).
+    type Kept = (String, String, Option<String>, Vec<(String, String)>);
+
+    fn stored(ctx: &Context) -> Vec<Kept> {
+        let db = rusqlite::Connection::open(&ctx.config.database).expect("database");
+        let mut reports = db
+            .prepare(
+                "SELECT r.id, r.sha256, r.status, p.sha256 FROM reports r
+                 LEFT JOIN reports p ON p.id = r.year_before ORDER BY r.sha256",
+            )
+            .expect("query");
+        let rows: Vec<(i64, String, String, Option<String>)> = reports
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        rows.into_iter()
+            .map(|(id, sha, status, before)| {
+                let mut f = db
+                    .prepare("SELECT rule, message FROM findings WHERE report_id = ?1 ORDER BY id")
+                    .expect("findings");
+                let findings = f
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .expect("findings")
+                    .collect::<Result<_, _>>()
+                    .expect("findings");
+                (sha, status, before, findings)
+            })
+            .collect()
+    }
+
+    /// The files of a batch: the seeds, one office's report of the year after its seed's
+    /// (after it, so it is audited after the seed is stored), a file that is no report, and a
+    /// seed's content twice under two names.
+    fn batch_files(dir: &Path) -> Vec<PathBuf> {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+        let inbox = dir.join("inbox");
+        std::fs::create_dir_all(&inbox).expect("inbox");
+        let mut seeds: Vec<PathBuf> = std::fs::read_dir(seeds)
+            .expect("seeds")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
+        seeds.sort();
+        let mut files = Vec::new();
+        for (i, seed) in seeds.iter().enumerate() {
+            let path = inbox.join(format!("{i}.txt"));
+            std::fs::copy(seed, &path).expect("copy");
+            files.push(path);
+            if i == 0 {
+                let next = std::fs::read_to_string(seed)
+                    .expect("seed")
+                    .replace("2020年", "2021年");
+                let path = inbox.join("0-next-year.txt");
+                std::fs::write(&path, next).expect("write");
+                files.push(path);
+                let path = inbox.join("0-again.txt");
+                std::fs::copy(seed, &path).expect("copy");
+                files.push(path);
+            }
+        }
+        let path = inbox.join("not-a-report.txt");
+        std::fs::write(&path, "这不是一份年度报告。").expect("write");
+        files.push(path);
+        files
+    }
+
+    #[test]
+    fn a_batch_stores_what_one_file_after_the_other_would() {
+        // The shipped pack, so that there are findings to compare.
+        let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let context = |dir: &Path| {
+            let mut config = Config::defaults(dir);
+            config.rules_dir = pack.clone();
+            Arc::new(Context::open(config).expect("context"))
+        };
+        let one = tempfile::tempdir().expect("tempdir");
+        let ctx_one = context(one.path());
+        for path in batch_files(one.path()) {
+            ctx_one.process_file(&path);
+        }
+        let batched = tempfile::tempdir().expect("tempdir");
+        let ctx_batch = context(batched.path());
+        let files = batch_files(batched.path());
+        assert!(files.len() <= BATCH + 1, "{}", files.len());
+        assert!(work_on(&ctx_batch, files[..BATCH].to_vec()));
+        assert!(work_on(&ctx_batch, files[BATCH..].to_vec()));
+
+        let (a, b) = (stored(&ctx_one), stored(&ctx_batch));
+        assert_eq!(a.len(), 7, "{a:?}");
+        assert!(a.iter().map(|r| r.3.len()).sum::<usize>() >= 10, "{a:?}");
+        assert_eq!(a, b);
+        // The year after found the seed as its year before, stored in the same batch.
+        assert_eq!(a.iter().filter(|r| r.2.is_some()).count(), 1, "{a:?}");
+        assert!(a.iter().any(|r| r.1 == "unparseable"));
+        // Every file left the inbox: archived, quarantined, or archived as a copy.
+        for dir in [one.path(), batched.path()] {
+            let left: Vec<_> = std::fs::read_dir(dir.join("inbox"))
+                .expect("inbox")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+
+    #[test]
+    fn runs_of_a_batch_keep_an_issuers_year_after_apart_from_its_year() {
+        let item = |org: &str, year: i32| Prepared {
+            path: PathBuf::from(format!("{org}-{year}.txt")),
+            outcome: Outcome {
+                report: Some(Arc::new(Report {
+                    organization: Some(org.to_string()),
+                    year: Some(year),
+                    ..Report::default()
+                })),
+                ..Outcome::unreadable(Path::new("x"), String::new())
+            },
+            stamp: None,
+        };
+        let unread = Prepared {
+            path: PathBuf::from("garbage"),
+            outcome: Outcome::unreadable(Path::new("garbage"), "no report".to_string()),
+            stamp: None,
+        };
+        let runs = independent(vec![
+            item("甲", 2021),
+            item("乙", 2020),
+            unread,
+            item("甲", 2020),
+            item("甲", 2022),
+            item("乙", 2021),
+            item("丙", 2022),
+        ]);
+        let names: Vec<Vec<String>> = runs
+            .iter()
+            .map(|run| {
+                run.iter()
+                    .map(|p| p.path.to_string_lossy().into_owned())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec!["甲-2021.txt", "乙-2020.txt", "garbage", "甲-2020.txt"],
+                vec!["甲-2022.txt", "乙-2021.txt", "丙-2022.txt"],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_rest_of_a_given_up_workers_batch_is_handed_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let me = std::thread::current().id();
+        let others = vec![PathBuf::from("b.txt"), PathBuf::from("c.txt")];
+        ctx.jobs().insert(
+            me,
+            Job {
+                path: PathBuf::from("a.txt"),
+                started: Instant::now(),
+                state: Arc::new(AtomicU8::new(RUNNING)),
+                extra: Arc::default(),
+                others: others.clone(),
+            },
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        let overdue = ctx.overdue(Duration::from_millis(20));
+        ctx.jobs().remove(&me);
+        assert_eq!(overdue.len(), 1);
+        assert_eq!(overdue[0].path, PathBuf::from("a.txt"));
+        assert_eq!(overdue[0].others, others);
+    }
+
     #[test]
     fn a_worker_that_claims_its_report_first_is_not_given_up() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1858,6 +2295,7 @@ mod tests {
                 started: Instant::now(),
                 state: state.clone(),
                 extra: Arc::default(),
+                others: Vec::new(),
             },
         );
         assert!(ctx.claim());

@@ -721,58 +721,32 @@ impl Store {
         notify: Option<&[String]>,
     ) -> Result<i64, StoreError> {
         self.check_same_file()?;
-        let ruleset = audit.map(|(version, _)| version);
         let tx = self.conn.transaction()?;
-        if let Some(id) = tx
-            .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
-            .query_row([&outcome.sha256], |r| r.get::<_, i64>(0))
-            .optional()?
-        {
-            return Ok(id);
-        }
-        let status = match outcome.status {
-            Status::Parsed => "parsed",
-            Status::Unparseable => "unparseable",
-        };
-        let report = outcome.report.as_ref();
-        let now = now();
-        tx.prepare_cached(
-            "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
-                                  report_z, ruleset, received_at, audited_at, needs_review, published,
-                                  year_before)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?
-        .execute(params![
-                outcome.sha256,
-                outcome.path.to_string_lossy(),
-                status,
-                outcome.error,
-                report.and_then(|r| r.organization.clone()),
-                report.and_then(|r| r.year),
-                report.and_then(|r| r.template).map(|t| t.as_str()),
-                outcome.encoding,
-                None::<Vec<u8>>,
-                ruleset,
+        let id = insert_report(
+            &tx,
+            &Recording {
+                outcome,
+                report_z,
+                audit,
                 received_at,
-                report.map(|_| now.clone()),
-                (!outcome.needs_review.is_empty())
-                    .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
-                report.and_then(|r| r.published.clone()),
-                audit.and_then(|(_, year_before)| year_before.column()),
-        ])?;
-        let id = tx.last_insert_rowid();
-        if let Some(z) = report_z {
-            tx.prepare_cached("INSERT INTO models (report_id, z) VALUES (?1, ?2)")?
-                .execute(params![id, z])?;
-        }
-        if let Some(version) = ruleset {
-            insert_findings(&tx, id, &outcome.findings, version, &now)?;
-            if let Some(to) = notify {
-                insert_notice(&tx, id, version, to)?;
-            }
-        }
+                notify,
+            },
+        )?;
         tx.commit()?;
         Ok(id)
+    }
+
+    /// Stores several reports and their findings in one transaction (one commit for all,
+    /// as [`Store::record_encoded`] stores one); their ids, in order. All or none are stored.
+    pub fn record_all(&mut self, reports: &[Recording<'_>]) -> Result<Vec<i64>, StoreError> {
+        self.check_same_file()?;
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(reports.len());
+        for r in reports {
+            ids.push(insert_report(&tx, r)?);
+        }
+        tx.commit()?;
+        Ok(ids)
     }
 
     /// Sets of recipients with pending notices.
@@ -1432,6 +1406,75 @@ pub(crate) fn id_list(ids: &[i64]) -> String {
     }
     out.push(']');
     out
+}
+
+/// A report to record, as [`Store::record_encoded`] takes it.
+pub struct Recording<'a> {
+    pub outcome: &'a Outcome,
+    /// Its model encoded ([`encode_model`]).
+    pub report_z: Option<&'a [u8]>,
+    /// The rule set version its findings are of, and the year before the rules were given;
+    /// `None` for a report not audited.
+    pub audit: Option<(&'a str, YearBefore)>,
+    pub received_at: &'a str,
+    /// The recipients of its summary (`Some(empty)`: no route, kept as `unrouted`).
+    pub notify: Option<&'a [String]>,
+}
+
+/// Writes one report's row, model, findings and notice within `tx`; a report whose content is
+/// stored already is left as it is (its id is returned).
+fn insert_report(tx: &rusqlite::Transaction<'_>, r: &Recording<'_>) -> Result<i64, StoreError> {
+    let outcome = r.outcome;
+    let ruleset = r.audit.map(|(version, _)| version);
+    if let Some(id) = tx
+        .prepare_cached("SELECT id FROM reports WHERE sha256 = ?1")?
+        .query_row([&outcome.sha256], |row| row.get::<_, i64>(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    let status = match outcome.status {
+        Status::Parsed => "parsed",
+        Status::Unparseable => "unparseable",
+    };
+    let report = outcome.report.as_ref();
+    let now = now();
+    tx.prepare_cached(
+        "INSERT INTO reports (sha256, path, status, error, organization, year, template, encoding,
+                              report_z, ruleset, received_at, audited_at, needs_review, published,
+                              year_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        outcome.sha256,
+        outcome.path.to_string_lossy(),
+        status,
+        outcome.error,
+        report.and_then(|r| r.organization.clone()),
+        report.and_then(|r| r.year),
+        report.and_then(|r| r.template).map(|t| t.as_str()),
+        outcome.encoding,
+        None::<Vec<u8>>,
+        ruleset,
+        r.received_at,
+        report.map(|_| now.clone()),
+        (!outcome.needs_review.is_empty())
+            .then(|| serde_json::to_string(&outcome.needs_review).unwrap_or_default()),
+        report.and_then(|r| r.published.clone()),
+        r.audit.and_then(|(_, year_before)| year_before.column()),
+    ])?;
+    let id = tx.last_insert_rowid();
+    if let Some(z) = r.report_z {
+        tx.prepare_cached("INSERT INTO models (report_id, z) VALUES (?1, ?2)")?
+            .execute(params![id, z])?;
+    }
+    if let Some(version) = ruleset {
+        insert_findings(tx, id, &outcome.findings, version, &now)?;
+        if let Some(to) = r.notify {
+            insert_notice(tx, id, version, to)?;
+        }
+    }
+    Ok(id)
 }
 
 /// The stored form of an outcome's report (`None`: no report), for [`Store::record_encoded`].

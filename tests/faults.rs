@@ -91,8 +91,9 @@ fn daemon_over(folder: &str, size: &str) -> Option<(Daemon, Mount)> {
 
 /// A full disk under the database: what the log still has room for is stored (and archived),
 /// the rest waits in the inbox until there is space again; no report is lost or half-stored.
-/// (The database's write-ahead log reuses its space once folded in, so the first reports may
-/// well fit; twelve do not.)
+/// (The database's write-ahead log reuses its space once folded in, and a worker writes the
+/// reports it took together in one transaction, so the first reports may well fit; forty do
+/// not.)
 #[test]
 fn a_full_disk_under_the_database_delays_reports_without_losing_them() {
     let Some((mut d, mount)) = daemon_over("data", "2m") else {
@@ -103,7 +104,7 @@ fn a_full_disk_under_the_database_delays_reports_without_losing_them() {
         d.path("data/ogi-audit.sqlite").exists()
     });
     let ballast = fill(&mount.at);
-    let dropped = 12;
+    let dropped = 40;
     for i in 0..dropped {
         // Distinct contents: the seeds, each with its own trailing blank lines.
         let mut bytes = std::fs::read(seed(&format!("00{}", i % 5))).expect("seed");
