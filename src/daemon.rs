@@ -610,7 +610,7 @@ impl Context {
                 }
             })
             .collect();
-        let ids: Vec<Result<i64, StoreError>> = match self.record_retrying(&recordings) {
+        let ids: Vec<Result<(i64, bool), StoreError>> = match self.record_retrying(&recordings) {
             Ok(ids) => ids.into_iter().map(Ok).collect(),
             Err(e) if recordings.len() > 1 => {
                 // One report's failure does not hold back the others: each on its own.
@@ -618,13 +618,15 @@ impl Context {
                     reports = recordings.len(),
                     "reports not stored together ({e}); each is stored on its own"
                 );
-                recordings
-                    .iter()
-                    .map(|r| {
-                        self.record_retrying(std::slice::from_ref(r))
-                            .map(|ids| ids.first().copied().unwrap_or_default())
-                    })
-                    .collect()
+                let mut each = Vec::with_capacity(recordings.len());
+                for r in &recordings {
+                    // One id for each report recorded.
+                    match self.record_retrying(std::slice::from_ref(r)) {
+                        Ok(ids) => each.extend(ids.into_iter().map(Ok)),
+                        Err(e) => each.push(Err(e)),
+                    }
+                }
+                each
             }
             Err(e) => vec![Err(e)],
         };
@@ -632,7 +634,19 @@ impl Context {
         for ((i, _), id) in models.iter().zip(ids) {
             let (p, _, _) = &audited[*i];
             done[*i] = Some(match id {
-                Ok(id) => self.finish_stored(p, id),
+                Ok((id, true)) => self.finish_stored(p, id),
+                // The same content as a file before it in the batch.
+                Ok((id, false)) => self.finish_known(
+                    &p.path,
+                    &p.outcome.sha256,
+                    &store::Known {
+                        id,
+                        parsed: p.outcome.status == Status::Parsed,
+                        stored_path: None,
+                        error: p.outcome.error.clone(),
+                    },
+                    p.stamp,
+                ),
                 Err(e) => {
                     tracing::error!(path = %p.path.display(), "report not stored, will retry: {e}");
                     Processed::Later {
@@ -651,7 +665,10 @@ impl Context {
     }
 
     /// Records reports in one transaction, retrying while the store is busy (up to ~5 s).
-    fn record_retrying(&self, reports: &[store::Recording<'_>]) -> Result<Vec<i64>, StoreError> {
+    fn record_retrying(
+        &self,
+        reports: &[store::Recording<'_>],
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
         let mut delay = Duration::from_millis(100);
         loop {
             match self.with_store(|s| s.record_all(reports)) {
@@ -2210,6 +2227,29 @@ mod tests {
                 .collect();
             assert!(left.is_empty(), "{left:?}");
         }
+    }
+
+    #[test]
+    fn a_copy_in_the_same_batch_is_a_duplicate_of_the_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let files = [
+            seed_copy(dir.path(), "a.txt"),
+            seed_copy(dir.path(), "b.txt"),
+        ];
+        let ready: Vec<Prepared> = files
+            .iter()
+            .map(|p| match ctx.prepare(p) {
+                Step::Ready(r) => *r,
+                Step::Done(d) => panic!("not ready: {d:?}"),
+            })
+            .collect();
+        let done = ctx.audit_and_store_all(ready);
+        let Processed::Stored { id, .. } = done[0] else {
+            panic!("{done:?}");
+        };
+        assert_eq!(done[1], Processed::Duplicate { id });
+        assert!(files.iter().all(|f| !f.exists()), "both archived");
     }
 
     #[test]

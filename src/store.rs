@@ -722,7 +722,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         self.check_same_file()?;
         let tx = self.conn.transaction()?;
-        let id = insert_report(
+        let (id, _) = insert_report(
             &tx,
             &Recording {
                 outcome,
@@ -737,8 +737,13 @@ impl Store {
     }
 
     /// Stores several reports and their findings in one transaction (one commit for all,
-    /// as [`Store::record_encoded`] stores one); their ids, in order. All or none are stored.
-    pub fn record_all(&mut self, reports: &[Recording<'_>]) -> Result<Vec<i64>, StoreError> {
+    /// as [`Store::record_encoded`] stores one); in order, each one's id and whether it was
+    /// stored now (false: its content was stored before, by an earlier one of them or another
+    /// time). All or none are stored.
+    pub fn record_all(
+        &mut self,
+        reports: &[Recording<'_>],
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
         self.check_same_file()?;
         let tx = self.conn.transaction()?;
         let mut ids = Vec::with_capacity(reports.len());
@@ -1421,9 +1426,12 @@ pub struct Recording<'a> {
     pub notify: Option<&'a [String]>,
 }
 
-/// Writes one report's row, model, findings and notice within `tx`; a report whose content is
-/// stored already is left as it is (its id is returned).
-fn insert_report(tx: &rusqlite::Transaction<'_>, r: &Recording<'_>) -> Result<i64, StoreError> {
+/// Writes one report's row, model, findings and notice within `tx`: its id, and whether it was
+/// written now. A report whose content is stored already is left as it is.
+fn insert_report(
+    tx: &rusqlite::Transaction<'_>,
+    r: &Recording<'_>,
+) -> Result<(i64, bool), StoreError> {
     let outcome = r.outcome;
     let ruleset = r.audit.map(|(version, _)| version);
     if let Some(id) = tx
@@ -1431,7 +1439,7 @@ fn insert_report(tx: &rusqlite::Transaction<'_>, r: &Recording<'_>) -> Result<i6
         .query_row([&outcome.sha256], |row| row.get::<_, i64>(0))
         .optional()?
     {
-        return Ok(id);
+        return Ok((id, false));
     }
     let status = match outcome.status {
         Status::Parsed => "parsed",
@@ -1474,7 +1482,7 @@ fn insert_report(tx: &rusqlite::Transaction<'_>, r: &Recording<'_>) -> Result<i6
             insert_notice(tx, id, version, to)?;
         }
     }
-    Ok(id)
+    Ok((id, true))
 }
 
 /// The stored form of an outcome's report (`None`: no report), for [`Store::record_encoded`].
