@@ -876,16 +876,7 @@ impl Store {
              ORDER BY f.id",
             if keep { "" } else { "NOT" }
         ))?;
-        let rows = stmt.query_map(params![id, ruleset], |r| {
-            let severity: String = r.get(1)?;
-            let evidence: String = r.get(3)?;
-            Ok(Finding {
-                rule: r.get(0)?,
-                severity: severity.parse().unwrap_or(crate::model::Severity::Info),
-                message: r.get(2)?,
-                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-            })
-        })?;
+        let rows = stmt.query_map(params![id, ruleset], |r| finding_at(r, 0))?;
         Ok((report, path, rows.collect::<Result<_, _>>()?))
     }
 
@@ -896,19 +887,7 @@ impl Store {
             "SELECT id, rule, severity, message, evidence FROM findings
              WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![id, audit], |r| {
-            let severity: String = r.get(2)?;
-            let evidence: String = r.get(4)?;
-            Ok((
-                r.get(0)?,
-                Finding {
-                    rule: r.get(1)?,
-                    severity: severity.parse().unwrap_or(crate::model::Severity::Info),
-                    message: r.get(3)?,
-                    evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-                },
-            ))
-        })?;
+        let rows = stmt.query_map(params![id, audit], |r| Ok((r.get(0)?, finding_at(r, 1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -1157,15 +1136,7 @@ impl Store {
         let mut out: HashMap<i64, Vec<Finding>> = HashMap::new();
         let mut rows = stmt.query([id_list(ids)])?;
         while let Some(r) = rows.next()? {
-            let severity: String = r.get(2)?;
-            let evidence: String = r.get(4)?;
-            out.entry(r.get(0)?).or_default().push(Finding {
-                rule: r.get(1)?,
-                // Written by this program: an unknown name would be a store of a later one.
-                severity: severity.parse().unwrap_or(crate::model::Severity::Error),
-                message: r.get(3)?,
-                evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
-            });
+            out.entry(r.get(0)?).or_default().push(finding_at(r, 1)?);
         }
         Ok(out)
     }
@@ -1398,6 +1369,20 @@ pub struct LastAudit {
     pub year_before: YearBefore,
 }
 
+/// A finding from a row's columns `rule, severity, message, evidence`, the first at `from`.
+/// Written by this program: a severity it does not know (a later program's) reads as `info`,
+/// evidence that is not JSON as null.
+fn finding_at(r: &rusqlite::Row<'_>, from: usize) -> rusqlite::Result<Finding> {
+    let severity: String = r.get(from + 1)?;
+    let evidence: String = r.get(from + 3)?;
+    Ok(Finding {
+        rule: r.get(from)?,
+        severity: severity.parse().unwrap_or(crate::model::Severity::Info),
+        message: r.get(from + 2)?,
+        evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+    })
+}
+
 /// Report ids as the JSON array SQLite's `json_each` reads: one statement for any number of
 /// them.
 pub(crate) fn id_list(ids: &[i64]) -> String {
@@ -1570,17 +1555,7 @@ fn fill_fingerprints(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
                  WHERE report_id = ?1 AND ruleset = ?2 ORDER BY id",
             )?
             .query_map(params![report, ruleset], |r| {
-                let severity: String = r.get(2)?;
-                let evidence: String = r.get(4)?;
-                Ok((
-                    r.get(0)?,
-                    Finding {
-                        rule: r.get(1)?,
-                        severity: severity.parse().unwrap_or(crate::model::Severity::Info),
-                        message: r.get(3)?,
-                        evidence: serde_json::from_str(&evidence).unwrap_or_default(),
-                    },
-                ))
+                Ok((r.get(0)?, finding_at(r, 1)?))
             })?
             .collect::<Result<_, _>>()?;
         let findings: Vec<Finding> = rows.iter().map(|(_, f)| f.clone()).collect();
