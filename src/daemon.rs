@@ -764,24 +764,40 @@ impl Context {
             .iter()
             .map(|r| self.previous_from(r, &mut decoded))
             .collect();
-        let plain: Vec<&Report> = reports.iter().map(|r| r.as_ref()).collect();
-        let (register, below) = self.units_of(&plain);
-        let subjects = reports
+        let given: Vec<_> = reports
             .iter()
             .zip(&previous)
+            .map(|(report, (_, previous))| (*report, previous.as_ref()))
+            .collect();
+        let (findings, register) = self.run_given(set, &given, &[]);
+        let runs = findings
+            .into_iter()
+            .zip(previous.into_iter().map(|(year_before, _)| year_before))
+            .collect();
+        (runs, register)
+    }
+
+    /// The rules over reports each given with its year before, also seeing the units below
+    /// each issuer (read here, with the register, which is returned); a report with `earlier`
+    /// findings keeps those that hold ([`RuleSet::run_batch_reusing`]).
+    fn run_given(
+        &self,
+        set: &RuleSet,
+        given: &[(&Arc<Report>, Option<&Arc<Report>>)],
+        earlier: &[Option<Earlier<'_>>],
+    ) -> (Vec<Vec<Finding>>, Arc<Matcher>) {
+        let reports: Vec<&Report> = given.iter().map(|(r, _)| r.as_ref()).collect();
+        let (register, below) = self.units_of(&reports);
+        let subjects = given
+            .iter()
             .zip(below)
-            .map(|((report, (_, previous)), units)| Subject {
+            .map(|(&(report, previous), units)| Subject {
                 report,
-                previous: previous.as_ref(),
+                previous,
                 units,
             })
             .collect();
-        let findings = set.run_batch(subjects);
-        let runs = findings
-            .into_iter()
-            .zip(previous.into_iter().map(|(given, _)| given))
-            .collect();
-        (runs, register)
+        (set.run_batch_reusing(subjects, earlier), register)
     }
 
     /// The units register and, for each report, the units below its issuer (for the rules'
@@ -814,14 +830,9 @@ impl Context {
         report: &Report,
         decoded: &mut Decoded,
     ) -> (YearBefore, Option<Arc<Report>>) {
-        match self.read_previous(report, decoded) {
-            Some((id, r)) => (YearBefore::Report(id), Some(r)),
-            None => (YearBefore::None, None),
-        }
-    }
-
-    fn read_previous(&self, report: &Report, decoded: &mut Decoded) -> Option<(i64, Arc<Report>)> {
-        let (org, year) = (report.organization.as_deref()?, report.year?);
+        let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
+            return (YearBefore::None, None);
+        };
         let read = self
             .with_store(|s| s.stored_report_id(org, year - 1))
             .and_then(|id| {
@@ -839,10 +850,15 @@ impl Context {
                     .flatten()
                     .map(|r| (id, decoded.keep(id, Arc::new(r)))))
             });
-        read.unwrap_or_else(|e| {
-            tracing::warn!("previous year's report not read: {e}");
-            None
-        })
+        match read {
+            Ok(Some((id, r))) => (YearBefore::Report(id), Some(r)),
+            Ok(None) => (YearBefore::None, None),
+            // The rules go without it; whether there was one is not known.
+            Err(e) => {
+                tracing::warn!("previous year's report not read: {e}");
+                (YearBefore::Unknown, None)
+            }
+        }
     }
 
     /// Moves a stored report's file to the archive and records where (unless one is recorded).
@@ -1464,13 +1480,7 @@ fn work_on(ctx: &Context, batch: Vec<PathBuf>) -> bool {
                 others,
             },
         );
-        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if batch.len() == 1 {
-                Step::Done(ctx.process_file(path))
-            } else {
-                ctx.prepare(path)
-            }
-        }));
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.prepare(path)));
         if state.load(Ordering::Acquire) == GIVEN_UP {
             ctx.jobs().remove(&me);
             if let Err(panic) = step {
@@ -1776,17 +1786,9 @@ fn reaudit_batch(
             year_before,
         });
     }
-    // The register once for the batch; each report's units below it.
-    let reports: Vec<&Report> = items.iter().map(|i| i.report.as_ref()).collect();
-    let (register, below) = ctx.units_of(&reports);
-    let jobs = items
+    let given: Vec<_> = items
         .iter()
-        .zip(below)
-        .map(|(item, units)| Subject {
-            report: &item.report,
-            previous: item.previous.as_ref(),
-            units,
-        })
+        .map(|item| (&item.report, item.previous.as_ref()))
         .collect();
     let earlier: Vec<Option<Earlier<'_>>> = items
         .iter()
@@ -1797,7 +1799,8 @@ fn reaudit_batch(
             })
         })
         .collect();
-    let all = set.run_batch_reusing(jobs, &earlier);
+    // The register once for the batch; each report's units below it.
+    let (all, register) = ctx.run_given(set, &given, &earlier);
     let mut news = Vec::with_capacity(items.len());
     let mut recipients = Vec::with_capacity(items.len());
     for (item, findings) in items.iter().zip(&all) {
