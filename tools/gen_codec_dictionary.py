@@ -39,7 +39,8 @@ for seed in SEEDS:
     for key in ["table2", "table3", "table4", "raw_cells"]:
         parts.append(json.dumps({key: r[key]}, ensure_ascii=False, separators=(",", ":"))[1:-1])
 data = ",".join(parts).encode()
-# Deflate reaches back 32 KB: the end of the dictionary is what it can use.
+# Deflate (formats 1 and 2) reaches back 32 KB: the end of the dictionary is what it could use;
+# zstd (format 3) takes the same bytes as raw content.
 data = data[-LIMIT:]
 (ROOT / "src/store/codec.dict").write_bytes(data)
 print(f"src/store/codec.dict: {len(data)} bytes")

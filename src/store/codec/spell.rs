@@ -1,5 +1,5 @@
 //! A report's text spelled in two bytes per Chinese character instead of UTF-8's three, so that
-//! deflate finds its repeats in less: GB18030's two-byte codes (the national standard's, taken
+//! the compressor finds its repeats in less: GB18030's two-byte codes (the national standard's, taken
 //! from `encoding_rs`'s decoder), ASCII as itself, and any other character as an escape byte and
 //! its UTF-8. Lossless for every text by construction, and fast both ways (two table lookups per
 //! character; `encoding_rs`'s own GB18030 encoder searches its index, built for size, and took
