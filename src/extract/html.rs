@@ -517,12 +517,38 @@ fn prepare(html: &str) -> Result<std::borrow::Cow<'_, str>, ExtractError> {
     Ok(std::borrow::Cow::Owned(out))
 }
 
+/// Bytes of the page handed to the HTML parser at a time: the budget is checked between them,
+/// so a page that is slow to build into a tree stops within its time.
+const PARSE_CHUNK: usize = 64 << 10;
+
+/// The page's document tree, parsed `chunk` bytes at a time (rounded up to a character) with
+/// the budget checked after each; the parser is streaming, so the tree is the one a single
+/// call would build.
+fn parse_document(html: &str, chunk: usize) -> Result<Html, ExtractError> {
+    use html5ever::tendril::TendrilSink;
+    let mut parser = html5ever::driver::parse_document(
+        scraper::HtmlTreeSink::new(Html::new_document()),
+        html5ever::ParseOpts::default(),
+    );
+    let mut rest = html;
+    while !rest.is_empty() {
+        let mut cut = chunk.clamp(1, rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        let (piece, after) = rest.split_at(cut);
+        parser.process(scraper::StrTendril::from_slice(piece));
+        crate::budget::check("parsing the HTML")?;
+        rest = after;
+    }
+    Ok(parser.finish())
+}
+
 /// The page as text: title, paragraphs, and tables as ` | ` rows.
 pub fn to_text(html: &str) -> Result<String, ExtractError> {
     let html = prepare(html)?;
     crate::budget::check("preparing the HTML")?;
-    let doc = Html::parse_document(&html);
-    crate::budget::check("parsing the HTML")?;
+    let doc = parse_document(&html, PARSE_CHUNK)?;
     let mut out = String::new();
     // The title first: saved pages put navigation before the report's own heading.
     if let Some(title) = doc
@@ -706,6 +732,52 @@ fn table_text(table: NodeRef<'_>, out: &mut String) -> Result<(), ExtractError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_parsed_in_pieces_is_the_page_parsed_at_once() {
+        let pages: [&[u8]; 3] = [
+            include_bytes!("../../tests/fixtures/samples/2019-shanghai-bgt.html"),
+            include_bytes!("../../tests/fixtures/samples/2023-shuyang-fgj.html"),
+            include_bytes!("../../tests/fixtures/fuzz/html-reopened-formatting.html"),
+        ];
+        for bytes in pages {
+            let (page, _) = decode(bytes).expect("decoded");
+            let page = prepare(&page).expect("prepared");
+            let whole = Html::parse_document(&page).html();
+            // Pieces that cut tags, entities, `\r\n` and multi-byte characters.
+            for chunk in [1, 7, 4096, PARSE_CHUNK] {
+                let pieces = parse_document(&page, chunk).expect("parsed").html();
+                assert!(
+                    pieces == whole,
+                    "a page parsed {chunk} bytes at a time differs"
+                );
+            }
+        }
+        let cut = "<p>a&amp;b&#20013;\r\n<b>粗</b></p>";
+        for chunk in 1..cut.len() {
+            assert_eq!(
+                parse_document(cut, chunk).expect("parsed").html(),
+                Html::parse_document(cut).html()
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_slow_to_parse_stops_within_its_time() {
+        let page = "<p>本机关依法公开政府信息，共计<b>12</b>条。</p>\n".repeat(20_000);
+        let budget = crate::budget::Budget {
+            time: std::time::Duration::ZERO,
+            ..crate::budget::Budget::default()
+        };
+        // The deadline has passed before the first piece: the parser stops after it, not at
+        // the end of the page.
+        let err = crate::budget::within(budget, || parse_document(&page, PARSE_CHUNK))
+            .expect_err("out of time");
+        assert!(
+            err.to_string().ends_with("stopped while parsing the HTML"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn spans_resolve_into_a_grid_and_blanks_stay_blank() {
