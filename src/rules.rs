@@ -26,6 +26,7 @@
 //! gives values that scripts read with `setting("name")` (dates, thresholds).
 
 mod api;
+mod grid;
 mod similar;
 pub mod testing;
 mod view;

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use regex::Regex;
 use rhai::{
@@ -15,6 +16,7 @@ use rhai::{
 };
 use rustc_hash::FxHashMap;
 
+use super::grid::Cells;
 use super::similar;
 use super::view::{self, ScriptReport};
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
@@ -22,27 +24,52 @@ use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GRO
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
 thread_local! {
-    /// Compiled patterns, per worker thread (no lock on the hot path).
+    /// This thread's copies of the compiled patterns (no lock on the hot path; each copy has
+    /// its own search caches).
     static REGEX_CACHE: RefCell<FxHashMap<String, Rc<Regex>>> = RefCell::new(FxHashMap::default());
 }
+
+/// Patterns kept at most, per thread and in [`COMPILED`]; past it they are compiled again.
+const MAX_PATTERNS: usize = 1024;
+
+/// The process's compiled patterns, from which each thread takes its copy: compiling one costs
+/// about a million instructions (its Unicode classes), more than a report's search with it, so
+/// the threads of `check`, `reaudit` or the daemon compile each pattern once between them.
+static COMPILED: LazyLock<Mutex<FxHashMap<String, Regex>>> = LazyLock::new(Mutex::default);
 
 /// Compiles (or fetches) a pattern; bad or oversized patterns are script errors.
 fn regex(pattern: &str) -> Res<Rc<Regex>> {
     if let Some(re) = REGEX_CACHE.with_borrow(|c| c.get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
+    let (re, _) = shared_regex(pattern)?;
     let re = Rc::new(re);
     REGEX_CACHE.with_borrow_mut(|cache| {
-        if cache.len() > 1024 {
+        if cache.len() > MAX_PATTERNS {
             cache.clear();
         }
         cache.insert(pattern.to_string(), re.clone());
     });
     Ok(re)
+}
+
+/// A copy of the process's compiled `pattern`, compiled now if no thread has (then `true`).
+/// The lock is held while compiling: a thread asking for the same pattern meanwhile waits for
+/// it rather than compiling it too.
+fn shared_regex(pattern: &str) -> Res<(Regex, bool)> {
+    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(re) = compiled.get(pattern) {
+        return Ok((re.clone(), false));
+    }
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))?;
+    if compiled.len() > MAX_PATTERNS {
+        compiled.clear();
+    }
+    compiled.insert(pattern.to_string(), re.clone());
+    Ok((re, true))
 }
 
 fn template_of(report: &Report) -> Template {
@@ -68,6 +95,13 @@ fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
             .map_or(Dynamic::UNIT, Dynamic::from),
         _ => Dynamic::UNIT,
     }
+}
+
+/// A count of table 3 or 4 (a number, or `()`), read by position.
+fn count(cells: Cells<'_>, table: &str, row: &str, col: &str) -> Dynamic {
+    cells
+        .value(table, row, col)
+        .map_or(Dynamic::UNIT, Dynamic::from)
 }
 
 /// A cell as evidence (`model::CellRef`): where it is, its value and its text as printed
@@ -157,19 +191,12 @@ fn quote_map(sentence: &str, start: usize, end: usize) -> Map {
 /// The 总计 of some table-3 rows together, as the document gives it: a row whose 总计 cell is
 /// blank counts with the sum of its applicant cells (the blank cell itself is another rule's
 /// finding). `None` when a cell involved is unread, or when no cell of the rows is filled.
-fn category_total(report: &Report, rows: &[String]) -> Option<i64> {
-    let value = |row: &str, col: &str| {
-        report
-            .table3
-            .get(row)
-            .and_then(|r| r.get(col))
-            .copied()
-            .flatten()
-    };
+fn category_total(cells: Cells<'_>, rows: &[String]) -> Option<i64> {
+    let value = |row: &str, col: &str| cells.value("table3", row, col);
     let mut total = 0i64;
     let mut any = false;
     for row in rows {
-        if report.is_unread("table3", row, "total") {
+        if cells.is_unread("table3", row, "total") {
             return None;
         }
         if let Some(v) = value(row, "total") {
@@ -178,7 +205,7 @@ fn category_total(report: &Report, rows: &[String]) -> Option<i64> {
             continue;
         }
         for col in &T3_COLUMNS[..6] {
-            if report.is_unread("table3", row, col) {
+            if cells.is_unread("table3", row, col) {
                 return None;
             }
             if let Some(v) = value(row, col) {
@@ -201,23 +228,19 @@ fn as_float(v: &Dynamic) -> Option<FLOAT> {
 /// template order, as `#{row, col, value, raw, kind}`: rules look only at these instead of every
 /// cell. `raw` is the cell as printed (`()` when it was not read); `kind` is `"missing"` (not
 /// read), `"blank"` (empty or `/`, `-`, `—`, `无`), `"text"` (something else) or `"negative"`.
-fn suspect_cells(report: &Report, table: &str, kinds: Option<&[&str]>) -> Array {
-    let (t, rows, cols): (&crate::model::Table, Vec<&str>, &[&str]) = match table {
-        "table3" => (
-            &report.table3,
-            model::t3_rows(template_of(report)),
-            &T3_COLUMNS,
-        ),
-        "table4" => (&report.table4, T4_GROUPS.to_vec(), &T4_COLUMNS),
+fn suspect_cells(cells: Cells<'_>, table: &str, kinds: Option<&[&str]>) -> Array {
+    let report = cells.report;
+    let (rows, cols): (Vec<&str>, &[&str]) = match table {
+        "table3" => (model::t3_rows(template_of(report)), &T3_COLUMNS),
+        "table4" => (T4_GROUPS.to_vec(), &T4_COLUMNS),
         _ => return Array::new(),
     };
     let mut out = Array::new();
     let raw_table = report.raw_cells.get(table);
     for row in rows {
-        let values = t.get(row);
         let mut raw_row = None;
         for col in cols {
-            let v = values.and_then(|r| r.get(*col)).copied().flatten();
+            let v = cells.value(table, row, col);
             if v.is_some_and(|v| v >= 0) {
                 continue;
             }
@@ -462,51 +485,51 @@ pub fn register(engine: &mut Engine) {
 
     // Cells and sums.
     pure("t3").register_into_engine(engine, |r: &mut ScriptReport, row: &str, col: &str| {
-        cell(r.report(), "table3", row, col)
+        count(r.cells(), "table3", row, col)
     });
     pure("t4").register_into_engine(engine, |r: &mut ScriptReport, group: &str, col: &str| {
-        cell(r.report(), "table4", group, col)
+        count(r.cells(), "table4", group, col)
     });
     pure("t2").register_into_engine(engine, |r: &mut ScriptReport, row: &str, col: &str| {
         cell(r.report(), "table2", row, col)
     });
     pure("suspect_cells").register_into_engine(engine, |r: &mut ScriptReport, table: &str| {
-        suspect_cells(r.report(), table, None)
+        suspect_cells(r.cells(), table, None)
     });
     pure("suspect_cells").register_into_engine(
         engine,
         |r: &mut ScriptReport, table: &str, kinds: Array| {
             let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
             let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-            suspect_cells(r.report(), table, Some(&kinds))
+            suspect_cells(r.cells(), table, Some(&kinds))
         },
     );
     // Sums over table-3 cells: blank cells count as nothing, but one unread cell makes the sum
     // unknown (`()`), so no rule compares a sum the parser could only read in part.
     pure("row_sum").register_into_engine(engine, |r: &mut ScriptReport, row: &str| {
-        let report = r.report();
+        let cells = r.cells();
         if T3_COLUMNS[..6]
             .iter()
-            .any(|c| report.is_unread("table3", row, c))
+            .any(|c| cells.is_unread("table3", row, c))
         {
             return Dynamic::UNIT;
         }
         sum(T3_COLUMNS[..6]
             .iter()
-            .map(|c| cell(report, "table3", row, c)))
+            .map(|c| count(cells, "table3", row, c)))
     });
     pure("column_sum").register_into_engine(
         engine,
         |r: &mut ScriptReport, col: &str, rows: Array| {
-            let report = r.report();
+            let cells = r.cells();
             let rows: Vec<String> = rows
                 .iter()
                 .filter_map(|row| row.clone().into_string().ok())
                 .collect();
-            if rows.iter().any(|row| report.is_unread("table3", row, col)) {
+            if rows.iter().any(|row| cells.is_unread("table3", row, col)) {
                 return Dynamic::UNIT;
             }
-            sum(rows.iter().map(|row| cell(report, "table3", row, col)))
+            sum(rows.iter().map(|row| count(cells, "table3", row, col)))
         },
     );
     pure("category_total").register_into_engine(engine, |r: &mut ScriptReport, rows: Array| {
@@ -514,7 +537,7 @@ pub fn register(engine: &mut Engine) {
             .iter()
             .filter_map(|row| row.clone().into_string().ok())
             .collect();
-        category_total(r.report(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
+        category_total(r.cells(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
     });
     FuncRegistration::new("cell_labels").register_into_engine(
         engine,
@@ -592,7 +615,7 @@ pub fn register(engine: &mut Engine) {
     pure("unread").register_into_engine(
         engine,
         |r: &mut ScriptReport, table: &str, row: &str, col: &str| {
-            r.report().is_unread(table, row, col)
+            r.cells().is_unread(table, row, col)
         },
     );
     pure("section_text").register_into_engine(engine, |r: &mut ScriptReport, key: &str| {
@@ -771,6 +794,28 @@ pub fn register(engine: &mut Engine) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_is_compiled_once_for_all_threads() {
+        let pattern = "只在这个测试里用的(模式)\\d+";
+        let first = std::thread::spawn(move || {
+            let compiled_here = shared_regex(pattern).map(|(_, now)| now);
+            (
+                compiled_here,
+                regex(pattern).map(|re| re.is_match("只在这个测试里用的模式12")),
+            )
+        })
+        .join()
+        .expect("first thread");
+        assert_eq!(first.0.ok(), Some(true));
+        assert_eq!(first.1.ok(), Some(true));
+        let second = std::thread::spawn(move || shared_regex(pattern).map(|(_, now)| now))
+            .join()
+            .expect("second thread");
+        assert_eq!(second.ok(), Some(false), "compiled again by another thread");
+        let bad = regex("(未闭合").map(|_| ()).expect_err("a bad pattern");
+        assert!(bad.to_string().contains("invalid regex `(未闭合`"), "{bad}");
+    }
 
     #[test]
     fn labels_decimals_han() {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map};
 
+use super::grid::{Cells, Grid};
 use crate::model::{Claim, Report};
 
 /// The names scripts can read, as `report.NAME` or `report["NAME"]`.
@@ -54,6 +55,8 @@ struct View {
     converted: Mutex<HashMap<&'static str, Dynamic>>,
     /// `report.claims` as Rhai maps, each built the first time a helper hands it out.
     claims: Vec<OnceLock<Dynamic>>,
+    /// Tables 3 and 4 by position, built the first time a helper reads a cell.
+    grid: OnceLock<Grid>,
 }
 
 /// A shared, read-only report handle for scripts.
@@ -78,7 +81,16 @@ impl ScriptReport {
             previous: previous.map(|p| ScriptReport::new(p, None)),
             units,
             converted: Mutex::new(HashMap::new()),
+            grid: OnceLock::new(),
         }))
+    }
+
+    /// The report's cells, read by position where the names are the templates'.
+    pub fn cells(&self) -> Cells<'_> {
+        Cells {
+            report: &self.0.report,
+            grid: self.0.grid.get_or_init(|| Grid::of(&self.0.report)),
+        }
     }
 
     /// Claim `i` of the report as a Rhai map (a copy of the one built on first use).
