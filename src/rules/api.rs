@@ -16,7 +16,7 @@ use rhai::{
 };
 use rustc_hash::FxHashMap;
 
-use super::grid::Cells;
+use super::grid::{Cells, Slot};
 use super::similar;
 use super::view::{self, ScriptReport};
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
@@ -239,8 +239,9 @@ fn suspect_cells(cells: Cells<'_>, table: &str, kinds: Option<&[&str]>) -> Array
     let raw_table = report.raw_cells.get(table);
     for row in rows {
         let mut raw_row = None;
-        for col in cols {
-            let v = cells.value(table, row, col);
+        let slots = cells.row(table, row).unwrap_or_default();
+        for (col, slot) in cols.iter().zip(slots.iter()) {
+            let v = slot.value;
             if v.is_some_and(|v| v >= 0) {
                 continue;
             }
@@ -508,15 +509,14 @@ pub fn register(engine: &mut Engine) {
     // unknown (`()`), so no rule compares a sum the parser could only read in part.
     pure("row_sum").register_into_engine(engine, |r: &mut ScriptReport, row: &str| {
         let cells = r.cells();
-        if T3_COLUMNS[..6]
-            .iter()
-            .any(|c| cells.is_unread("table3", row, c))
-        {
+        let slots = cells.row("table3", row).unwrap_or_default();
+        let applicants = &slots[..slots.len().min(6)];
+        if applicants.iter().any(Slot::unread) {
             return Dynamic::UNIT;
         }
-        sum(T3_COLUMNS[..6]
+        sum(applicants
             .iter()
-            .map(|c| count(cells, "table3", row, c)))
+            .map(|s| s.value.map_or(Dynamic::UNIT, Dynamic::from)))
     });
     pure("column_sum").register_into_engine(
         engine,

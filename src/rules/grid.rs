@@ -7,18 +7,25 @@
 //! it does not know (table 2, or a row no template has) is looked up in the report as before,
 //! so it answers what the report's own methods answer for every name.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
-
-use rustc_hash::FxHashMap;
 
 use crate::model::{self, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
 /// What the grid knows of one cell.
 #[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    value: Option<i64>,
+pub struct Slot {
+    pub value: Option<i64>,
     /// The parser recorded the text the cell was printed as (blank, `/`, a number …).
-    printed: bool,
+    pub printed: bool,
+}
+
+impl Slot {
+    /// As [`Report::is_unread`]: no value and no printed text.
+    pub fn unread(&self) -> bool {
+        self.value.is_none() && !self.printed
+    }
 }
 
 /// Every row of table 3 in either template, in one numbering.
@@ -33,20 +40,12 @@ static T3_ROWS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     rows
 });
 
-/// Row and column names to their index in the grid: (table 3 rows, table 3 columns, table 4
-/// groups, table 4 columns).
-type Index = FxHashMap<&'static str, usize>;
-static INDEX: LazyLock<[Index; 4]> = LazyLock::new(|| {
-    let number = |names: &[&'static str]| -> Index {
-        names.iter().enumerate().map(|(i, n)| (*n, i)).collect()
-    };
-    [
-        number(&T3_ROWS),
-        number(&T3_COLUMNS),
-        number(&T4_GROUPS),
-        number(&T4_COLUMNS),
-    ]
-});
+/// The position of `name` among `names`. The names differ in length more often than not, and
+/// `==` compares lengths first, so this costs a few comparisons of integers and about one of
+/// bytes: less than hashing the name.
+fn position(names: &[&str], name: &str) -> Option<usize> {
+    names.iter().position(|n| *n == name)
+}
 
 /// Tables 3 and 4 of one report by position.
 #[derive(Debug, Clone)]
@@ -57,69 +56,112 @@ pub struct Grid {
 
 impl Grid {
     pub fn of(report: &Report) -> Grid {
-        let [t3_rows, t3_cols, t4_groups, t4_cols] = &*INDEX;
         let mut grid = Grid {
             t3: vec![[Slot::default(); T3_COLUMNS.len()]; T3_ROWS.len()],
             t4: [[Slot::default(); T4_COLUMNS.len()]; T4_GROUPS.len()],
         };
-        let mut fill = |table: &str, row: &str, col: &str, set: &dyn Fn(&mut Slot)| {
-            let slot = match table {
-                "table3" => t3_rows
-                    .get(row)
-                    .zip(t3_cols.get(col))
-                    .map(|(r, c)| &mut grid.t3[*r][*c]),
-                _ => t4_groups
-                    .get(row)
-                    .zip(t4_cols.get(col))
-                    .map(|(r, c)| &mut grid.t4[*r][*c]),
-            };
-            if let Some(slot) = slot {
-                set(slot);
-            }
-        };
-        for (table, cells) in [("table3", &report.table3), ("table4", &report.table4)] {
-            for (row, values) in cells {
-                for (col, value) in values {
-                    fill(table, row, col, &|s| s.value = *value);
-                }
-            }
-            for (row, texts) in report.raw_cells.get(table).into_iter().flatten() {
-                for col in texts.keys() {
-                    fill(table, row, col, &|s| s.printed = true);
-                }
-            }
-        }
+        let no_text = BTreeMap::new();
+        let raw = |table: &str| report.raw_cells.get(table).unwrap_or(&no_text);
+        let number = |s: &mut Slot, v: &Option<i64>| s.value = *v;
+        let printed = |s: &mut Slot, _: &String| s.printed = true;
+        fill(&mut grid.t3, &T3_ROWS, &T3_COLUMNS, &report.table3, number);
+        fill(&mut grid.t3, &T3_ROWS, &T3_COLUMNS, raw("table3"), printed);
+        fill(
+            &mut grid.t4,
+            &T4_GROUPS,
+            &T4_COLUMNS,
+            &report.table4,
+            number,
+        );
+        fill(
+            &mut grid.t4,
+            &T4_GROUPS,
+            &T4_COLUMNS,
+            raw("table4"),
+            printed,
+        );
         grid
     }
 
-    fn slot(&self, table: &str, row: &str, col: &str) -> Option<Slot> {
-        let [t3_rows, t3_cols, t4_groups, t4_cols] = &*INDEX;
+    /// The row's slots, when both the table and the row are numbered.
+    fn row(&self, table: &str, row: &str) -> Option<&[Slot]> {
         match table {
-            "table3" => {
-                let (r, c) = (t3_rows.get(row)?, t3_cols.get(col)?);
-                Some(self.t3[*r][*c])
-            }
-            "table4" => {
-                let (r, c) = (t4_groups.get(row)?, t4_cols.get(col)?);
-                Some(self.t4[*r][*c])
-            }
+            "table3" => Some(&self.t3[position(&T3_ROWS, row)?]),
+            "table4" => Some(&self.t4[position(&T4_GROUPS, row)?]),
             _ => None,
         }
     }
 }
 
-/// A report's cells: the grid where it knows the names, the report's maps where it does not.
+/// Sets the slots of a table from its cells by name (`rows` and `cols` number them); cells of
+/// a row or column not numbered are left to the report's maps.
+fn fill<T, const N: usize>(
+    slots: &mut [[Slot; N]],
+    rows: &[&str],
+    cols: &[&str],
+    cells: &BTreeMap<String, BTreeMap<String, T>>,
+    set: impl Fn(&mut Slot, &T),
+) {
+    for (row, cells) in cells {
+        let Some(row) = position(rows, row).and_then(|r| slots.get_mut(r)) else {
+            continue;
+        };
+        for (col, cell) in cells {
+            if let Some(slot) = position(cols, col).and_then(|c| row.get_mut(c)) {
+                set(slot, cell);
+            }
+        }
+    }
+}
+
+/// A report's cells: the grid where it numbers the names, the report's maps where it does not.
 #[derive(Clone, Copy)]
 pub struct Cells<'a> {
     pub report: &'a Report,
     pub grid: &'a Grid,
 }
 
-impl Cells<'_> {
+impl<'a> Cells<'a> {
+    /// A row of table 3 or 4 in the order of its columns (`T3_COLUMNS`, `T4_COLUMNS`); `None`
+    /// for any other table.
+    pub fn row(&self, table: &str, row: &str) -> Option<Cow<'a, [Slot]>> {
+        if let Some(slots) = self.grid.row(table, row) {
+            return Some(Cow::Borrowed(slots));
+        }
+        let cols: &[&str] = match table {
+            "table3" => &T3_COLUMNS,
+            "table4" => &T4_COLUMNS,
+            _ => return None,
+        };
+        let values = match table {
+            "table3" => self.report.table3.get(row),
+            _ => self.report.table4.get(row),
+        };
+        let printed = self.report.raw_cells.get(table).and_then(|t| t.get(row));
+        Some(Cow::Owned(
+            cols.iter()
+                .map(|col| Slot {
+                    value: values.and_then(|r| r.get(*col)).copied().flatten(),
+                    printed: printed.is_some_and(|r| r.contains_key(*col)),
+                })
+                .collect(),
+        ))
+    }
+
+    /// A cell of table 3 or 4; `None` for a column the table does not have, or another table.
+    fn slot(&self, table: &str, row: &str, col: &str) -> Option<Slot> {
+        let i = match table {
+            "table3" => position(&T3_COLUMNS, col)?,
+            "table4" => position(&T4_COLUMNS, col)?,
+            _ => return None,
+        };
+        self.row(table, row)?.get(i).copied()
+    }
+
     /// The count in a cell of table 3 or 4, or `None` (also for any other table: table 2 holds
     /// amounts, read by their own helper).
     pub fn value(&self, table: &str, row: &str, col: &str) -> Option<i64> {
-        match self.grid.slot(table, row, col) {
+        match self.slot(table, row, col) {
             Some(slot) => slot.value,
             None => model_value(self.report, table, row, col),
         }
@@ -127,15 +169,15 @@ impl Cells<'_> {
 
     /// As [`Report::is_unread`].
     pub fn is_unread(&self, table: &str, row: &str, col: &str) -> bool {
-        match self.grid.slot(table, row, col) {
-            Some(slot) => slot.value.is_none() && !slot.printed,
+        match self.slot(table, row, col) {
+            Some(slot) => slot.unread(),
             None => self.report.is_unread(table, row, col),
         }
     }
 }
 
-/// A count of table 3 or 4 straight from the report's maps (table 2's counts are whole numbers
-/// kept as `f64`; they are read by their own helper).
+/// A count of table 3 or 4 straight from the report's maps, for a column no template has
+/// (table 2's counts are whole numbers kept as `f64`; they are read by their own helper).
 fn model_value(report: &Report, table: &str, row: &str, col: &str) -> Option<i64> {
     let table = match table {
         "table3" => &report.table3,
@@ -225,6 +267,22 @@ mod tests {
                     }
                 }
             }
+            for (table, rows, _) in &names[..2] {
+                for row in rows {
+                    let slots = cells.row(table, row).expect("a row of table 3 or 4");
+                    let cols = if *table == "table3" {
+                        &T3_COLUMNS[..]
+                    } else {
+                        &T4_COLUMNS[..]
+                    };
+                    assert_eq!(slots.len(), cols.len());
+                    for (slot, col) in slots.iter().zip(cols) {
+                        assert_eq!(slot.value, model_value(&report, table, row, col));
+                        assert_eq!(slot.unread(), report.is_unread(table, row, col));
+                    }
+                }
+            }
+            assert!(cells.row("table2", "new_made").is_none());
             assert!(cells.is_unread("table3", "granted", "total"));
             assert!(!cells.is_unread("table3", "partial", "total"));
             assert_eq!(cells.value("table3", "no_such_row", "total"), Some(7));
