@@ -368,6 +368,37 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// The text without its white space (of any kind, as `char::is_whitespace`: line ends, full-
+/// width spaces …), copied in runs rather than character by character. Bytes are looked at one by one; a character is decoded only where
+/// its first byte is that of some whitespace beyond ASCII (U+0085, U+00A0, U+1680, U+2000–
+/// U+205F, U+3000), so the Chinese text between is skipped at the cost of its length.
+pub fn compact(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut run = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let width = match b {
+            0..0x80 => 1,
+            0x80..0xE0 => 2,
+            0xE0..0xF0 => 3,
+            _ => 4,
+        };
+        let space = match b {
+            b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => true,
+            0xC2 | 0xE1 | 0xE2 | 0xE3 => s[i..].chars().next().is_some_and(char::is_whitespace),
+            _ => false,
+        };
+        if space {
+            out.push_str(&s[run..i]);
+            run = i + width;
+        }
+        i += width;
+    }
+    out.push_str(&s[run..]);
+    out
+}
+
 /// Short text written by people (config values): always converted, then normalised.
 pub fn normalize_short(text: &str) -> String {
     normalize(&hanconv::t2s(text))
@@ -465,6 +496,51 @@ fn push_xml_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `compact` must give: every character `char::is_whitespace` calls so,
+    /// left out.
+    fn stripped(s: &str) -> String {
+        s.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    #[test]
+    fn whitespace_is_stripped_as_char_is_whitespace_says() {
+        // Every whitespace character, and characters whose first byte is one of theirs.
+        let spaces: String = (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        assert_eq!(spaces.chars().count(), 25);
+        let neighbours =
+            "\u{80}\u{84}\u{86}\u{A1}\u{FF}\u{1681}\u{2010}\u{200B}\u{2030}\u{3001}。，\u{1F600}";
+        let mut samples = vec![
+            String::new(),
+            spaces.clone(),
+            neighbours.to_string(),
+            format!("a{spaces}b{neighbours} c"),
+            "全年收到政府信息公开\n申请 34 件,\u{3000}上年结转\r\n2件。".to_string(),
+        ];
+        for text in [
+            include_str!("../tests/fixtures/samples/2022-pingtan.txt"),
+            include_str!("../tests/fixtures/samples/2024-shanghai-kewei.txt"),
+        ] {
+            samples.push(text.to_string());
+            samples.extend(text.lines().map(str::to_string));
+        }
+        // Each whitespace character next to each neighbour, at the start, middle and end.
+        for sp in spaces.chars() {
+            for n in neighbours.chars() {
+                samples.push(format!("{sp}{n}x{sp}{sp}{n}{sp}"));
+            }
+        }
+        for sample in &samples {
+            assert_eq!(
+                crate::extract::compact(sample),
+                stripped(sample),
+                "{sample:?}"
+            );
+        }
+    }
 
     #[test]
     fn full_width_and_traditional_are_normalised() {

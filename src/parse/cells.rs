@@ -251,7 +251,7 @@ pub enum CellValue {
 
 /// Reads a value token: `58`, `-155`, `+57`, `增加21项`, `28289.2178万元` (→ yuan), `/` (null).
 pub fn parse_value(text: &str) -> CellValue {
-    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let t = crate::extract::compact(text);
     if is_null_marker(&t) {
         return CellValue::Null;
     }

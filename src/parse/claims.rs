@@ -72,21 +72,12 @@ fn context_edge(chars: impl Iterator<Item = (usize, char)>) -> Option<(usize, ch
 
 fn context_before(text: &str) -> String {
     let start = context_edge(text.char_indices().rev()).map_or(text.len(), |(i, _)| i);
-    strip_whitespace(&text[start..])
+    crate::extract::compact(&text[start..])
 }
 
 fn context_after(text: &str) -> String {
     let end = context_edge(text.char_indices()).map_or(0, |(i, c)| i + c.len_utf8());
-    strip_whitespace(&text[..end])
-}
-
-/// The text without whitespace, copied in runs rather than character by character.
-fn strip_whitespace(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for piece in s.split(char::is_whitespace) {
-        out.push_str(piece);
-    }
-    out
+    crate::extract::compact(&text[..end])
 }
 
 /// The words around a claim: what [`Claim::before`], `after`, `phrase` and `sentence` hold.
@@ -103,9 +94,9 @@ pub fn context(text: &str, num_start: usize, end: usize) -> Context {
     let before = context_before(&text[..num_start]);
     let after = context_after(&text[end..]);
     let phrase_start = before.rfind([',', ':']).map_or(0, |i| i + 1);
-    let compact = strip_whitespace(&text[num_start..end]);
-    let phrase = format!("{}{compact}", &before[phrase_start..]);
-    let sentence = format!("{before}{compact}{after}");
+    let compact = crate::extract::compact(&text[num_start..end]);
+    let phrase = [&before[phrase_start..], &compact].concat();
+    let sentence = [before.as_str(), &compact, &after].concat();
     Context {
         before,
         after,
