@@ -368,10 +368,11 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-/// The text without its white space (of any kind, as `char::is_whitespace`: line ends, full-
-/// width spaces …), copied in runs rather than character by character. Bytes are looked at one by one; a character is decoded only where
-/// its first byte is that of some whitespace beyond ASCII (U+0085, U+00A0, U+1680, U+2000–
-/// U+205F, U+3000), so the Chinese text between is skipped at the cost of its length.
+/// The text without its white space (of any kind, as `char::is_whitespace`: line ends,
+/// full-width spaces …), copied in runs rather than character by character. Bytes are looked
+/// at one by one; a character is decoded only where its first byte is that of some white space
+/// beyond ASCII (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000), so the Chinese text between is
+/// skipped at the cost of its length.
 pub fn compact(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
@@ -497,8 +498,7 @@ fn push_xml_ref(out: &mut String, r: &quick_xml::events::BytesRef<'_>) -> Result
 mod tests {
     use super::*;
 
-    /// What `compact` must give: every character `char::is_whitespace` calls so,
-    /// left out.
+    /// What `compact` must give: every character `char::is_whitespace` calls so, left out.
     fn stripped(s: &str) -> String {
         s.chars().filter(|c| !c.is_whitespace()).collect()
     }
@@ -534,11 +534,7 @@ mod tests {
             }
         }
         for sample in &samples {
-            assert_eq!(
-                crate::extract::compact(sample),
-                stripped(sample),
-                "{sample:?}"
-            );
+            assert_eq!(compact(sample), stripped(sample), "{sample:?}");
         }
     }
 
