@@ -16,7 +16,7 @@ use rhai::{
 };
 use rustc_hash::FxHashMap;
 
-use super::grid::{Cells, Slot};
+use super::grid::{self, Cells, Slot};
 use super::similar;
 use super::view::{self, ScriptReport};
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
@@ -82,10 +82,7 @@ fn strings(items: &[&str]) -> Array {
 
 /// A cell of table 2, 3 or 4 read straight from the report: a number, or `()`.
 fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
-    let count = |t: &crate::model::Table| t.get(row).and_then(|r| r.get(col)).copied().flatten();
     match table {
-        "table3" => count(&report.table3).map_or(Dynamic::UNIT, Dynamic::from),
-        "table4" => count(&report.table4).map_or(Dynamic::UNIT, Dynamic::from),
         "table2" => report
             .table2
             .get(row)
@@ -93,7 +90,7 @@ fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
             .copied()
             .flatten()
             .map_or(Dynamic::UNIT, Dynamic::from),
-        _ => Dynamic::UNIT,
+        _ => grid::model_value(report, table, row, col).map_or(Dynamic::UNIT, Dynamic::from),
     }
 }
 

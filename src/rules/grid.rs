@@ -176,9 +176,10 @@ impl<'a> Cells<'a> {
     }
 }
 
-/// A count of table 3 or 4 straight from the report's maps, for a column no template has
-/// (table 2's counts are whole numbers kept as `f64`; they are read by their own helper).
-fn model_value(report: &Report, table: &str, row: &str, col: &str) -> Option<i64> {
+/// A count of table 3 or 4 straight from the report's maps (`None` for another table), for a
+/// name the grid does not number or a single cell of evidence. Table 2's counts are whole
+/// numbers kept as `f64`, read by their own helper.
+pub fn model_value(report: &Report, table: &str, row: &str, col: &str) -> Option<i64> {
     let table = match table {
         "table3" => &report.table3,
         "table4" => &report.table4,
@@ -216,35 +217,24 @@ mod tests {
             let mut report = crate::parse::parse(&crate::extract::normalize(text)).expect("parsed");
             // A cell the parser could not read, one printed blank, and a row the grid does not
             // number, as the maps may hold them.
-            report
-                .table3
-                .entry("granted".into())
-                .or_default()
-                .insert("total".into(), None);
-            report
-                .raw_cells
-                .entry("table3".into())
-                .or_default()
-                .entry("granted".into())
-                .or_default()
-                .remove("total");
-            report
-                .table3
-                .entry("partial".into())
-                .or_default()
-                .insert("total".into(), None);
-            report
-                .raw_cells
-                .entry("table3".into())
-                .or_default()
-                .entry("partial".into())
-                .or_default()
-                .insert("total".into(), "/".into());
-            report
-                .table3
-                .entry("no_such_row".into())
-                .or_default()
-                .insert("total".into(), Some(7));
+            for (row, value, printed) in [
+                ("granted", None, None),
+                ("partial", None, Some("/")),
+                ("no_such_row", Some(7), None),
+            ] {
+                let total = || "total".to_string();
+                report
+                    .table3
+                    .entry(row.into())
+                    .or_default()
+                    .insert(total(), value);
+                let raw = report.raw_cells.entry("table3".into()).or_default();
+                let raw = raw.entry(row.into()).or_default();
+                match printed {
+                    Some(text) => raw.insert(total(), text.to_string()),
+                    None => raw.remove("total"),
+                };
+            }
             let grid = Grid::of(&report);
             let cells = Cells {
                 report: &report,
