@@ -35,7 +35,7 @@ pub use view::UnitReport;
 pub use similar::{containment, similarity};
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,11 +110,16 @@ pub struct Rule {
     pub severity: Severity,
     pub description: String,
     pub file: PathBuf,
-    /// What the rule's findings on a report depend on besides the report: its text, the pack's
-    /// word lists, the settings and the program's version, hashed (not where the pack is). Two rule
-    /// sets whose rule of this id has the same digest find the same on the same report
-    /// (and the same year before, for a rule that [reads it](Rule::reads_previous)).
+    /// What the rule's findings on a report depend on besides the report: its text, the word
+    /// lists and settings it [reads](Rule::lists_read) and the program's version, hashed (not
+    /// where the pack is). Two rule sets whose rule of this id has the same digest find the same
+    /// on the same report (and the same year before, for a rule that
+    /// [reads it](Rule::reads_previous)).
     pub digest: String,
+    /// The word lists the rule's text can read (`word_list("name")`).
+    pub lists_read: Reach,
+    /// The settings the rule's text can read (`setting("name")`).
+    pub settings_read: Reach,
     /// Whether the rule's text names `previous`: its findings then also depend on the issuer's
     /// report of the year before, which may arrive or be sent again after the report's audit.
     pub reads_previous: bool,
@@ -122,6 +127,77 @@ pub struct Rule {
     /// the units' reports.
     pub reads_units: bool,
     ast: AST,
+}
+
+/// What of the pack's word lists or the config's settings a rule can read, from its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// These by name (none for a rule that never calls the function).
+    Named(BTreeSet<String>),
+    /// Any of them: the rule names one by a value computed as it runs, or calls functions
+    /// through pointers (`Fn`), which can name any function.
+    All,
+}
+
+impl Reach {
+    /// What `src` can read through `function` (`word_list` or `setting`). Read from the text, not
+    /// the syntax tree: a comment or a string naming the function counts too, which can only
+    /// make a rule run when it did not need to.
+    pub fn of(src: &str, function: &str) -> Reach {
+        if names(src, "Fn") {
+            return Reach::All;
+        }
+        let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut named = BTreeSet::new();
+        for (at, _) in src.match_indices(function) {
+            let rest = &src[at + function.len()..];
+            if src[..at].chars().next_back().is_some_and(ident)
+                || rest.chars().next().is_some_and(ident)
+            {
+                continue;
+            }
+            match literal_argument(rest) {
+                Some(name) => named.insert(name.to_string()),
+                None => return Reach::All,
+            };
+        }
+        Reach::Named(named)
+    }
+
+    fn reaches(&self, name: &str) -> bool {
+        match self {
+            Reach::Named(names) => names.contains(name),
+            Reach::All => true,
+        }
+    }
+
+    /// Hashes what this reach reads of `values` (name, then text), and the names it reads that
+    /// `values` lacks: a list added later under that name changes the hash.
+    fn hash<'a>(&self, hasher: &mut Sha256, values: impl Iterator<Item = (&'a str, String)>) {
+        let mut seen = BTreeSet::new();
+        for (name, value) in values.filter(|(name, _)| self.reaches(name)) {
+            for part in [name.as_bytes(), value.as_bytes()] {
+                hasher.update(part);
+                hasher.update([0]);
+            }
+            seen.insert(name);
+        }
+        if let Reach::Named(names) = self {
+            for absent in names.iter().filter(|n| !seen.contains(n.as_str())) {
+                hasher.update(absent.as_bytes());
+                hasher.update([1]);
+            }
+        }
+    }
+}
+
+/// The name in `("name")` at the start of `rest` (spaces allowed), if that is what follows.
+fn literal_argument(rest: &str) -> Option<&str> {
+    let rest = rest.trim_start().strip_prefix('(')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    let after = rest[end..].strip_prefix('"')?;
+    after.trim_start().starts_with(')').then(|| &rest[..end])
 }
 
 /// Reports per batch where reports come many at a time (`check`): enough for the rules to run
@@ -363,17 +439,14 @@ impl RuleSet {
         let (lists, scripts): (Vec<_>, Vec<_>) = sources
             .into_iter()
             .partition(|(file, _)| is_word_list(file));
-        // What every rule shares: the program and the word lists.
-        let mut shared = Sha256::new();
-        shared.update(env!("CARGO_PKG_VERSION").as_bytes());
-        shared.update([0]);
         // By name, not by path: a pack moved to another folder finds the same.
-        for (file, text) in &lists {
-            shared.update(file.file_stem().unwrap_or_default().as_encoded_bytes());
-            shared.update([0]);
-            shared.update(text.as_bytes());
-            shared.update([0]);
-        }
+        let list_texts: Vec<(String, &str)> = lists
+            .iter()
+            .map(|(file, text)| {
+                let name = file.file_stem().unwrap_or_default();
+                (name.to_string_lossy().into_owned(), text.as_str())
+            })
+            .collect();
         let lists: WordLists = lists
             .iter()
             .filter_map(|(file, text)| {
@@ -385,7 +458,7 @@ impl RuleSet {
         let mut rules: Vec<Rule> = Vec::new();
         let mut errors = Vec::new();
         for (file, src) in scripts {
-            match compile_rule(&engine, &file, &src, &shared) {
+            match compile_rule(&engine, &file, &src, &list_texts) {
                 Ok(rule) => {
                     if let Some(dup) = rules.iter().find(|r| r.id == rule.id) {
                         errors.push(LoadError {
@@ -450,24 +523,24 @@ impl RuleSet {
         set
     }
 
-    /// The set with the config's `[rules.settings]`. They count in the set's version: the same
-    /// scripts with other settings can give other findings.
+    /// The set with the config's `[rules.settings]`. They count in the set's version, and in
+    /// the digest of each rule that reads them: the same scripts with other settings can give
+    /// other findings.
     pub fn with_settings(mut self, settings: Map) -> RuleSet {
         if !settings.is_empty() {
-            let with = |digest: &str| {
+            let with = |digest: &str, reach: &Reach| {
                 let mut hasher = Sha256::new();
                 hasher.update(digest.as_bytes());
-                for (k, v) in &settings {
-                    hasher.update(k.as_bytes());
-                    hasher.update([0]);
-                    hasher.update(v.to_string().as_bytes());
-                    hasher.update([0]);
-                }
+                let values = settings.iter().map(|(k, v)| (k.as_str(), v.to_string()));
+                reach.hash(&mut hasher, values);
                 short_hex(hasher)
             };
-            self.version = with(&self.version);
+            self.version = with(&self.version, &Reach::All);
             for rule in &mut self.rules {
-                rule.digest = with(&rule.digest);
+                // A rule reading no setting keeps its digest.
+                if rule.settings_read != Reach::Named(BTreeSet::new()) {
+                    rule.digest = with(&rule.digest, &rule.settings_read);
+                }
             }
         }
         self.settings = Arc::new(settings);
@@ -848,13 +921,13 @@ fn load_error(file: &Path, pos: Position, message: String) -> LoadError {
     }
 }
 
-/// Compiles one rule file; `shared` hashes what every rule's findings depend on besides its own
-/// text (its [`Rule::digest`] adds the text).
+/// Compiles one rule file; `lists` are the pack's word lists (name, text), of which the
+/// [`Rule::digest`] takes those the rule reads.
 fn compile_rule(
     engine: &Engine,
     file: &Path,
     src: &str,
-    shared: &Sha256,
+    lists: &[(String, &str)],
 ) -> Result<Rule, LoadError> {
     let ast = engine
         .compile(src)
@@ -895,6 +968,7 @@ fn compile_rule(
             format!("invalid rule id `{id}`"),
         ));
     }
+    let lists_read = Reach::of(src, "word_list");
     let severity = text("SEVERITY")?
         .parse::<Severity>()
         .map_err(|e| load_error(file, Position::new(1, 1), e))?;
@@ -905,10 +979,18 @@ fn compile_rule(
         description: text("DESCRIPTION").unwrap_or_default(),
         file: file.to_path_buf(),
         digest: {
-            let mut hasher = shared.clone();
+            let mut hasher = Sha256::new();
+            hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+            hasher.update([0]);
+            let texts = lists
+                .iter()
+                .map(|(name, text)| (name.as_str(), text.to_string()));
+            lists_read.hash(&mut hasher, texts);
             hasher.update(src.as_bytes());
             short_hex(hasher)
         },
+        lists_read,
+        settings_read: Reach::of(src, "setting"),
         reads_previous: names(src, "previous"),
         reads_units: names(src, "units"),
         ast,

@@ -462,7 +462,7 @@ fn current_findings(db: &std::path::Path) -> Vec<[String; 6]> {
 }
 
 #[test]
-fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_would() {
+fn a_reaudit_after_an_edit_runs_the_rules_it_touches_and_stores_what_a_full_audit_would() {
     let pack = common::shipped_pack();
     let refs: Vec<(&str, &str)> = pack.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
     let mut d = Daemon::start(&refs);
@@ -499,25 +499,9 @@ fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_wo
     assert_ne!(src, edited);
     std::fs::write(&rule, edited).expect("edit");
 
-    // The same store, for a re-audit that cannot know which rules changed: the rule set's
-    // rules recorded without their digests, as a store of an earlier version has them.
     let db = d.path("data/ogi-audit.sqlite");
     let full_db = d.path("full.sqlite");
-    std::fs::copy(&db, &full_db).expect("copy");
-    rusqlite::Connection::open(&full_db)
-        .expect("copy")
-        .execute(
-            "UPDATE rulesets SET rules = (SELECT json_group_array(json_remove(value, '$.digest'))
-                                          FROM json_each(rulesets.rules))",
-            [],
-        )
-        .expect("strip digests");
-    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
-    std::fs::write(
-        d.path("full.toml"),
-        format!("{config}\n[store]\ndatabase = \"full.sqlite\"\n"),
-    )
-    .expect("config");
+    copy_without_digests(&d, &db, &full_db);
     let before = current_findings(&db);
 
     // A dry run says the same and stores nothing.
@@ -553,19 +537,10 @@ fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_wo
     assert!(said.contains(&runs), "{said}");
     assert!(dry_said.contains(&runs), "{dry_said}");
 
-    let out = Command::new(BIN)
-        .args(["reaudit", "--config"])
-        .arg(d.path("full.toml"))
-        .output()
-        .expect("reaudit");
-    let full_said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{full_said}");
-    assert!(!full_said.contains("not needed"), "{full_said}");
-
     let kept = current_findings(&db);
-    let full = current_findings(&full_db);
     assert_eq!(
-        kept, full,
+        kept,
+        full_reaudit(&d, &full_db),
         "what was kept and what was run again is what running all gives"
     );
     assert_ne!(kept, before, "the edit changed findings");
@@ -582,4 +557,56 @@ fn a_reaudit_after_one_rules_edit_runs_that_rule_and_stores_what_a_full_audit_wo
             .any(|f| f[0].ends_with("2021.txt") && f[1] == "cross-year-carryover"),
         "{before:?}"
     );
+
+    // Then a phrase added to the stock phrases: the rule reading that list runs again, with the
+    // one reading the register; the others keep their findings, which are again what running
+    // all gives.
+    copy_without_digests(&d, &db, &full_db);
+    let list = d.path("rules/lists/stock-phrases.txt");
+    let mut phrases = std::fs::read_to_string(&list).expect("list");
+    phrases.push_str("工作力量较为薄弱\n");
+    std::fs::write(&list, phrases).expect("edit");
+    let out = d.cli(&["reaudit"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    let run = n * 2;
+    let runs = format!("{run} rule runs; {} not needed", n * rules - run);
+    assert!(said.contains(&runs), "{said}");
+    assert_eq!(current_findings(&db), full_reaudit(&d, &full_db));
+}
+
+/// A copy of the store at `to` for a re-audit that cannot know which rules changed: the rule
+/// sets' rules recorded without their digests, as a store of an earlier version has them; and
+/// `full.toml`, the daemon's config with that copy as its store.
+fn copy_without_digests(d: &Daemon, db: &std::path::Path, to: &std::path::Path) {
+    std::fs::copy(db, to).expect("copy");
+    rusqlite::Connection::open(to)
+        .expect("copy")
+        .execute(
+            "UPDATE rulesets SET rules = (SELECT json_group_array(json_remove(value, '$.digest'))
+                                          FROM json_each(rulesets.rules))",
+            [],
+        )
+        .expect("strip digests");
+    let config = std::fs::read_to_string(d.path("ogi-audit.toml")).expect("config");
+    let name = to.file_name().expect("name").to_string_lossy();
+    std::fs::write(
+        d.path("full.toml"),
+        format!("{config}\n[store]\ndatabase = \"{name}\"\n"),
+    )
+    .expect("config");
+}
+
+/// Re-audits the copy made by [`copy_without_digests`], running every rule, and returns its
+/// findings.
+fn full_reaudit(d: &Daemon, db: &std::path::Path) -> Vec<[String; 6]> {
+    let out = Command::new(BIN)
+        .args(["reaudit", "--config"])
+        .arg(d.path("full.toml"))
+        .output()
+        .expect("reaudit");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("not needed"), "{said}");
+    current_findings(db)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ogi_audit::model::{Finding, Report, Severity};
 use ogi_audit::pipeline;
-use ogi_audit::rules::{Limits, RuleSet, Subject};
+use ogi_audit::rules::{Limits, Reach, RuleSet, Subject};
 
 fn pack() -> RuleSet {
     let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
@@ -418,9 +418,9 @@ fn word_lists_and_settings_reach_the_scripts() {
     assert_ne!(with.version, version);
 }
 
-/// Each rule's digest changes with what its findings depend on: its own text, the word lists,
-/// the settings; not with another rule's text. A rule naming the year before (or the register)
-/// is marked as reading it.
+/// Each rule's digest changes with what its findings depend on: its own text, the word lists
+/// and settings it reads; not with another rule's text, nor with a list or a setting it does not
+/// read. A rule naming the year before (or the register) is marked as reading it.
 #[test]
 fn a_rules_digest_follows_its_text_lists_and_settings_only() {
     let pack_in = |dir: &str, a: &str, list: &str| {
@@ -484,23 +484,97 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
     assert_ne!(d2[0], d1[0]);
     assert_eq!(d2[1..], d1[1..]);
     assert_ne!(edited.version, one.version);
-    // A word list or a setting: every rule's.
-    let d3 = digests(&pack("    []", "乙\n"));
-    assert!(d3.iter().zip(&d1).all(|(a, b)| a != b));
+    // A word list or a setting: the digests of the rules reading it. Rule a reads the list
+    // `words` and the setting `due`.
+    let reads = "    let w = word_list(\"words\");\n    let d = setting( \"due\" );\n    []";
+    let before = digests(&pack(reads, "甲\n"));
+    let d3 = digests(&pack(reads, "乙\n"));
+    assert_ne!(d3[0], before[0]);
+    assert_eq!(
+        d3[1..],
+        before[1..],
+        "the rules not reading the list keep theirs"
+    );
+    let with = |settings: &[(&str, &str)]| {
+        let map: rhai::Map = settings
+            .iter()
+            .map(|(k, v)| ((*k).into(), rhai::Dynamic::from(v.to_string())))
+            .collect();
+        digests(&pack(reads, "甲\n").with_settings(map))
+    };
+    let d4 = with(&[("due", "01-31")]);
+    assert_ne!(d4[0], before[0]);
+    assert_eq!(
+        d4[1..],
+        before[1..],
+        "the rules not reading settings keep theirs"
+    );
+    assert_ne!(with(&[("due", "02-28")])[0], d4[0]);
+    assert_eq!(
+        with(&[("due", "01-31"), ("other", "x")]),
+        d4,
+        "a setting it does not read"
+    );
     let mut settings = rhai::Map::new();
     settings.insert("due".into(), rhai::Dynamic::from("01-31"));
-    let d4 = digests(&pack("    []", "甲\n").with_settings(settings.clone()));
-    assert!(d4.iter().zip(&d1).all(|(a, b)| a != b));
     assert_eq!(
         d4,
-        digests(&pack("    []", "甲\n").with_settings(settings).fork())
+        digests(&pack(reads, "甲\n").with_settings(settings).fork())
     );
+    // A list it reads added to the pack later: its digest changes.
+    let without = RuleSet::from_sources(
+        vec![(Path::new("rules/a.rhai").into(), rule_src("a", reads))],
+        Limits::default(),
+    );
+    assert_ne!(without.rules[0].digest, before[0]);
     let beyond: Vec<(bool, bool)> = one
         .rules
         .iter()
         .map(|r| (r.reads_previous, r.reads_units))
         .collect();
     assert_eq!(beyond, [(false, false), (false, false), (true, false)]);
+}
+
+/// What a rule can read of the word lists and settings is read from its text: the names it
+/// passes as literals, or all of them when it passes anything else or calls through pointers.
+#[test]
+fn a_rule_reads_the_lists_and_settings_it_names() {
+    let named = |names: &[&str]| Reach::Named(names.iter().map(|n| n.to_string()).collect());
+    let cases: [(&str, Reach); 9] = [
+        ("let x = 1;", named(&[])),
+        (
+            "word_list(\"a\") + word_list (\"b\") + word_list(\"a\")",
+            named(&["a", "b"]),
+        ),
+        ("let my_word_list = 1; let word_lists = 2;", named(&[])),
+        ("let n = \"a\"; word_list(n)", Reach::All),
+        ("\"a\".word_list()", Reach::All),
+        ("word_list(`a`)", Reach::All),
+        ("word_list(\"a\" + \"b\")", Reach::All),
+        ("word_list(\"a\\\"\")", Reach::All),
+        (
+            "let f = Fn(\"word\" + \"_list\"); f.call(\"a\")",
+            Reach::All,
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(Reach::of(src, "word_list"), want, "{src}");
+    }
+    // The shipped pack: one rule reads the stock phrases, one every setting.
+    let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
+    for rule in &set.rules {
+        let (lists, settings) = match rule.id.as_str() {
+            "problems-concrete" => (named(&["stock-phrases"]), named(&[])),
+            "published-on-time" => (named(&[]), Reach::All),
+            _ => (named(&[]), named(&[])),
+        };
+        assert_eq!(
+            (&rule.lists_read, &rule.settings_read),
+            (&lists, &settings),
+            "{}",
+            rule.id
+        );
+    }
 }
 
 /// Rules whose earlier findings hold are not run: their findings are the earlier ones, each

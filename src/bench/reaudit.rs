@@ -5,11 +5,12 @@
 //! again with `--jobs` 1, 2 …, each run timed (wall and CPU time of this process) with its peak
 //! resident memory. Each run audits with the pack as an office leaves it after an edit (a copy
 //! with one file changed, so its version is new): every report's findings are then written
-//! again. Two edits per `--jobs` value: first a word list (every rule runs again, as after a
-//! change of settings or of the program), then the pack's largest rule (only that rule runs
-//! again, with the one reading the register and, for a report whose year before is not the one
-//! of its last audit, those reading the year before). The store's copies were recorded without
-//! the year before they were audited with, as the daemon records it; the first run records it.
+//! again. Three edits per `--jobs` value: first every rule file (every rule runs again, as
+//! under a new program), then a word list (the rules reading it run again, with the one reading
+//! the register), then the pack's largest rule (only that rule runs again, with the one reading
+//! the register and, for a report whose year before is not the one of its last audit, those
+//! reading the year before). The store's copies were recorded without the year before they were
+//! audited with; the first run records it.
 //! With the version the store was filled with, every report would already have its findings
 //! and nothing would be written.
 
@@ -54,17 +55,20 @@ impl Figure {
 /// What a run's pack has edited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
+    /// Every rule file: every rule runs, as under a new program.
+    Every,
+    /// A word list: the rules reading it run.
+    List,
     /// The largest rule file.
     Rule,
-    /// A word list, which every rule's findings depend on.
-    List,
 }
 
 impl Edit {
     pub fn label(self) -> &'static str {
         match self {
+            Edit::Every => "every rule",
+            Edit::List => "a word list",
             Edit::Rule => "the largest rule",
-            Edit::List => "a word list (every rule)",
         }
     }
 }
@@ -99,7 +103,7 @@ pub fn measure(args: &ReauditArgs) -> Result<(Vec<Figure>, String)> {
     let runs = args
         .jobs
         .iter()
-        .flat_map(|&jobs| [(jobs.max(1), Edit::List), (jobs.max(1), Edit::Rule)]);
+        .flat_map(|&jobs| [Edit::Every, Edit::List, Edit::Rule].map(|edit| (jobs.max(1), edit)));
     // Each run's pack is the one before it with one more edit, as an office's pack goes on.
     let mut last = pack;
     for (run, (jobs, edit)) in runs.enumerate() {
@@ -129,10 +133,10 @@ pub fn measure(args: &ReauditArgs) -> Result<(Vec<Figure>, String)> {
     Ok((figures, origin))
 }
 
-/// A copy of the rule pack at `dest` with one file edited (a comment added, naming the run): a
-/// new version of the pack with the same rules, as after an office's edit. `Edit::Rule` edits
-/// the largest rule file; `Edit::List` a word list (the first, or a new one when the pack has
-/// none).
+/// A copy of the rule pack at `dest` with files edited (a comment added, naming the run): a
+/// new version of the pack with the same rules, as after an office's edit. `Edit::Every` edits
+/// every rule file, `Edit::Rule` the largest, `Edit::List` a word list (the first, or a new one
+/// when the pack has none).
 fn edited_pack(pack: &Path, dest: &Path, run: usize, edit: Edit) -> Result<PathBuf> {
     copy_tree(pack, dest)
         .with_context(|| format!("cannot copy the rule pack to {}", dest.display()))?;
@@ -147,27 +151,30 @@ fn edited_pack(pack: &Path, dest: &Path, run: usize, edit: Edit) -> Result<PathB
         found.sort();
         found
     };
-    let (file, comment) = match edit {
+    let (edited, comment) = match edit {
+        Edit::Every => (files(dest, "rhai"), "//"),
         Edit::Rule => {
             let largest = files(dest, "rhai")
                 .into_iter()
                 .max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
                 .with_context(|| format!("no rule in {}", pack.display()))?;
-            (largest, "//")
+            (vec![largest], "//")
         }
         Edit::List => {
             let lists = dest.join("lists");
             std::fs::create_dir_all(&lists)?;
             let first = files(&lists, "txt").into_iter().next();
-            (first.unwrap_or_else(|| lists.join("bench.txt")), "#")
+            (vec![first.unwrap_or_else(|| lists.join("bench.txt"))], "#")
         }
     };
-    let mut src = std::fs::read_to_string(&file).unwrap_or_default();
-    src.push_str(&format!(
-        "\n{comment} edited before re-audit run {}\n",
-        run + 1
-    ));
-    std::fs::write(&file, src)?;
+    for file in edited {
+        let mut src = std::fs::read_to_string(&file).unwrap_or_default();
+        src.push_str(&format!(
+            "\n{comment} edited before re-audit run {}\n",
+            run + 1
+        ));
+        std::fs::write(&file, src)?;
+    }
     Ok(dest.to_path_buf())
 }
 

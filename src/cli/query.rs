@@ -281,9 +281,9 @@ pub(super) fn reaudit(
     let kept = || {
         if done.rules_kept > 0 {
             println!(
-                "{} rule runs; {} not needed: the rule, the word lists and the settings are as at \
-                 the report's last audit, and so is the year before it compared (their findings \
-                 kept)",
+                "{} rule runs; {} not needed: the rule, and the word lists and settings it reads, \
+                 are as at the report's last audit, and so is the year before it compared (their \
+                 findings kept)",
                 done.rules_run, done.rules_kept
             );
         }
