@@ -76,7 +76,18 @@ fn key(w: &[char]) -> u128 {
 
 /// The shingles of a text; a text shorter than one shingle is one shingle.
 fn shingles(chars: &[char]) -> FxHashSet<u128> {
-    shingle_keys(chars).collect()
+    let mut set = FxHashSet::with_capacity_and_hasher(chars.len(), Default::default());
+    set.extend(shingle_keys(chars));
+    set
+}
+
+/// The distinct shingles of a short text into `keys` (cleared first), sorted: for a sentence,
+/// cheaper than a set.
+fn distinct_shingles(chars: &[char], keys: &mut Vec<u128>) {
+    keys.clear();
+    keys.extend(shingle_keys(chars));
+    keys.sort_unstable();
+    keys.dedup();
 }
 
 /// Each shingle of a text in order, repeats included; a text shorter than one shingle is one
@@ -132,9 +143,10 @@ struct Holders {
 
 impl Holders {
     fn of(sentences: &[&str]) -> Holders {
+        let chars: usize = sentences.iter().map(|t| t.len()).sum::<usize>() / 3;
         let mut h = Holders {
-            heads: FxHashMap::default(),
-            links: Vec::new(),
+            heads: FxHashMap::with_capacity_and_hasher(chars, Default::default()),
+            links: Vec::with_capacity(chars),
         };
         for (i, t) in sentences.iter().enumerate() {
             let i = i as u32;
@@ -175,12 +187,14 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
     let mut holders: Option<Holders> = None;
     let mut shared = vec![0usize; theirs.len()];
     let mut out = Array::new();
+    let (mut chars, mut mine) = (Vec::new(), Vec::new());
     for sentence in sentences(text) {
-        let chars = compared(sentence);
+        chars.clear();
+        chars.extend(sentence.chars().filter(|c| is_compared(*c)));
         if chars.len() < MIN_SENTENCE {
             continue;
         }
-        let mine = shingles(&chars);
+        distinct_shingles(&chars, &mut mine);
         let found = mine.iter().filter(|s| pool.contains(*s)).count();
         let share = found as FLOAT / mine.len().max(1) as FLOAT;
         if share < threshold {
@@ -224,6 +238,23 @@ mod tests {
                 "{c:?} U+{:04X}",
                 c as u32
             );
+        }
+    }
+
+    #[test]
+    fn a_sentences_distinct_shingles_are_its_set_of_shingles() {
+        let mut keys = vec![7];
+        for text in [
+            "",
+            "公开",
+            "公开公开公开公开",
+            "全年共组织4次政务公开季度检查通报，推进3轮督促整改",
+        ] {
+            let chars = compared(text);
+            distinct_shingles(&chars, &mut keys);
+            let mut set: Vec<u128> = shingles(&chars).into_iter().collect();
+            set.sort_unstable();
+            assert_eq!(keys, set, "{text}");
         }
     }
 
