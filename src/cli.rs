@@ -127,9 +127,9 @@ pub enum Command {
     ///
     /// Each report gets findings of the current rule set; with --mail, a report that now has
     /// findings it did not have before gets its summary mailed again (by the running daemon).
-    /// A rule whose text, word lists and settings are as at a report's last audit keeps its
-    /// findings of it instead of running again (a rule naming `units` always runs; one naming
-    /// `previous` runs when the year before is another report now).
+    /// A rule whose text, and the word lists and settings it reads, are as at a report's last
+    /// audit keeps its findings of it instead of running again (a rule naming `units` always
+    /// runs; one naming `previous` runs when the year before is another report now).
     ///
     /// Examples:
     ///   ogi-audit reaudit --dry-run
