@@ -796,3 +796,64 @@ fn the_pack_is_fast_enough_to_measure_not_to_assert() {
         );
     }
 }
+
+/// `claims(report, pattern, #{units, sections})` keeps what the same filter written in the
+/// script keeps, on every real report; `()` among the sections keeps claims in none; a
+/// misspelt option or a wrong type is an error naming it.
+#[test]
+fn claims_filtered_by_options_are_those_the_script_would_keep() {
+    let body = r#"
+    let words = "申请|复议|诉讼|公开|%";
+    let by_script = [];
+    for c in claims(report, words) {
+        if (c.unit == "件" || c.unit == "%") && (c.section == () || c.section == "overview") {
+            by_script.push(c.start);
+        }
+    }
+    let by_options = claims(report, words, #{ units: ["件", "%"], sections: ["overview", ()] })
+        .map(|c| c.start);
+    let units_only = claims(report, words, #{ units: ["件"] }).len();
+    [finding(`${by_script == by_options}|${by_script.len()}|${units_only}|${claims(report, words, "件").len()}|${claims(report, words, #{}).len() == claims(report, words).len()}`)]"#;
+    let set = RuleSet::from_sources(vec![rule_file("opts", body)], Limits::default());
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut kept = 0;
+    for dir in ["seeds", "samples"] {
+        for entry in std::fs::read_dir(repo().join("tests/fixtures").join(dir)).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|x| x == "md") {
+                continue;
+            }
+            let Some(report) = pipeline::read_file(&path).report else {
+                continue;
+            };
+            let found = set.run(&report, None);
+            let parts: Vec<&str> = found[0].message.split('|').collect();
+            assert_eq!(parts[0], "true", "{}: {parts:?}", path.display());
+            assert_eq!(parts[2], parts[3], "{}: units alone", path.display());
+            assert_eq!(parts[4], "true", "{}: no option, no filter", path.display());
+            kept += parts[1].parse::<usize>().expect("count");
+        }
+    }
+    assert!(kept > 20, "the filter kept claims to compare: {kept}");
+    for (options, error) in [
+        ("#{ unit: [\"件\"] }", "no option `unit`"),
+        ("#{ units: \"件\" }", "`units` must be an array"),
+        ("#{ sections: [1] }", "`sections` holds strings"),
+    ] {
+        let set = RuleSet::from_sources(
+            vec![rule_file(
+                "bad",
+                &format!("    claims(report, \"申请\", {options}); []"),
+            )],
+            Limits::default(),
+        );
+        let report = pipeline::read_file(&seed("000")).report.expect("parsed");
+        let found = set.run(&report, None);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.rule == "rule-error" && f.message.contains(error)),
+            "{options}: {found:?}"
+        );
+    }
+}

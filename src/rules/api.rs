@@ -350,15 +350,65 @@ fn finding(message: &str, evidence: Dynamic, severity: Option<&str>) -> Res<Map>
 }
 
 fn claims_matching(report: &ScriptReport, pattern: &str, unit: Option<&str>) -> Res<Array> {
+    claims_where(report, pattern, |c| unit.is_none_or(|u| c.unit == u))
+}
+
+/// The claims whose sentence matches `pattern` and that `keep`, as maps (made for those only).
+fn claims_where(
+    report: &ScriptReport,
+    pattern: &str,
+    keep: impl Fn(&model::Claim) -> bool,
+) -> Res<Array> {
     let re = regex(pattern)?;
     Ok(report
         .report()
         .claims
         .iter()
         .enumerate()
-        .filter(|(_, c)| unit.is_none_or(|u| c.unit == u) && re.is_match(&c.sentence))
+        .filter(|(_, c)| keep(c) && re.is_match(&c.sentence))
         .map(|(i, _)| report.claim(i))
         .collect())
+}
+
+/// `claims(report, pattern, #{ units: [...], sections: [...] })`: the claims whose sentence
+/// matches, whose unit is one of `units` and whose section is one of `sections` (`()` among
+/// them: also those in no section found). A key left out does not filter; another key is an
+/// error, so that a misspelt one does not pass every claim.
+fn claims_with(report: &ScriptReport, pattern: &str, options: &Map) -> Res<Array> {
+    let strings = |key: &str| -> Res<Option<Vec<Option<String>>>> {
+        let Some(list) = options.get(key) else {
+            return Ok(None);
+        };
+        let list = list
+            .as_array_ref()
+            .map_err(|_| format!("claims: `{key}` must be an array, not {}", list.type_name()))?;
+        list.iter()
+            .map(|v| match v.is_unit() {
+                true => Ok(None),
+                false => v.clone().into_string().map(Some).map_err(|t| {
+                    format!("claims: `{key}` holds strings (or `()`), not {t}").into()
+                }),
+            })
+            .collect::<Res<Vec<_>>>()
+            .map(Some)
+    };
+    if let Some(other) = options
+        .keys()
+        .find(|k| !matches!(k.as_str(), "units" | "sections"))
+    {
+        return Err(format!("claims: no option `{other}` (options: units, sections)").into());
+    }
+    let units = strings("units")?;
+    let sections = strings("sections")?;
+    claims_where(report, pattern, |c| {
+        units
+            .as_ref()
+            .is_none_or(|us| us.iter().flatten().any(|u| *u == c.unit))
+            && sections.as_ref().is_none_or(|ss| {
+                let key = c.section.map(|k| k.as_str());
+                ss.iter().any(|s| s.as_deref() == key)
+            })
+    })
 }
 
 /// The claims of the sentence `claim` is in, in order (`claim` among them).
@@ -582,6 +632,10 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |r: &mut ScriptReport, pattern: &str, unit: &str| {
             claims_matching(r, pattern, Some(unit))
         });
+    pure("claims").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, pattern: &str, options: Map| claims_with(r, pattern, &options),
+    );
     pure("sentence_claims").register_into_engine(engine, |r: &mut ScriptReport, claim: Map| {
         sentence_claims(r, &claim)
     });
