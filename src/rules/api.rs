@@ -382,15 +382,17 @@ fn claims_with(report: &ScriptReport, pattern: &str, options: &Map) -> Res<Array
         let list = list
             .as_array_ref()
             .map_err(|_| format!("claims: `{key}` must be an array, not {}", list.type_name()))?;
-        list.iter()
-            .map(|v| match v.is_unit() {
-                true => Ok(None),
-                false => v.clone().into_string().map(Some).map_err(|t| {
-                    format!("claims: `{key}` holds strings (or `()`), not {t}").into()
-                }),
-            })
-            .collect::<Res<Vec<_>>>()
-            .map(Some)
+        let item = |v: &Dynamic| -> Res<Option<String>> {
+            if v.is_unit() {
+                return Ok(None);
+            }
+            let text = v
+                .clone()
+                .into_string()
+                .map_err(|t| format!("claims: `{key}` holds strings (or `()`), not {t}"))?;
+            Ok(Some(text))
+        };
+        list.iter().map(item).collect::<Res<Vec<_>>>().map(Some)
     };
     if let Some(other) = options
         .keys()

@@ -143,6 +143,7 @@ struct Holders {
 
 impl Holders {
     fn of(sentences: &[&str]) -> Holders {
+        // About one shingle per character, and a Chinese character is three bytes.
         let chars: usize = sentences.iter().map(|t| t.len()).sum::<usize>() / 3;
         let mut h = Holders {
             heads: FxHashMap::with_capacity_and_hasher(chars, Default::default()),
