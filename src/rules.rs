@@ -120,11 +120,12 @@ pub struct Rule {
     pub lists_read: Reach,
     /// The settings the rule's text can read (`setting("name")`).
     pub settings_read: Reach,
-    /// Whether the rule's text names `previous`: its findings then also depend on the issuer's
-    /// report of the year before, which may arrive or be sent again after the report's audit.
+    /// Whether the rule's text names `previous` (other than as a key of a map it writes): its
+    /// findings then also depend on the issuer's report of the year before, which may arrive
+    /// or be sent again after the report's audit.
     pub reads_previous: bool,
-    /// Whether the rule's text names `units`: its findings then also depend on the register and
-    /// the units' reports.
+    /// Whether the rule's text names `units` (likewise): its findings then also depend on the
+    /// register and the units' reports.
     pub reads_units: bool,
     ast: AST,
 }
@@ -147,15 +148,8 @@ impl Reach {
         if names(src, "Fn") {
             return Reach::All;
         }
-        let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
         let mut named = BTreeSet::new();
-        for (at, _) in src.match_indices(function) {
-            let rest = &src[at + function.len()..];
-            if src[..at].chars().next_back().is_some_and(ident)
-                || rest.chars().next().is_some_and(ident)
-            {
-                continue;
-            }
+        for rest in occurrences(src, function) {
             match literal_argument(rest) {
                 Some(name) => named.insert(name.to_string()),
                 None => return Reach::All,
@@ -991,17 +985,38 @@ fn compile_rule(
         },
         lists_read,
         settings_read: Reach::of(src, "setting"),
-        reads_previous: names(src, "previous"),
-        reads_units: names(src, "units"),
+        reads_previous: reads_field(src, "previous"),
+        reads_units: reads_field(src, "units"),
         ast,
+    })
+}
+
+/// What follows each place a rule's text has `word` as a whole word.
+fn occurrences<'a>(src: &'a str, word: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    src.match_indices(word).filter_map(move |(at, _)| {
+        let rest = &src[at + word.len()..];
+        let whole = !src[..at].chars().next_back().is_some_and(ident)
+            && !rest.chars().next().is_some_and(ident);
+        whole.then_some(rest)
     })
 }
 
 /// Whether a rule's text has `word` as a word anywhere in it (a comment naming it too: that only
 /// costs a run that was not needed).
 fn names(src: &str, word: &str) -> bool {
-    src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| w == word)
+    occurrences(src, word).next().is_some()
+}
+
+/// Whether a rule's text can read the report's field `field` (`report.units`,
+/// `report["units"]`, a comment naming it): `field` as a word anywhere but as the key of a map
+/// it writes (`#{ units: [...] }`).
+fn reads_field(src: &str, field: &str) -> bool {
+    occurrences(src, field).any(|rest| {
+        let rest = rest.trim_start();
+        // A map's key is followed by one colon (two would be a path).
+        !rest.starts_with(':') || rest.starts_with("::")
+    })
 }
 
 fn collect_rhai(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

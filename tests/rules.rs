@@ -560,6 +560,23 @@ fn a_rule_reads_the_lists_and_settings_it_names() {
     for (src, want) in cases {
         assert_eq!(Reach::of(src, "word_list"), want, "{src}");
     }
+    // `units` and `previous` as a map's keys are not the report's fields.
+    for (body, reads) in [
+        (
+            "    let o = #{ units: [\"件\"], previous : 1 }; []",
+            (false, false),
+        ),
+        (
+            "    let u = report.units; let p = report [\"previous\"]; []",
+            (true, true),
+        ),
+        ("    // 不看 previous\n    []", (true, false)),
+    ] {
+        let set = RuleSet::from_sources(vec![rule_file("f", body)], Limits::default());
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let rule = &set.rules[0];
+        assert_eq!((rule.reads_previous, rule.reads_units), reads, "{body}");
+    }
     // The shipped pack: one rule reads the stock phrases, one every setting.
     let set = RuleSet::load(&repo().join("rules"), Limits::default()).expect("rules dir");
     for rule in &set.rules {
@@ -571,6 +588,13 @@ fn a_rule_reads_the_lists_and_settings_it_names() {
         assert_eq!(
             (&rule.lists_read, &rule.settings_read),
             (&lists, &settings),
+            "{}",
+            rule.id
+        );
+        // `narrative-vs-tables` has `units` as an option's key only.
+        assert_eq!(
+            rule.reads_units,
+            rule.id == "region-covers-units",
             "{}",
             rule.id
         );
