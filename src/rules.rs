@@ -158,6 +158,11 @@ impl Reach {
         Reach::Named(named)
     }
 
+    /// Whether the rule reads none of them.
+    fn is_nothing(&self) -> bool {
+        matches!(self, Reach::Named(names) if names.is_empty())
+    }
+
     fn reaches(&self, name: &str) -> bool {
         match self {
             Reach::Named(names) => names.contains(name),
@@ -167,10 +172,14 @@ impl Reach {
 
     /// Hashes what this reach reads of `values` (name, then text), and the names it reads that
     /// `values` lacks: a list added later under that name changes the hash.
-    fn hash<'a>(&self, hasher: &mut Sha256, values: impl Iterator<Item = (&'a str, String)>) {
+    fn hash<'a, V: AsRef<[u8]>>(
+        &self,
+        hasher: &mut Sha256,
+        values: impl Iterator<Item = (&'a str, V)>,
+    ) {
         let mut seen = BTreeSet::new();
         for (name, value) in values.filter(|(name, _)| self.reaches(name)) {
-            for part in [name.as_bytes(), value.as_bytes()] {
+            for part in [name.as_bytes(), value.as_ref()] {
                 hasher.update(part);
                 hasher.update([0]);
             }
@@ -532,7 +541,7 @@ impl RuleSet {
             self.version = with(&self.version, &Reach::All);
             for rule in &mut self.rules {
                 // A rule reading no setting keeps its digest.
-                if rule.settings_read != Reach::Named(BTreeSet::new()) {
+                if !rule.settings_read.is_nothing() {
                     rule.digest = with(&rule.digest, &rule.settings_read);
                 }
             }
@@ -976,10 +985,10 @@ fn compile_rule(
             let mut hasher = Sha256::new();
             hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
             hasher.update([0]);
-            let texts = lists
-                .iter()
-                .map(|(name, text)| (name.as_str(), text.to_string()));
-            lists_read.hash(&mut hasher, texts);
+            lists_read.hash(
+                &mut hasher,
+                lists.iter().map(|(name, text)| (name.as_str(), *text)),
+            );
             hasher.update(src.as_bytes());
             short_hex(hasher)
         },
