@@ -762,14 +762,14 @@ impl Context {
         let mut decoded = Decoded::default();
         let previous: Vec<(YearBefore, Option<Arc<Report>>)> = reports
             .iter()
-            .map(|r| self.previous_from(r, &mut decoded))
+            .map(|r| previous_from(self, r, &mut decoded))
             .collect();
         let given: Vec<_> = reports
             .iter()
             .zip(&previous)
             .map(|(report, (_, previous))| (*report, previous.as_ref()))
             .collect();
-        let (findings, register) = self.run_given(set, &given, &[]);
+        let (findings, register) = self.run_given(self, set, &given, &[]);
         let runs = findings
             .into_iter()
             .zip(previous.into_iter().map(|(year_before, _)| year_before))
@@ -782,12 +782,13 @@ impl Context {
     /// findings keeps those that hold ([`RuleSet::run_batch_reusing`]).
     fn run_given(
         &self,
+        via: &impl Reads,
         set: &RuleSet,
         given: &[(&Arc<Report>, Option<&Arc<Report>>)],
         earlier: &[Option<Earlier<'_>>],
     ) -> (Vec<Vec<Finding>>, Arc<Matcher>) {
         let reports: Vec<&Report> = given.iter().map(|(r, _)| r.as_ref()).collect();
-        let (register, below) = self.units_of(&reports);
+        let (register, below) = self.units_of(via, &reports);
         let subjects = given
             .iter()
             .zip(below)
@@ -805,9 +806,10 @@ impl Context {
     /// go by the mail routes.
     fn units_of(
         &self,
+        via: &impl Reads,
         reports: &[&Report],
     ) -> (Arc<Matcher>, Vec<Option<Vec<crate::rules::UnitReport>>>) {
-        let read = self.with_store(|s| {
+        let read = via.read(|s| {
             let register = self.register_in(s)?;
             let below = reports
                 .iter()
@@ -819,46 +821,6 @@ impl Context {
             tracing::warn!("units register not read ({e}); the rules see no units and the summary goes by the mail routes");
             (Arc::new(Matcher::new(Vec::new())), vec![None; reports.len()])
         })
-    }
-
-    /// The same issuer's report of the year before from the store, and which it is; taken from
-    /// `decoded` when this worker decoded it already (a re-audit goes issuer by issuer, year by
-    /// year), and what is read is kept there. The model is read under the store's lock and
-    /// decoded outside it.
-    fn previous_from(
-        &self,
-        report: &Report,
-        decoded: &mut Decoded,
-    ) -> (YearBefore, Option<Arc<Report>>) {
-        let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
-            return (YearBefore::None, None);
-        };
-        let read = self
-            .with_store(|s| s.stored_report_id(org, year - 1))
-            .and_then(|id| {
-                let Some(id) = id else { return Ok(None) };
-                if let Some(r) = decoded.get(id) {
-                    return Ok(Some((id, r)));
-                }
-                let model = self.with_store(|s| s.stored_models(&[id]))?;
-                let report = model
-                    .into_iter()
-                    .next()
-                    .map(StoredModel::decode)
-                    .transpose()?;
-                Ok(report
-                    .flatten()
-                    .map(|r| (id, decoded.keep(id, Arc::new(r)))))
-            });
-        match read {
-            Ok(Some((id, r))) => (YearBefore::Report(id), Some(r)),
-            Ok(None) => (YearBefore::None, None),
-            // The rules go without it; whether there was one is not known.
-            Err(e) => {
-                tracing::warn!("previous year's report not read: {e}");
-                (YearBefore::Unknown, None)
-            }
-        }
     }
 
     /// Moves a stored report's file to the archive and records where (unless one is recorded).
@@ -1541,6 +1503,65 @@ pub struct Reaudited {
     pub rules_kept: usize,
 }
 
+/// Where a thread reads the store: through the context's shared connection, under its lock
+/// (the daemon's workers), or through a read-only connection of its own (`reaudit`'s workers,
+/// whose reads then wait for no other worker's writes).
+trait Reads {
+    fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError>;
+}
+
+impl Reads for Context {
+    fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.with_store(|s| f(s))
+    }
+}
+
+impl Reads for Store {
+    fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(self)
+    }
+}
+
+/// The same issuer's report of the year before from the store, and which it is; taken from
+/// `decoded` when this worker decoded it already (a re-audit goes issuer by issuer, year by
+/// year), and what is read is kept there. The model is read (under the store's lock when
+/// `via` is the shared connection) and decoded after.
+fn previous_from(
+    via: &impl Reads,
+    report: &Report,
+    decoded: &mut Decoded,
+) -> (YearBefore, Option<Arc<Report>>) {
+    let (Some(org), Some(year)) = (report.organization.as_deref(), report.year) else {
+        return (YearBefore::None, None);
+    };
+    let read = via
+        .read(|s| s.stored_report_id(org, year - 1))
+        .and_then(|id| {
+            let Some(id) = id else { return Ok(None) };
+            if let Some(r) = decoded.get(id) {
+                return Ok(Some((id, r)));
+            }
+            let model = via.read(|s| s.stored_models(&[id]))?;
+            let report = model
+                .into_iter()
+                .next()
+                .map(StoredModel::decode)
+                .transpose()?;
+            Ok(report
+                .flatten()
+                .map(|r| (id, decoded.keep(id, Arc::new(r)))))
+        });
+    match read {
+        Ok(Some((id, r))) => (YearBefore::Report(id), Some(r)),
+        Ok(None) => (YearBefore::None, None),
+        // The rules go without it; whether there was one is not known.
+        Err(e) => {
+            tracing::warn!("previous year's report not read: {e}");
+            (YearBefore::Unknown, None)
+        }
+    }
+}
+
 /// How `reaudit` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReauditMode {
@@ -1552,17 +1573,17 @@ pub enum ReauditMode {
     DryRun,
 }
 
-/// Re-runs the current rules over stored reports (received since `since`). With
-/// [`ReauditMode::StoreAndMail`], a report that now has findings it did not have before (at or
-/// above `mail.min_severity`) gets a summary queued in the store, which the daemon's mailer sends
-/// like any other.
 /// Reports re-audited at a time by one job: their models are read in one go, not all at once
 /// (100,000 decoded models would take gigabytes).
 const REAUDIT_BATCH: usize = 100;
 
 /// Re-runs the current rules over the stored reports received since `since`, on `jobs` threads
-/// (the rules run in parallel; the store is written one report at a time). `progress` is told
-/// how many of how many are done, now and then and at the end.
+/// (the rules run in parallel; the store is written one batch at a time). Each thread reads
+/// through a read-only connection of its own, so that its reads do not wait for the other
+/// threads' writes. With [`ReauditMode::StoreAndMail`], a report that now has findings it did
+/// not have before (at or above `mail.min_severity`) gets a summary queued in the store, which
+/// the daemon's mailer sends like any other. `progress` is told how many of how many are done,
+/// now and then and at the end.
 pub fn reaudit(
     config: &Config,
     since: Option<&str>,
@@ -1585,28 +1606,42 @@ pub fn reaudit(
                     let mut done = Reaudited::default();
                     let mut decoded = Decoded::default();
                     let mut holding = Holding::default();
+                    let fail = |e: anyhow::Error| {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                    };
+                    let reader = match Store::open_read_only(&ctx.config.database) {
+                        Ok(reader) => reader,
+                        Err(e) => {
+                            fail(e.into());
+                            return done;
+                        }
+                    };
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(i) else { break };
                         if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
                             break;
                         }
+                        let batch = Batch {
+                            ids: batch,
+                            mode,
+                            reader: &reader,
+                        };
                         match reaudit_batch(
                             &ctx,
                             &ctx.current_rules(),
-                            batch,
-                            mode,
+                            &batch,
                             &mut done,
                             &mut decoded,
                             &mut holding,
                         ) {
                             Ok(()) => {
-                                finished.fetch_add(batch.len(), Ordering::Relaxed);
+                                finished.fetch_add(batch.ids.len(), Ordering::Relaxed);
                             }
                             Err(e) => {
-                                if let Ok(mut f) = failed.lock() {
-                                    f.get_or_insert(e);
-                                }
+                                fail(e);
                                 break;
                             }
                         }
@@ -1682,7 +1717,7 @@ struct Holding {
 impl Holding {
     fn of(
         &mut self,
-        ctx: &Context,
+        via: &impl Reads,
         set: &RuleSet,
         version: &str,
         same_year_before: bool,
@@ -1690,9 +1725,7 @@ impl Holding {
         if let Some(holds) = self.by_version.get(version) {
             return Ok(holds[usize::from(same_year_before)].clone());
         }
-        let digests = ctx
-            .with_store(|s| s.rule_digests(version))?
-            .unwrap_or_default();
+        let digests = via.read(|s| s.rule_digests(version))?.unwrap_or_default();
         let holding = |same: bool| -> Arc<HashSet<String>> {
             let rules = set.rules.iter().filter(|r| {
                 !r.reads_units
@@ -1714,15 +1747,23 @@ impl Holding {
 /// of one rule, only that rule (and those that read other reports or the register) runs. A
 /// report with corrections, or whose findings include a rule error (which may have been a
 /// deadline), runs every rule.
+/// A batch of stored reports for a re-audit worker, and how the worker reads the store.
+struct Batch<'a> {
+    ids: &'a [i64],
+    mode: ReauditMode,
+    /// The worker's own read-only connection: the store is written through the context's.
+    reader: &'a Store,
+}
+
 fn reaudit_batch(
     ctx: &Context,
     set: &RuleSet,
-    ids: &[i64],
-    mode: ReauditMode,
+    batch: &Batch<'_>,
     done: &mut Reaudited,
     decoded: &mut Decoded,
     holding: &mut Holding,
 ) -> Result<()> {
+    let Batch { ids, mode, reader } = *batch;
     let mail = mode == ReauditMode::StoreAndMail;
     let min = ctx.config.mail.min_severity;
     struct Item {
@@ -1736,7 +1777,7 @@ fn reaudit_batch(
     }
     let mut items = Vec::with_capacity(ids.len());
     // What the batch's reports have now, read in one go.
-    let (models, mut findings_before, mut corrections, last_audits) = ctx.with_store(|s| {
+    let (models, mut findings_before, mut corrections, last_audits) = reader.read(|s| {
         Ok((
             s.stored_models(ids)?,
             s.current_findings_of(ids)?,
@@ -1759,7 +1800,7 @@ fn reaudit_batch(
             let key = apply_corrections(&mut corrected, &set.version, &corrections);
             (Arc::new(corrected), key)
         };
-        let (year_before, previous) = ctx.previous_from(&report, decoded);
+        let (year_before, previous) = previous_from(reader, &report, decoded);
         let last = last_audits.get(&id);
         let holds = match last.and_then(|a| a.ruleset.as_deref()) {
             // An audit of corrected tables ("…+c12") is of other tables than the stored ones.
@@ -1769,7 +1810,7 @@ fn reaudit_batch(
                     && !earlier.iter().any(|f| f.rule == "rule-error") =>
             {
                 let same = last.is_some_and(|a| a.year_before == year_before);
-                Some(holding.of(ctx, set, old, same)?)
+                Some(holding.of(reader, set, old, same)?)
             }
             _ => None,
         };
@@ -1800,7 +1841,7 @@ fn reaudit_batch(
         })
         .collect();
     // The register once for the batch; each report's units below it.
-    let (all, register) = ctx.run_given(set, &given, &earlier);
+    let (all, register) = ctx.run_given(reader, set, &given, &earlier);
     let mut news = Vec::with_capacity(items.len());
     let mut recipients = Vec::with_capacity(items.len());
     for (item, findings) in items.iter().zip(&all) {
