@@ -129,7 +129,8 @@ pub enum Command {
     /// findings it did not have before gets its summary mailed again (by the running daemon).
     /// A rule whose text, and the word lists and settings it reads, are as at a report's last
     /// audit keeps its findings of it instead of running again (a rule naming `units` always
-    /// runs; one naming `previous` runs when the year before is another report now).
+    /// runs; one naming `previous` runs when the year before is another report now; a rule
+    /// reading either through a name it makes as it runs gets a rule error).
     ///
     /// Examples:
     ///   ogi-audit reaudit --dry-run

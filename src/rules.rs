@@ -260,6 +260,22 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The settings of the rule set running on this thread.
     static SETTINGS: RefCell<Arc<Map>> = RefCell::new(Arc::new(Map::new()));
+    /// Whether the rule running on this thread names `previous` and `units` in its text
+    /// ([`Rule::reads_previous`], [`Rule::reads_units`]); `None` when no rule runs.
+    static NAMED: Cell<Option<(bool, bool)>> = const { Cell::new(None) };
+}
+
+/// Whether the rule running on this thread may read the report's field `name`. `previous` and
+/// `units` only when the rule's text names them: a re-audit keeps a rule's findings when the
+/// year before or the register changed if it does not, so a name made at run time
+/// (`report["prev" + "ious"]`) must not reach them. Outside a rule's run, every field.
+pub(crate) fn may_read(name: &str) -> bool {
+    match (name, NAMED.get()) {
+        (_, None) => true,
+        ("previous", Some((previous, _))) => previous,
+        ("units", Some((_, units))) => units,
+        _ => true,
+    }
 }
 
 /// A setting of the rule set running on this thread, or `()`.
@@ -678,6 +694,7 @@ impl RuleSet {
     fn run_rule(&self, rule: &Rule, report: &Dynamic) -> Vec<Finding> {
         let mut scope = Scope::new();
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.deadline)));
+        NAMED.set(Some((rule.reads_previous, rule.reads_units)));
         // The top level (the constants) ran once at load time; only `check` runs per report.
         let options = rhai::CallFnOptions::new()
             .eval_ast(false)
@@ -690,6 +707,7 @@ impl RuleSet {
             (report.clone(),),
         );
         DEADLINE.with(|d| d.set(None));
+        NAMED.set(None);
         match result {
             Ok(value) => match findings_from(rule, value) {
                 Ok(f) => self.capped(rule, f),

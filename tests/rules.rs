@@ -535,6 +535,63 @@ fn a_rules_digest_follows_its_text_lists_and_settings_only() {
     assert_eq!(beyond, [(false, false), (false, false), (true, false)]);
 }
 
+/// A rule reads the year before and the units only through names its text holds: a re-audit
+/// keeps the findings of a rule that names neither when they change, so a name made as the rule
+/// runs is an error of the rule, not a read that a re-audit would miss.
+#[test]
+fn a_rule_reads_the_year_before_and_the_units_only_by_their_names() {
+    let set = RuleSet::from_sources(
+        vec![
+            rule_file(
+                "computed",
+                "    let p = report[\"prev\" + \"ious\"];\n    [finding(`上年 ${p.year}`)]",
+            ),
+            rule_file(
+                "computed-register",
+                "    let u = report[\"un\" + \"its\"];\n    [finding(\"下级\")]",
+            ),
+            rule_file(
+                "named",
+                "    let p = report[\"previous\"];\n    [finding(`上年 ${p.year}`)]",
+            ),
+            rule_file(
+                "other",
+                "    let k = \"ye\" + \"ar\";\n    [finding(`${report[k]}`)]",
+            ),
+        ],
+        Limits::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let report = Arc::new(Report {
+        organization: Some("某区人民政府".into()),
+        year: Some(2022),
+        ..Report::default()
+    });
+    let older = Arc::new(Report {
+        year: Some(2021),
+        ..Report::clone(&report)
+    });
+    let findings = set.run(&report, Some(&older));
+    let by_rule = |id: &str| -> Vec<&ogi_audit::model::Finding> {
+        findings
+            .iter()
+            .filter(|f| f.rule == id || f.message.starts_with(&format!("规则 {id} ")))
+            .collect()
+    };
+    for (id, field) in [("computed", "previous"), ("computed-register", "units")] {
+        let errors = by_rule(id);
+        assert_eq!(errors.len(), 1, "{findings:#?}");
+        assert_eq!(errors[0].rule, "rule-error", "{id}");
+        assert!(
+            errors[0].message.contains(&format!("report.{field}")),
+            "{}",
+            errors[0].message
+        );
+    }
+    assert_eq!(by_rule("named")[0].message, "上年 2021");
+    assert_eq!(by_rule("other")[0].message, "2022");
+}
+
 /// What a rule can read of the word lists and settings is read from its text: the names it
 /// passes as literals, or all of them when it passes anything else or calls through pointers.
 #[test]

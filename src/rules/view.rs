@@ -115,6 +115,12 @@ impl ScriptReport {
             )
             .into());
         };
+        if !crate::rules::may_read(name) {
+            return Err(format!(
+                "the rule reads `{name}` by a name made as it runs: write `report.{name}` (规则须在文本中写明 {name})，so that a re-audit knows what its findings depend on"
+            )
+            .into());
+        }
         match name {
             "previous" => return Ok(self.0.previous.clone().map_or(Dynamic::UNIT, Dynamic::from)),
             "units" => {
