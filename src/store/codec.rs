@@ -311,11 +311,11 @@ pub fn decode(bytes: &[u8]) -> Result<Report, String> {
                 .to_string();
         }
     }
-    let text = report.text.clone();
+    let text = &report.text;
     for (c, slimmed) in report.claims.iter_mut().zip(claims) {
         if slimmed {
             let (t, w) =
-                remade(&text, &at, c.start, c.end).ok_or("a claim outside the report's text")?;
+                remade(text, &at, c.start, c.end).ok_or("a claim outside the report's text")?;
             c.text = t;
             c.before = w.before;
             c.after = w.after;
