@@ -1741,12 +1741,6 @@ impl Holding {
     }
 }
 
-/// Re-audits one batch of stored reports, adding to `done`. The rules run over the batch as
-/// a whole ([`RuleSet::run_batch_reusing`]), then each report's findings are recorded. A rule
-/// whose findings of a report still hold ([`Holding`]) is not run again on it: after an edit
-/// of one rule, only that rule (and those that read other reports or the register) runs. A
-/// report with corrections, or whose findings include a rule error (which may have been a
-/// deadline), runs every rule.
 /// A batch of stored reports for a re-audit worker, and how the worker reads the store.
 struct Batch<'a> {
     ids: &'a [i64],
@@ -1755,6 +1749,12 @@ struct Batch<'a> {
     reader: &'a Store,
 }
 
+/// Re-audits one batch of stored reports, adding to `done`. The rules run over the batch as
+/// a whole ([`RuleSet::run_batch_reusing`]), then each report's findings are recorded. A rule
+/// whose findings of a report still hold ([`Holding`]) is not run again on it: after an edit
+/// of one rule, only that rule (and those that read other reports or the register) runs. A
+/// report with corrections, or whose findings include a rule error (which may have been a
+/// deadline), runs every rule.
 fn reaudit_batch(
     ctx: &Context,
     set: &RuleSet,

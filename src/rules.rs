@@ -265,10 +265,11 @@ thread_local! {
     static NAMED: Cell<Option<(bool, bool)>> = const { Cell::new(None) };
 }
 
-/// Whether the rule running on this thread may read the report's field `name`. `previous` and
-/// `units` only when the rule's text names them: a re-audit keeps a rule's findings when the
-/// year before or the register changed if it does not, so a name made at run time
-/// (`report["prev" + "ious"]`) must not reach them. Outside a rule's run, every field.
+/// Whether the rule running on this thread may read the report's field `name`: `previous` and
+/// `units` only when the rule's text names them. A re-audit keeps the findings of a rule whose
+/// text names neither, even when the year before or the register changed, so a name made as
+/// the rule runs (`report["prev" + "ious"]`) must not reach them. Outside a rule's run, every
+/// field.
 pub(crate) fn may_read(name: &str) -> bool {
     match (name, NAMED.get()) {
         (_, None) => true,

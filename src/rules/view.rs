@@ -117,7 +117,7 @@ impl ScriptReport {
         };
         if !crate::rules::may_read(name) {
             return Err(format!(
-                "the rule reads `{name}` by a name made as it runs: write `report.{name}` (规则须在文本中写明 {name})，so that a re-audit knows what its findings depend on"
+                "the rule reads `{name}` through a name made as it runs: write `report.{name}`, so that a re-audit knows what its findings depend on (规则须在文本中写明 {name})"
             )
             .into());
         }
