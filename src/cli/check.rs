@@ -166,8 +166,7 @@ pub(super) fn check(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let years = Years::index(&files, previous, config, jobs)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = buffered_stdout();
     // Batch by batch on `jobs` threads, printed in the order given: a folder of 10,000 reports
     // is never held in memory at once.
     let (mut failed, mut flagged) = (false, false);
@@ -205,6 +204,7 @@ pub(super) fn check(
     if format == Format::Json {
         writeln!(out, "\n  ]\n}}")?;
     }
+    out.flush()?;
     Ok(if failed {
         ExitCode::from(2)
     } else if flagged {

@@ -142,7 +142,7 @@ pub(super) fn findings(
             std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?,
         )),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(buffered_stdout()),
     };
     match format {
         TableFormat::Json => {

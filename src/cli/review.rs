@@ -27,8 +27,7 @@ pub(super) fn review_list(
     let rows = store.review_list(&Scope::all(), filter)?;
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(std::io::stdout().lock(), &rows)?;
-            println!();
+            print_json(&rows)?;
         }
         Format::Human => {
             for r in &rows {

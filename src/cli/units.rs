@@ -25,8 +25,7 @@ pub(super) fn list(explicit: Option<&Path>, format: Format) -> Result<ExitCode> 
     let units = Store::open_read_only(&config.database)?.units()?;
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(std::io::stdout().lock(), &units)?;
-            println!();
+            print_json(&units)?;
         }
         Format::Human => {
             for u in &units {
@@ -51,8 +50,7 @@ pub(super) fn status(explicit: Option<&Path>, year: i32, format: Format) -> Resu
     let c = crate::units::coverage(&store, year, &crate::units::Deadlines::of(&config))?;
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(std::io::stdout().lock(), &c)?;
-            println!();
+            print_json(&c)?;
         }
         Format::Human => {
             for u in &c.units {
@@ -215,8 +213,7 @@ pub(super) fn remind(explicit: Option<&Path>, dry_run: bool, format: Format) -> 
     }
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(std::io::stdout().lock(), &shown)?;
-            println!();
+            print_json(&shown)?;
         }
         Format::Human => {
             for s in &shown {
