@@ -617,6 +617,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(_) if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ogi-audit: {}", error_chain(&e));
             ExitCode::from(2)
@@ -665,9 +666,40 @@ fn config(explicit: Option<&Path>) -> Result<Config> {
 /// Standard output, buffered. Rust's standard output writes each line as it ends, one system
 /// call per line, and a report's JSON is thousands of lines (`check --format json` spent more
 /// time in those calls than in reading the files). Flush it before returning, so that a failed
-/// write (a full disk, a closed pipe) is an error and not lost in the drop.
-fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
-    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+/// write (a full disk) is an error and not lost in the drop. A write refused because the
+/// reader closed the pipe (`ogi-audit findings | head`) is remembered, and the command then
+/// ends quietly: the reader has what it wanted.
+fn buffered_stdout() -> Stdout {
+    Stdout(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stdout().lock(),
+    ))
+}
+
+/// Set when standard output's reader closed it ([`buffered_stdout`]).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+struct Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>);
+
+impl Stdout {
+    fn noted<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        result
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Self::noted(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Self::noted(self.0.flush())
+    }
 }
 
 /// `value` as indented JSON on standard output, with a line end.

@@ -456,3 +456,34 @@ fn issuer_name(i: usize) -> String {
     let b = ["山", "河", "湖", "海", "林", "田", "石"][i / 5 % 7];
     format!("{a}{b}县测试局")
 }
+
+/// A reader that closes the output early (`ogi-audit check … | head`) has what it wanted: the
+/// command ends quietly, without a "Broken pipe" error or a panic, where it used to fail with
+/// one. The eleven real reports' JSON is far more than a pipe holds, so the command is still
+/// writing when the pipe closes.
+#[test]
+fn a_reader_closing_the_output_early_ends_the_command_quietly() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(BIN)
+        .args(["check", "--format", "json"])
+        .args(common::real_fixtures())
+        .env_remove("OGI_AUDIT_CONFIG")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ogi-audit");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut head = [0u8; 64];
+    stdout.read_exact(&mut head).expect("the output begins");
+    assert!(String::from_utf8_lossy(&head).contains("\"reports\""));
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(
+        !err.contains("Broken pipe") && !err.contains("panicked"),
+        "{err}"
+    );
+}

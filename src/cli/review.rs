@@ -30,8 +30,10 @@ pub(super) fn review_list(
             print_json(&rows)?;
         }
         Format::Human => {
+            let mut out = buffered_stdout();
             for r in &rows {
-                println!(
+                writeln!(
+                    out,
                     "#{:<6} report {:<5} {:<10} {:<8} {:<24} {} {}",
                     r.id,
                     r.report_id,
@@ -40,12 +42,13 @@ pub(super) fn review_list(
                     r.rule,
                     r.organization.as_deref().unwrap_or("?"),
                     r.message
-                );
+                )?;
                 if let Some(note) = &r.note {
-                    println!("        {}：{note}", r.by.as_deref().unwrap_or(""));
+                    writeln!(out, "        {}：{note}", r.by.as_deref().unwrap_or(""))?;
                 }
             }
-            println!("{} findings", rows.len());
+            writeln!(out, "{} findings", rows.len())?;
+            out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)

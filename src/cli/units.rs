@@ -28,17 +28,20 @@ pub(super) fn list(explicit: Option<&Path>, format: Format) -> Result<ExitCode> 
             print_json(&units)?;
         }
         Format::Human => {
+            let mut out = buffered_stdout();
             for u in &units {
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}\t{}\t{}",
                     u.name,
                     u.kind.as_str(),
                     u.parent.as_deref().unwrap_or("-"),
                     u.aliases.join(";"),
                     u.emails.join(";")
-                );
+                )?;
             }
-            println!("{} units", units.len());
+            writeln!(out, "{} units", units.len())?;
+            out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -53,6 +56,7 @@ pub(super) fn status(explicit: Option<&Path>, year: i32, format: Format) -> Resu
             print_json(&c)?;
         }
         Format::Human => {
+            let mut out = buffered_stdout();
             for u in &c.units {
                 let detail = match &u.report {
                     Some(r) => format!(
@@ -72,33 +76,37 @@ pub(super) fn status(explicit: Option<&Path>, year: i32, format: Format) -> Resu
                     ),
                     None => format!("due {}", u.due),
                 };
-                println!("{:<9} {}  {detail}", u.status, u.name);
+                writeln!(out, "{:<9} {}  {detail}", u.status, u.name)?;
             }
             for a in &c.unmatched {
-                println!(
+                writeln!(
+                    out,
                     "unmatched report {} ({}): no unit; `ogi-audit units assign {} UNIT`",
                     a.report_id,
                     a.organization.as_deref().unwrap_or("?"),
                     a.report_id
-                );
+                )?;
             }
             for (a, names) in &c.ambiguous {
-                println!(
+                writeln!(
+                    out,
                     "ambiguous report {} ({}): {}; `ogi-audit units assign {} UNIT`",
                     a.report_id,
                     a.organization.as_deref().unwrap_or("?"),
                     names.join(" / "),
                     a.report_id
-                );
+                )?;
             }
             let count = |s: &str| c.units.iter().filter(|u| u.status == s).count();
-            println!(
+            writeln!(
+                out,
                 "{year}: {} received, {} late, {} missing of {} units",
                 count("received"),
                 count("late"),
                 count("missing"),
                 c.units.len()
-            );
+            )?;
+            out.flush()?;
         }
     }
     let short = c.units.iter().any(|u| u.status != "received");
@@ -216,6 +224,7 @@ pub(super) fn remind(explicit: Option<&Path>, dry_run: bool, format: Format) -> 
             print_json(&shown)?;
         }
         Format::Human => {
+            let mut out = buffered_stdout();
             for s in &shown {
                 let who = if s.reminder.unit.is_empty() {
                     "(office: coverage summary)"
@@ -227,19 +236,22 @@ pub(super) fn remind(explicit: Option<&Path>, dry_run: bool, format: Format) -> 
                 } else {
                     s.reminder.to.join(", ")
                 };
-                println!(
+                writeln!(
+                    out,
                     "{}  {:<9} {who} → {to}\n            {}",
                     s.reminder.on_date, s.status, s.subject
-                );
+                )?;
             }
-            println!(
+            writeln!(
+                out,
                 "{today}: {} reminders for today's reminder days ({} already written before)",
                 shown.len(),
                 shown
                     .iter()
                     .filter(|s| s.status != "new" && s.status != "unrouted")
                     .count()
-            );
+            )?;
+            out.flush()?;
         }
     }
     if dry_run {
