@@ -486,13 +486,11 @@ pub fn main() -> ExitCode {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "ogi-audit", &mut script);
-            std::io::stdout()
-                .write_all(&script)
+            let mut out = buffered_stdout();
+            out.write_all(&script)
+                .and_then(|()| out.flush())
                 .map(|()| ExitCode::SUCCESS)
-                .or_else(|e| match e.kind() {
-                    std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-                    _ => Err(e.into()),
-                })
+                .map_err(Into::into)
         }
         Command::Status { format } => status(cli.config.as_deref(), format),
         Command::Findings {
@@ -679,6 +677,7 @@ fn buffered_stdout() -> Stdout {
 /// Set when standard output's reader closed it ([`buffered_stdout`]).
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Buffered standard output that notes a closed pipe ([`buffered_stdout`]).
 struct Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>);
 
 impl Stdout {
