@@ -132,41 +132,65 @@ pub fn first_phrase<S: AsRef<str>>(text: &str, phrases: impl IntoIterator<Item =
         .find(|p| !p.as_ref().is_empty() && text.contains(p.as_ref()))
 }
 
-/// For each shingle, the sentences holding it: a list per shingle, kept in one vector (a map
-/// of vectors cost an allocation per shingle).
-struct Holders {
-    /// The shingle's last entry in `links`.
+/// Last year's text prepared for the comparison, in one pass over it: every shingle of it, those
+/// spanning two of its sentences too, and for each the sentences holding it whole, kept as a
+/// list per shingle in one vector (a map of vectors cost an allocation per shingle).
+struct Source<'a> {
+    sentences: Vec<&'a str>,
+    /// Each shingle's last entry in `links`; `u32::MAX` when no sentence holds it whole (it
+    /// spans two).
     heads: FxHashMap<u128, u32>,
     /// (sentence, the shingle's previous entry or `u32::MAX`).
     links: Vec<(u32, u32)>,
 }
 
-impl Holders {
-    fn of(sentences: &[&str]) -> Holders {
-        // About one shingle per character, and a Chinese character is three bytes.
-        let chars: usize = sentences.iter().map(|t| t.len()).sum::<usize>() / 3;
-        let mut h = Holders {
-            heads: FxHashMap::with_capacity_and_hasher(chars, Default::default()),
-            links: Vec::with_capacity(chars),
-        };
-        for (i, t) in sentences.iter().enumerate() {
-            let i = i as u32;
-            for k in shingle_keys(&compared(t)) {
-                let next = h.links.len() as u32;
-                let head = h.heads.entry(k).or_insert(u32::MAX);
-                // A sentence's shingles are added together: one already listed for it heads its list.
-                if *head != u32::MAX && h.links[*head as usize].0 == i {
-                    continue;
-                }
-                h.links.push((i, *head));
-                *head = next;
-            }
+impl<'a> Source<'a> {
+    fn of(text: &'a str) -> Source<'a> {
+        let sentences = sentences(text);
+        // The characters compared, sentence after sentence: the same as the whole text's, as
+        // what separates two sentences is never compared.
+        let mut chars: Vec<char> = Vec::with_capacity(text.len() / 3);
+        let mut ends = Vec::with_capacity(sentences.len());
+        for t in &sentences {
+            chars.extend(t.chars().filter(|c| is_compared(*c)));
+            ends.push(chars.len());
         }
-        h
+        let mut s = Source {
+            sentences,
+            heads: FxHashMap::with_capacity_and_hasher(chars.len(), Default::default()),
+            links: Vec::with_capacity(chars.len()),
+        };
+        if chars.len() < SHINGLE {
+            // The whole text is one shingle; no sentence of it is long enough to be compared.
+            s.heads.extend(shingle_keys(&chars).map(|k| (k, u32::MAX)));
+            return s;
+        }
+        let mut sentence = 0;
+        for (at, w) in chars.windows(SHINGLE).enumerate() {
+            while ends[sentence] <= at {
+                sentence += 1;
+            }
+            let next = s.links.len() as u32;
+            let head = s.heads.entry(key(w)).or_insert(u32::MAX);
+            if at + SHINGLE > ends[sentence] {
+                continue; // spans two sentences: in the text, in none of its sentences
+            }
+            // A sentence's shingles come together: one already listed for it heads its list.
+            if *head != u32::MAX && s.links[*head as usize].0 == sentence as u32 {
+                continue;
+            }
+            s.links.push((sentence as u32, *head));
+            *head = next;
+        }
+        s
     }
 
-    /// The sentences holding shingle `s`, each once.
-    fn of_shingle(&self, s: u128) -> impl Iterator<Item = usize> + '_ {
+    fn holds(&self, s: u128) -> bool {
+        self.heads.contains_key(&s)
+    }
+
+    /// The sentences holding shingle `s` whole, each once.
+    fn holders(&self, s: u128) -> impl Iterator<Item = usize> + '_ {
         let mut at = self.heads.get(&s).copied().unwrap_or(u32::MAX);
         std::iter::from_fn(move || {
             let (sentence, next) = *self.links.get(at as usize)?;
@@ -180,13 +204,9 @@ impl Holders {
 /// long and with at least `threshold` of their shingles in it. Each as `#{sentence, share,
 /// from}`: `share` the part found, `from` the sentence of `source` most like it.
 pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
-    let own: Vec<char> = compared(source);
-    let pool = shingles(&own);
-    let theirs: Vec<&str> = sentences(source);
-    // Which of `source`'s sentences hold each shingle, each sentence once per shingle: made
-    // when the first copied sentence is found.
-    let mut holders: Option<Holders> = None;
-    let mut shared = vec![0usize; theirs.len()];
+    // Made when the first sentence long enough to judge is found.
+    let mut theirs: Option<Source> = None;
+    let mut shared = Vec::new();
     let mut out = Array::new();
     let (mut chars, mut mine) = (Vec::new(), Vec::new());
     for sentence in sentences(text) {
@@ -195,18 +215,19 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
         if chars.len() < MIN_SENTENCE {
             continue;
         }
+        let theirs = theirs.get_or_insert_with(|| Source::of(source));
         distinct_shingles(&chars, &mut mine);
-        let found = mine.iter().filter(|s| pool.contains(*s)).count();
+        let found = mine.iter().filter(|s| theirs.holds(**s)).count();
         let share = found as FLOAT / mine.len().max(1) as FLOAT;
         if share < threshold {
             continue;
         }
         // The sentence it came from: the one sharing most of its shingles (the last of those
         // sharing as many).
-        let holders = holders.get_or_insert_with(|| Holders::of(&theirs));
-        shared.iter_mut().for_each(|n| *n = 0);
+        shared.clear();
+        shared.resize(theirs.sentences.len(), 0usize);
         for s in &mine {
-            for i in holders.of_shingle(*s) {
+            for i in theirs.holders(*s) {
                 shared[i] += 1;
             }
         }
@@ -214,7 +235,7 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
             .iter()
             .enumerate()
             .max_by_key(|(_, n)| **n)
-            .and_then(|(i, _)| theirs.get(i))
+            .and_then(|(i, _)| theirs.sentences.get(i))
             .map_or("", |s| *s);
         let mut m = Map::new();
         m.insert("sentence".into(), Dynamic::from(sentence.to_string()));
@@ -257,6 +278,96 @@ mod tests {
             set.sort_unstable();
             assert_eq!(keys, set, "{text}");
         }
+    }
+
+    /// The sentences of `text` and, for each judged one, its share and the source sentence it
+    /// came from, worked out the plain way: last year's shingles over its whole text, then
+    /// each of its sentences' shingles.
+    fn plainly(text: &str, source: &str) -> Vec<(String, FLOAT, String)> {
+        let pool = shingles(&compared(source));
+        let theirs: Vec<FxHashSet<u128>> = sentences(source)
+            .iter()
+            .map(|t| shingles(&compared(t)))
+            .collect();
+        let mut out = Vec::new();
+        for sentence in sentences(text) {
+            let chars = compared(sentence);
+            if chars.len() < MIN_SENTENCE {
+                continue;
+            }
+            let mine = shingles(&chars);
+            let share = mine.iter().filter(|s| pool.contains(*s)).count() as FLOAT
+                / mine.len().max(1) as FLOAT;
+            let shared = |t: &FxHashSet<u128>| mine.iter().filter(|s| t.contains(*s)).count();
+            let from = (0..theirs.len())
+                .max_by_key(|i| shared(&theirs[*i]))
+                .map_or("", |i| sentences(source)[i]);
+            out.push((sentence.to_string(), share, from.to_string()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Last year's shingles and the sentences holding them, gathered in one pass, give what
+        /// the plain way gives: shingles spanning two of its sentences count as found, and
+        /// `from` is the last sentence sharing most.
+        #[test]
+        fn copied_sentences_are_those_found_the_plain_way(
+            parts in proptest::collection::vec("[公开政务信息年度报告工作情况，、 ]{3,30}", 0..6),
+            edits in proptest::collection::vec(0u8..12, 0..200),
+            threshold in 0.0f64..1.0,
+        ) {
+            // Last year's text: this year's with characters dropped, changed or said twice and
+            // sentences cut elsewhere, so that its shingles often span two of its sentences.
+            let text = parts.join("。");
+            let mut source = String::new();
+            for (c, e) in text.chars().zip(edits.iter().chain(std::iter::repeat(&9))) {
+                match e {
+                    0 => {}
+                    1 => source.push('。'),
+                    2 => source.push('政'),
+                    3 => { source.push(c); source.push('；'); }
+                    4 => {
+                        // A run said twice: a shingle held twice by one sentence.
+                        let run: Vec<char> = source.chars().rev().take(6).collect();
+                        source.push(c);
+                        source.extend(run.into_iter().rev());
+                        source.push(c);
+                    }
+                    _ => source.push(c),
+                }
+            }
+            let expected: Vec<(String, FLOAT, String)> = plainly(&text, &source)
+                .into_iter()
+                .filter(|(_, share, _)| *share >= threshold)
+                .collect();
+            let got: Vec<(String, FLOAT, String)> = copied_sentences(&text, &source, threshold)
+                .into_iter()
+                .map(|c| {
+                    let m = c.clone_cast::<Map>();
+                    (
+                        m["sentence"].to_string(),
+                        m["share"].as_float().unwrap_or(-1.0),
+                        m["from"].to_string(),
+                    )
+                })
+                .collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn a_shingle_spanning_two_of_last_years_sentences_is_found() {
+        // 16 characters: 10 of the 13 shingles lie within one of last year's sentences, 3 span
+        // the two.
+        let this = "政务公开信息发布年度报告工作情况。";
+        let last = "政务公开信息发布。年度报告工作情况。";
+        let copied = copied_sentences(this, last, 0.9);
+        assert_eq!(copied.len(), 1);
+        let m = copied[0].clone_cast::<Map>();
+        assert!((m["share"].as_float().unwrap_or(0.0) - 1.0).abs() < 1e-9);
+        assert_eq!(m["from"].to_string(), "年度报告工作情况");
     }
 
     #[test]
