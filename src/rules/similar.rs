@@ -116,6 +116,33 @@ pub fn sentences(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The sentences of `text` as [`sentences`] cuts them, each handed to `each` once its compared
+/// characters have been appended to `chars`; in one reading of the text, where cutting it and
+/// then reading each sentence read it twice. What `each` leaves in `chars` stays there.
+fn scan_sentences<'a>(
+    text: &'a str,
+    chars: &mut Vec<char>,
+    mut each: impl FnMut(&'a str, &mut Vec<char>),
+) {
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if SENTENCE_ENDS.contains(&c) {
+            let sentence = text[start..i].trim();
+            // An empty sentence was only white space: nothing of it was compared.
+            if !sentence.is_empty() {
+                each(sentence, chars);
+            }
+            start = i + c.len_utf8();
+        } else if is_compared(c) {
+            chars.push(c);
+        }
+    }
+    let sentence = text[start..].trim();
+    if !sentence.is_empty() {
+        each(sentence, chars);
+    }
+}
+
 /// The clauses of a text: its sentences cut again at commas and colons, trimmed, empty ones
 /// left out.
 pub fn clauses(text: &str) -> Vec<&str> {
@@ -146,15 +173,14 @@ struct Source<'a> {
 
 impl<'a> Source<'a> {
     fn of(text: &'a str) -> Source<'a> {
-        let sentences = sentences(text);
         // The characters compared, sentence after sentence: the same as the whole text's, as
         // what separates two sentences is never compared.
         let mut chars: Vec<char> = Vec::with_capacity(text.len() / 3);
-        let mut ends = Vec::with_capacity(sentences.len());
-        for t in &sentences {
-            chars.extend(t.chars().filter(|c| is_compared(*c)));
+        let (mut sentences, mut ends) = (Vec::new(), Vec::new());
+        scan_sentences(text, &mut chars, |sentence, chars| {
+            sentences.push(sentence);
             ends.push(chars.len());
-        }
+        });
         let mut s = Source {
             sentences,
             heads: FxHashMap::with_capacity_and_hasher(chars.len(), Default::default()),
@@ -209,42 +235,56 @@ pub fn copied_sentences(text: &str, source: &str, threshold: FLOAT) -> Array {
     let mut shared = Vec::new();
     let mut out = Array::new();
     let (mut chars, mut mine) = (Vec::new(), Vec::new());
-    for sentence in sentences(text) {
-        chars.clear();
-        chars.extend(sentence.chars().filter(|c| is_compared(*c)));
-        if chars.len() < MIN_SENTENCE {
-            continue;
-        }
-        let theirs = theirs.get_or_insert_with(|| Source::of(source));
-        distinct_shingles(&chars, &mut mine);
-        let found = mine.iter().filter(|s| theirs.holds(**s)).count();
-        let share = found as FLOAT / mine.len().max(1) as FLOAT;
-        if share < threshold {
-            continue;
-        }
-        // The sentence it came from: the one sharing most of its shingles (the last of those
-        // sharing as many).
-        shared.clear();
-        shared.resize(theirs.sentences.len(), 0usize);
-        for s in &mine {
-            for i in theirs.holders(*s) {
-                shared[i] += 1;
+    scan_sentences(text, &mut chars, |sentence, chars| {
+        if chars.len() >= MIN_SENTENCE {
+            let theirs = theirs.get_or_insert_with(|| Source::of(source));
+            if let Some(copied) = copied(sentence, chars, theirs, threshold, &mut mine, &mut shared)
+            {
+                out.push(copied);
             }
         }
-        let from = shared
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, n)| **n)
-            .and_then(|(i, _)| theirs.sentences.get(i))
-            .map_or("", |s| *s);
-        let mut m = Map::new();
-        m.insert("sentence".into(), Dynamic::from(sentence.to_string()));
-        m.insert("share".into(), Dynamic::from(share));
-        m.insert("from".into(), Dynamic::from(from.to_string()));
-        m.insert("chars".into(), Dynamic::from(chars.len() as INT));
-        out.push(Dynamic::from_map(m));
-    }
+        chars.clear();
+    });
     out
+}
+
+/// `sentence` (its compared characters `chars`) as `copied_sentences` gives it when at least
+/// `threshold` of its shingles are in `theirs`; `mine` and `shared` are room to work in.
+fn copied(
+    sentence: &str,
+    chars: &[char],
+    theirs: &Source,
+    threshold: FLOAT,
+    mine: &mut Vec<u128>,
+    shared: &mut Vec<usize>,
+) -> Option<Dynamic> {
+    distinct_shingles(chars, mine);
+    let found = mine.iter().filter(|s| theirs.holds(**s)).count();
+    let share = found as FLOAT / mine.len().max(1) as FLOAT;
+    if share < threshold {
+        return None;
+    }
+    // The sentence it came from: the one sharing most of its shingles (the last of those
+    // sharing as many).
+    shared.clear();
+    shared.resize(theirs.sentences.len(), 0usize);
+    for s in mine.iter() {
+        for i in theirs.holders(*s) {
+            shared[i] += 1;
+        }
+    }
+    let from = shared
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, n)| **n)
+        .and_then(|(i, _)| theirs.sentences.get(i))
+        .map_or("", |s| *s);
+    let mut m = Map::new();
+    m.insert("sentence".into(), Dynamic::from(sentence.to_string()));
+    m.insert("share".into(), Dynamic::from(share));
+    m.insert("from".into(), Dynamic::from(from.to_string()));
+    m.insert("chars".into(), Dynamic::from(chars.len() as INT));
+    Some(Dynamic::from_map(m))
 }
 
 #[cfg(test)]
