@@ -347,6 +347,18 @@ mod tests {
         out
     }
 
+    /// What `copied_sentences` found, as (sentence, share, from).
+    fn found(text: &str, source: &str, threshold: FLOAT) -> Vec<(String, FLOAT, String)> {
+        copied_sentences(text, source, threshold)
+            .into_iter()
+            .map(|c| {
+                let m = c.clone_cast::<Map>();
+                let share = m["share"].as_float().unwrap_or(-1.0);
+                (m["sentence"].to_string(), share, m["from"].to_string())
+            })
+            .collect()
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         /// Last year's shingles and the sentences holding them, gathered in one pass, give what
@@ -382,18 +394,7 @@ mod tests {
                 .into_iter()
                 .filter(|(_, share, _)| *share >= threshold)
                 .collect();
-            let got: Vec<(String, FLOAT, String)> = copied_sentences(&text, &source, threshold)
-                .into_iter()
-                .map(|c| {
-                    let m = c.clone_cast::<Map>();
-                    (
-                        m["sentence"].to_string(),
-                        m["share"].as_float().unwrap_or(-1.0),
-                        m["from"].to_string(),
-                    )
-                })
-                .collect();
-            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(found(&text, &source, threshold), expected);
         }
     }
 
@@ -403,11 +404,10 @@ mod tests {
         // the two.
         let this = "政务公开信息发布年度报告工作情况。";
         let last = "政务公开信息发布。年度报告工作情况。";
-        let copied = copied_sentences(this, last, 0.9);
+        let copied = found(this, last, 0.9);
         assert_eq!(copied.len(), 1);
-        let m = copied[0].clone_cast::<Map>();
-        assert!((m["share"].as_float().unwrap_or(0.0) - 1.0).abs() < 1e-9);
-        assert_eq!(m["from"].to_string(), "年度报告工作情况");
+        assert!((copied[0].1 - 1.0).abs() < 1e-9);
+        assert_eq!(copied[0].2, "年度报告工作情况");
     }
 
     #[test]
@@ -430,12 +430,11 @@ mod tests {
     fn one_changed_figure_still_copied() {
         let last = "全年共组织4次政务公开季度检查通报，推进3轮督促整改工作。";
         let this = "全年共组织5次政务公开季度检查通报，推进3轮督促整改工作。";
-        let copied = copied_sentences(this, last, 0.7);
+        let copied = found(this, last, 0.7);
         assert_eq!(copied.len(), 1);
-        let m = copied[0].clone_cast::<Map>();
-        assert!(m["share"].as_float().unwrap_or(0.0) > 0.7);
+        assert!(copied[0].1 > 0.7);
         assert_eq!(
-            m["from"].clone().into_string().unwrap_or_default(),
+            copied[0].2,
             "全年共组织4次政务公开季度检查通报，推进3轮督促整改工作"
         );
         // A short sentence is not judged; a new one is not copied.
@@ -453,10 +452,7 @@ mod tests {
     #[test]
     fn the_sentence_copied_from_is_the_one_sharing_most() {
         let from = |this: &str, last: &str| -> Vec<String> {
-            copied_sentences(this, last, 0.5)
-                .into_iter()
-                .map(|c| c.clone_cast::<Map>()["from"].to_string())
-                .collect()
+            found(this, last, 0.5).into_iter().map(|c| c.2).collect()
         };
         let last = "加强政务公开队伍建设。加强政务公开队伍建设加强政务公开队伍建设。\
                     进一步加强政务公开队伍建设和业务培训工作。其他内容与此无关。";
