@@ -43,6 +43,8 @@ pub struct Context {
     jobs: Mutex<HashMap<ThreadId, Job>>,
     /// Files that changed while they were read: back to settling.
     resettle: Mutex<Vec<PathBuf>>,
+    /// This process's open files, as last looked at ([`watch::OwnFiles`]).
+    own_files: Mutex<watch::OwnFiles>,
     /// The units register as last read, with its version ([`Store::units_version`]): read
     /// again only when it changed, not for every report.
     register: Mutex<Option<(i64, Arc<Matcher>)>>,
@@ -174,6 +176,7 @@ impl Context {
             in_flight: Mutex::new(HashSet::new()),
             jobs: Mutex::new(HashMap::new()),
             resettle: Mutex::new(Vec::new()),
+            own_files: Mutex::new(watch::OwnFiles::now()),
             register: Mutex::new(None),
         })
     }
@@ -324,6 +327,19 @@ impl Context {
         })
     }
 
+    /// Whether this daemon has the file open itself: a recent snapshot of its descriptors says
+    /// no; a yes is asked again with a fresh one.
+    fn holds_itself(&self, meta: &std::fs::Metadata) -> bool {
+        let mut own = match self.own_files.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if own.stale() || own.holds(meta) {
+            *own = watch::OwnFiles::now();
+        }
+        own.holds(meta)
+    }
+
     fn with_store<T>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
@@ -413,7 +429,7 @@ impl Context {
         } else {
             None
         };
-        if refused.is_none() && watch::held_by_this_process(&meta) {
+        if refused.is_none() && self.holds_itself(&meta) {
             tracing::warn!(path = %path.display(), "this daemon has the file open itself (its log, its database …): it is never taken for a report; move it out of the inbox");
             return later("a file of the daemon's own".to_string());
         }
@@ -2087,6 +2103,26 @@ mod tests {
         let path = dir.join("inbox").join(name);
         std::fs::copy(src, &path).expect("copy");
         path
+    }
+
+    #[test]
+    fn a_file_the_daemon_holds_open_is_left_and_taken_once_it_is_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let path = seed_copy(dir.path(), "held.txt");
+        // Held as the daemon holds its log: open before the snapshot of its descriptors.
+        let held = std::fs::File::open(&path).expect("open");
+        *ctx.own_files.lock().expect("own files") = watch::OwnFiles::now();
+        let done = ctx.process_file(&path);
+        assert!(
+            matches!(&done, Processed::Later { reason } if reason.contains("daemon's own")),
+            "{done:?}"
+        );
+        assert!(path.exists(), "left where it is");
+        // Closed: the snapshot that shows it held is asked again, even while fresh.
+        drop(held);
+        let done = ctx.process_file(&path);
+        assert!(matches!(done, Processed::Stored { .. }), "{done:?}");
     }
 
     /// Stands for a worker stuck in a step: registers its job, waits until the watchdog gives

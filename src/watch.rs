@@ -147,23 +147,56 @@ pub fn zero_tail(path: &Path, size: u64) -> bool {
     buf.iter().all(|b| *b == 0)
 }
 
-/// Whether this process itself has the file open (its log, its database …): such a file is
-/// never taken for a report, wherever it lies.
+/// The files this process holds open (its log, its database …), as its descriptors showed
+/// them when the snapshot was taken: such a file is never taken for a report, wherever it lies.
 ///
 /// Each descriptor listed in `/proc/self/fd` is asked with `fstat` on its number: following
 /// its link in `/proc` to stat the file cost a path walk through `/proc` each, two dozen per
-/// report.
-pub fn held_by_this_process(meta: &Metadata) -> bool {
-    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
-        fd.file_name()
-            .to_str()
-            .and_then(|n| n.parse::<libc::c_int>().ok())
-            .and_then(identity_of_fd)
-            .is_some_and(|(dev, ino)| dev == meta.dev() && ino == meta.ino())
-    })
+/// report. The daemon asks for every file it reads. Its own files are opened at start and held,
+/// so a snapshot a moment old answers as well as a fresh one: it is taken again once older than
+/// [`OwnFiles::FRESH`] (a fresh one for every file was 3 % of the daemon's time).
+#[derive(Debug)]
+pub struct OwnFiles {
+    ids: std::collections::HashSet<(u64, u64)>,
+    taken: Instant,
+}
+
+impl OwnFiles {
+    /// How long a snapshot is used. A file it shows as held is asked about again with a fresh
+    /// one (a descriptor closed since, or an inode reused). A file opened since would have to be
+    /// a new file of the daemon's own in the inbox, and the daemon opens none while running
+    /// that it does not write (which keeps a file from settling: [`open_for_writing`]).
+    pub const FRESH: Duration = Duration::from_millis(100);
+
+    /// The descriptors' files as they are now.
+    pub fn now() -> OwnFiles {
+        let ids = std::fs::read_dir("/proc/self/fd")
+            .map(|fds| {
+                fds.flatten()
+                    .filter_map(|fd| {
+                        fd.file_name()
+                            .to_str()
+                            .and_then(|n| n.parse::<libc::c_int>().ok())
+                            .and_then(identity_of_fd)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        OwnFiles {
+            ids,
+            taken: Instant::now(),
+        }
+    }
+
+    /// Whether the snapshot is older than [`OwnFiles::FRESH`].
+    pub fn stale(&self) -> bool {
+        self.taken.elapsed() > OwnFiles::FRESH
+    }
+
+    /// Whether the file `meta` describes was open in this process when the snapshot was taken.
+    pub fn holds(&self, meta: &Metadata) -> bool {
+        self.ids.contains(&(meta.dev(), meta.ino()))
+    }
 }
 
 /// The device and inode of the file open as descriptor `fd` of this process, if it is open.
@@ -396,11 +429,17 @@ mod tests {
         std::fs::write(&other, "x").expect("write");
         let file = std::fs::File::create(&held).expect("create");
         let meta = |p: &Path| std::fs::metadata(p).expect("metadata");
-        assert!(held_by_this_process(&meta(&held)));
-        assert!(!held_by_this_process(&meta(&other)));
+        let own = OwnFiles::now();
+        assert!(own.holds(&meta(&held)));
+        assert!(!own.holds(&meta(&other)));
+        assert!(!own.stale());
         let seen = meta(&held);
         drop(file);
-        assert!(!held_by_this_process(&seen), "closed: no longer held");
+        assert!(
+            own.holds(&seen),
+            "a snapshot shows what was open when it was taken"
+        );
+        assert!(!OwnFiles::now().holds(&seen), "closed: no longer held");
     }
 
     #[test]
