@@ -432,7 +432,6 @@ mod tests {
         let own = OwnFiles::now();
         assert!(own.holds(&meta(&held)));
         assert!(!own.holds(&meta(&other)));
-        assert!(!own.stale());
         let seen = meta(&held);
         drop(file);
         assert!(
