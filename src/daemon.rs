@@ -330,10 +330,10 @@ impl Context {
     /// Whether this daemon has the file open itself: a recent snapshot of its descriptors says
     /// no; a yes is asked again with a fresh one.
     fn holds_itself(&self, meta: &std::fs::Metadata) -> bool {
-        let mut own = match self.own_files.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut own = self
+            .own_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if own.stale() || own.holds(meta) {
             *own = watch::OwnFiles::now();
         }
