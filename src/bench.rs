@@ -220,6 +220,10 @@ pub struct DaemonArgs {
     /// by side with this one on the same corpus.
     #[arg(long, value_name = "PATH")]
     pub daemon_exe: Option<PathBuf>,
+    /// Then wait until the summaries of the folder's reports are mailed (as `.eml` files to the
+    /// outbox, after the default `mail.group_wait` of 30 s): the mailer's time and CPU per report.
+    #[arg(long)]
+    pub mail: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -401,6 +405,7 @@ fn all(args: &AllArgs) -> Result<ExitCode> {
         keep: false,
         units: 0,
         daemon_exe: None,
+        mail: false,
         common: args.common.clone(),
     };
     let daemon_result = daemon::measure(&daemon_args)?;

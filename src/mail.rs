@@ -185,6 +185,24 @@ fn one_line(s: &str) -> String {
         .to_string()
 }
 
+/// A body's text with CRLF line endings, as mail has them. Lettre would add each CR by an
+/// insertion that moves the rest of the text, which for a summary of a hundred reports (thousands
+/// of lines) cost more than auditing them; here the text is copied once. A CR already before an
+/// LF is kept, as lettre keeps it.
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut from = 0;
+    for (i, _) in text.match_indices('\n') {
+        if i == 0 || text.as_bytes()[i - 1] != b'\r' {
+            out.push_str(&text[from..i]);
+            out.push('\r');
+            from = i;
+        }
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
 impl Mailer {
     /// Loads the templates (checked by rendering a sample) and sets up the transport.
     pub fn new(config: &Mail) -> Result<Mailer, MailError> {
@@ -276,7 +294,7 @@ impl Mailer {
             .subject(letter.subject.clone())
             .message_id(Some(message_id.clone()))
             .header(ContentType::TEXT_PLAIN)
-            .body(letter.text.clone())
+            .body(crlf(&letter.text))
             .map_err(|e| MailError::Permanent(e.to_string()))?;
         self.deliver(&message)?;
         Ok(message_id)
@@ -335,7 +353,17 @@ impl Mailer {
 
     /// Builds the message for these recipients; returns it with its Message-ID.
     fn message(&self, to: &[String], rendered: &Rendered) -> Result<(Message, String), MailError> {
-        let builder = self.builder(to)?.subject(rendered.subject.clone());
+        self.message_titled(to, rendered, rendered.subject.clone())
+    }
+
+    /// [`Mailer::message`] under another subject (a part's).
+    fn message_titled(
+        &self,
+        to: &[String],
+        rendered: &Rendered,
+        subject: String,
+    ) -> Result<(Message, String), MailError> {
+        let builder = self.builder(to)?.subject(subject);
         let message_id = format!("<{}.{}@ogi-audit>", now_ms(), std::process::id());
         let message = builder
             .message_id(Some(message_id.clone()))
@@ -346,12 +374,12 @@ impl Mailer {
                             .singlepart(
                                 SinglePart::builder()
                                     .header(ContentType::TEXT_PLAIN)
-                                    .body(rendered.text.clone()),
+                                    .body(crlf(&rendered.text)),
                             )
                             .singlepart(
                                 SinglePart::builder()
                                     .header(ContentType::TEXT_HTML)
-                                    .body(rendered.html.clone()),
+                                    .body(crlf(&rendered.html)),
                             ),
                     )
                     .singlepart(
@@ -426,25 +454,10 @@ impl Mailer {
         }
     }
 
-    /// The size of the message these reports' summary makes, as sent (headers, text and HTML).
-    /// `part`: measured as one part of a split summary (with the longest part note).
-    fn measure(
-        &self,
-        to: &[String],
-        reports: &[ShownReport],
-        part: bool,
-    ) -> Result<usize, MailError> {
-        let mut rendered = self.render(reports)?;
-        if part {
-            rendered.subject.push_str(LONGEST_PART_NOTE);
-        }
-        let (message, _) = self.message(to, &rendered)?;
-        Ok(message.formatted().len())
-    }
-
     /// Splits `range` of `reports` into consecutive parts whose messages are at most `limit`
     /// bytes, halving until each fits; a single report is a part however large it is. `whole`:
-    /// `range` is the whole summary (sent without a part note if it fits).
+    /// `range` is the whole summary (sent without a part note if it fits). Each part measured
+    /// keeps its rendering, and the whole summary its message, to be sent as they are.
     fn partition(
         &self,
         to: &[String],
@@ -452,15 +465,59 @@ impl Mailer {
         range: Range<usize>,
         limit: u64,
         whole: bool,
-        out: &mut Vec<Range<usize>>,
+        out: &mut Vec<Part>,
     ) -> Result<(), MailError> {
-        if range.len() <= 1 || self.measure(to, &reports[range.clone()], !whole)? as u64 <= limit {
-            out.push(range);
+        if range.len() <= 1 {
+            out.push(Part {
+                range,
+                rendered: None,
+                message: None,
+            });
+            return Ok(());
+        }
+        let rendered = self.render(&reports[range.clone()])?;
+        // A part is measured with the longest part note its subject can get.
+        let subject = if whole {
+            rendered.subject.clone()
+        } else {
+            format!("{}{LONGEST_PART_NOTE}", rendered.subject)
+        };
+        let (message, id) = self.message_titled(to, &rendered, subject)?;
+        let size = message.formatted().len();
+        if size as u64 <= limit {
+            out.push(Part {
+                range,
+                rendered: Some(rendered),
+                message: whole.then_some((message, id, size)),
+            });
             return Ok(());
         }
         let mid = range.start + range.len() / 2;
         self.partition(to, reports, range.start..mid, limit, false, out)?;
         self.partition(to, reports, mid..range.end, limit, false, out)
+    }
+
+    /// A part's message as it is sent (numbered in its subject when `total` > 1), rendered and
+    /// built now unless it was while being measured; with its rendering, Message-ID and size.
+    fn build_part(
+        &self,
+        to: &[String],
+        reports: &[ShownReport],
+        part: Part,
+        (number, total): (usize, usize),
+    ) -> Result<(Rendered, Message, String, usize), MailError> {
+        let mut rendered = match part.rendered {
+            Some(r) => r,
+            None => self.render(reports)?,
+        };
+        if total > 1 {
+            rendered.subject = part_subject(&rendered.subject, number, total);
+        } else if let Some((message, id, size)) = part.message {
+            return Ok((rendered, message, id, size));
+        }
+        let (message, id) = self.message(to, &rendered)?;
+        let size = message.formatted().len();
+        Ok((rendered, message, id, size))
     }
 
     /// Sends every group of notices that is due; returns how many messages went out. Stops
@@ -605,24 +662,22 @@ impl Mailer {
         if parts.len() > 1 {
             tracing::info!(to = %to, reports = g.reports.len(), parts = parts.len(), limit = *limit, "summary split into parts (mail.max_message_size)");
         }
-        let mut queue: VecDeque<Range<usize>> = parts.into();
+        let mut queue: VecDeque<Part> = parts.into();
         // Parts are numbered within this tick: those sent, and those still to send.
         let mut done = 0usize;
         let mut total = queue.len();
         let mut sent = 0;
-        while let Some(range) = queue.pop_front() {
+        while let Some(part) = queue.pop_front() {
+            let range = part.range.clone();
             if stop.load(Ordering::Relaxed) {
-                tracing::info!(to = %to, reports = range.len() + queue.iter().map(ExactSizeIterator::len).sum::<usize>(), "shutting down: the rest of the summary stays pending");
+                tracing::info!(to = %to, reports = range.len() + queue.iter().map(|p| p.range.len()).sum::<usize>(), "shutting down: the rest of the summary stays pending");
                 return Ok((sent, false));
             }
             let reports = &g.reports[range.clone()];
             let ids: Vec<i64> = g.notices[range.clone()].iter().map(|n| n.id).collect();
-            let mut rendered = self.render(reports)?;
-            if total > 1 {
-                rendered.subject = part_subject(&rendered.subject, done + 1, total);
-            }
-            let (message, message_id) = match self.message(g.to, &rendered) {
-                Ok(m) => m,
+            let built = self.build_part(g.to, reports, part, (done + 1, total));
+            let (rendered, message, message_id, size) = match built {
+                Ok(b) => b,
                 Err(MailError::Permanent(reason)) => {
                     tracing::error!(to = %to, "summary not sent: {reason}");
                     lock().mark_failed(&ids, &reason)?;
@@ -631,7 +686,6 @@ impl Mailer {
                 }
                 Err(e) => return Err(e),
             };
-            let size = message.formatted().len();
             if size as u64 > *limit {
                 tracing::warn!(to = %to, report = reports[0].id, size, limit = *limit, "the summary of one report alone is larger than mail.max_message_size; sent alone");
             }
@@ -646,7 +700,7 @@ impl Mailer {
                     // The server's limit is below this message: keep under it from now on.
                     *limit = (*limit).min(size.saturating_sub(1) as u64);
                     tracing::warn!(to = %to, reports = reports.len(), size, limit = *limit, "the mail server refused the summary as too large ({reason}); splitting it and sending the rest of this round's mail under {} bytes", *limit);
-                    let rest = range.start..queue.back().map_or(range.end, |r| r.end);
+                    let rest = range.start..queue.back().map_or(range.end, |p| p.range.end);
                     let mut again = Vec::new();
                     self.partition(g.to, g.reports, rest, *limit, false, &mut again)?;
                     queue = again.into();
@@ -744,6 +798,16 @@ struct Group<'a> {
     to: &'a [String],
     notices: &'a [Notice],
     reports: &'a [ShownReport],
+}
+
+/// One message of a summary: a range of its reports, with what was built of it while it was
+/// measured ([`Mailer::partition`]).
+struct Part {
+    range: Range<usize>,
+    /// The summary of these reports, without a part note.
+    rendered: Option<Rendered>,
+    /// The whole summary as one message: the message, its Message-ID and size.
+    message: Option<(Message, String, usize)>,
 }
 
 /// The part note of a split summary's subject, at its longest (for measuring).
@@ -1240,37 +1304,56 @@ mod tests {
         let mailer = Mailer::offline(&mail("")).expect("mailer");
         let to = ["office@example.org".to_string()];
         let reports = many_reports(40);
-        let whole = mailer.measure(&to, &reports, false).expect("measure") as u64;
+        let size = |rendered: &Rendered| {
+            let (message, _) = mailer.message(&to, rendered).expect("message");
+            message.formatted().len() as u64
+        };
+        let whole = size(&mailer.render(&reports).expect("render"));
         let limit = whole / 3;
-        let mut parts = Vec::new();
-        mailer
-            .partition(&to, &reports, 0..reports.len(), limit, true, &mut parts)
-            .expect("partition");
-        assert!(parts.len() >= 3, "{parts:?}");
+        let ranges = |limit: u64, range: Range<usize>| {
+            let mut parts = Vec::new();
+            mailer
+                .partition(&to, &reports, range, limit, true, &mut parts)
+                .expect("partition");
+            parts
+        };
+        let parts = ranges(limit, 0..reports.len());
+        assert!(parts.len() >= 3, "{}", parts.len());
         // Consecutive, covering every report once, each part's message under the limit with the
-        // part note its subject gets.
-        assert_eq!(parts[0].start, 0);
-        assert_eq!(parts.last().map(|r| r.end), Some(reports.len()));
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                assert_eq!(parts[i - 1].end, p.start);
-            }
-            let mut rendered = mailer.render(&reports[p.clone()]).expect("render");
-            rendered.subject = part_subject(&rendered.subject, i + 1, parts.len());
-            let (message, _) = mailer.message(&to, &rendered).expect("message");
-            assert!(message.formatted().len() as u64 <= limit);
+        // part note its subject gets; what was rendered while measuring is what is sent.
+        assert_eq!(parts[0].range.start, 0);
+        assert_eq!(parts.last().map(|p| p.range.end), Some(reports.len()));
+        let total = parts.len();
+        for (i, p) in parts.into_iter().enumerate() {
+            let range = p.range.clone();
+            assert!(p.message.is_none());
+            let kept = p.rendered.as_ref().map(|r| r.text.clone());
+            let (rendered, message, _, sent_size) = mailer
+                .build_part(&to, &reports[range.clone()], p, (i + 1, total))
+                .expect("part");
+            assert!(sent_size as u64 <= limit);
+            assert_eq!(message.formatted().len(), sent_size);
+            let mut again = mailer.render(&reports[range]).expect("render");
+            again.subject = part_subject(&again.subject, i + 1, total);
+            assert_eq!(rendered.subject, again.subject);
+            assert_eq!(kept.unwrap_or_else(|| again.text.clone()), again.text);
+            assert_eq!(size(&again), sent_size as u64);
         }
-        // A summary that fits is one message; a report larger than the limit is a part alone.
-        let mut parts = Vec::new();
-        mailer
-            .partition(&to, &reports, 0..reports.len(), whole, true, &mut parts)
-            .expect("partition");
-        assert_eq!((parts.len(), parts.first()), (1, Some(&(0..40))));
-        let mut parts = Vec::new();
-        mailer
-            .partition(&to, &reports, 0..3, 10, true, &mut parts)
-            .expect("partition");
-        assert_eq!(parts, [0..1, 1..2, 2..3]);
+        // A summary that fits is one message, sent as it was measured; a report larger than
+        // the limit is a part alone.
+        let mut parts = ranges(whole, 0..reports.len());
+        assert_eq!(parts.len(), 1);
+        let part = parts.remove(0);
+        assert_eq!(part.range, 0..40);
+        let (_, measured_id, measured_size) = part.message.as_ref().expect("the message kept");
+        let (measured_id, measured_size) = (measured_id.clone(), *measured_size);
+        let (_, message, id, sent_size) = mailer
+            .build_part(&to, &reports, part, (1, 1))
+            .expect("whole");
+        assert_eq!((id, sent_size), (measured_id, measured_size));
+        assert_eq!(message.formatted().len(), measured_size);
+        let singles: Vec<Range<usize>> = ranges(10, 0..3).into_iter().map(|p| p.range).collect();
+        assert_eq!(singles, [0..1, 1..2, 2..3]);
         assert_eq!(
             part_subject("[ogi-audit] 3份年度报告", 2, 5),
             "[ogi-audit] 3份年度报告（第2/5部分）"
@@ -1304,6 +1387,32 @@ mod tests {
             said.contains("cannot be counted") && said.contains("no such table: notices"),
             "{said}"
         );
+    }
+
+    /// The bodies sent are what lettre's own line-ending conversion makes of the text: the same
+    /// encoding chosen, the same bytes.
+    #[test]
+    fn bodies_get_crlf_line_endings_as_lettre_gives_them() {
+        use lettre::message::Body;
+        let long = "长".repeat(600);
+        for text in [
+            "",
+            "\n",
+            "\n\nx",
+            "a\r\nb\nc\r\n\n",
+            "\r\n",
+            "\r\r\n\r",
+            "line one\nline two\n",
+            "全年共收到申请58件。\n一、总体情况\r\n二、主动公开\n",
+            &format!("{long}\n{long}\r\n{long}"),
+            "<p>a &amp; b</p>\n<p>\u{FFFD}😀</p>",
+        ] {
+            let theirs = Body::new(text.to_string());
+            let ours = Body::new(crlf(text));
+            assert_eq!(ours.encoding(), theirs.encoding(), "{text:?}");
+            assert_eq!(ours.into_vec(), theirs.into_vec(), "{text:?}");
+        }
+        assert_eq!(crlf("a\nb\r\nc\n"), "a\r\nb\r\nc\r\n");
     }
 
     #[test]

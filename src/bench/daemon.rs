@@ -44,6 +44,26 @@ pub struct DaemonResult {
     pub rss_kb: Option<u64>,
     pub db_bytes: Option<u64>,
     pub stored: usize,
+    /// With `--mail`: how the folder's summaries went out (medians over the runs).
+    pub mail: Option<Mailed>,
+}
+
+/// The mailing of a folder's summaries, from the last report stored until no notice is
+/// pending.
+#[derive(Debug, Clone, Default)]
+pub struct Mailed {
+    /// Reports whose summary was mailed.
+    pub reports: usize,
+    /// Messages written to the outbox.
+    pub messages: usize,
+    /// Seconds from the last report stored until every summary was mailed (the group wait
+    /// included).
+    pub secs: f64,
+    /// CPU-seconds of the daemon meanwhile (all its threads; the workers are idle).
+    pub cpu_secs: Option<f64>,
+    /// Bytes in the outbox.
+    pub outbox_bytes: u64,
+    pub peak_rss_kb: Option<u64>,
 }
 
 /// One run's raw figures.
@@ -58,6 +78,7 @@ struct RunResult {
     rss_kb: Option<u64>,
     db_bytes: u64,
     stored: usize,
+    mail: Option<Mailed>,
 }
 
 /// Runs and prints `bench daemon`.
@@ -123,6 +144,26 @@ pub fn measure(args: &DaemonArgs) -> Result<DaemonResult> {
         rss_kb: Some(med(&|r| r.rss_kb.unwrap_or(0) as f64) as u64).filter(|v| *v > 0),
         db_bytes: Some(med(&|r| r.db_bytes as f64) as u64),
         stored: runs.last().map_or(0, |r| r.stored),
+        mail: median_mailed(&runs.iter().filter_map(|r| r.mail.clone()).collect::<Vec<_>>()),
+    })
+}
+
+/// The runs' mailing figures, each the median of its own.
+fn median_mailed(runs: &[Mailed]) -> Option<Mailed> {
+    let first = runs.first()?;
+    let med = |f: &dyn Fn(&Mailed) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let cpu: Vec<f64> = runs.iter().filter_map(|m| m.cpu_secs).collect();
+    let rss: Vec<f64> = runs
+        .iter()
+        .filter_map(|m| m.peak_rss_kb.map(|k| k as f64))
+        .collect();
+    Some(Mailed {
+        reports: first.reports,
+        messages: first.messages,
+        secs: med(&|m| m.secs),
+        cpu_secs: (!cpu.is_empty()).then(|| median(&cpu)),
+        outbox_bytes: med(&|m| m.outbox_bytes as f64) as u64,
+        peak_rss_kb: (!rss.is_empty()).then(|| median(&rss) as u64),
     })
 }
 
@@ -364,6 +405,11 @@ fn one_run(args: &DaemonArgs, exe: &Path, rules: &Path) -> Result<RunResult> {
     };
     let (peak_rss_kb, rss_kb) = super::memory_kb(&daemon.pid());
     let stored_n = count();
+    let mail = if args.mail {
+        Some(wait_for_mail(&db, &daemon, &root.join("outbox"))?)
+    } else {
+        None
+    };
     daemon.stop();
     let db_bytes = super::db_bytes(&db_path);
     let n = bulk.len() as f64;
@@ -383,6 +429,47 @@ fn one_run(args: &DaemonArgs, exe: &Path, rules: &Path) -> Result<RunResult> {
         rss_kb,
         db_bytes,
         stored: stored_n,
+        mail,
+    })
+}
+
+/// Waits until no notice is pending (every summary mailed, or given up on), and measures it.
+fn wait_for_mail(db: &Connection, daemon: &Daemon, outbox: &Path) -> Result<Mailed> {
+    let cpu0 = super::cpu_secs(&daemon.pid());
+    let t0 = Instant::now();
+    let pending = || -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(i64::MAX)
+    };
+    // The default group wait (30 s), then the mailing itself.
+    if !wait_until(Duration::from_secs(900), Duration::from_millis(50), || {
+        pending() == 0
+    }) {
+        bail!("{} notices still pending after 15 minutes", pending());
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu_secs = match (cpu0, super::cpu_secs(&daemon.pid())) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let count = |sql: &str| -> Result<usize> {
+        Ok(db.query_row(sql, [], |r| r.get::<_, i64>(0))? as usize)
+    };
+    let mut outbox_bytes = 0;
+    for entry in std::fs::read_dir(outbox).context("cannot read the outbox")? {
+        outbox_bytes += entry?.metadata()?.len();
+    }
+    Ok(Mailed {
+        reports: count("SELECT COUNT(*) FROM notices WHERE status = 'sent'")?,
+        messages: count("SELECT COUNT(*) FROM mails")?,
+        secs,
+        cpu_secs,
+        outbox_bytes,
+        peak_rss_kb: super::memory_kb(&daemon.pid()).0,
     })
 }
 
@@ -452,6 +539,33 @@ pub fn render(r: &DaemonResult) -> String {
                     b as f64 / 1e6,
                     b as f64 / 1024.0 / r.stored as f64
                 ),
+            ]);
+        }
+    }
+    if let Some(m) = &r.mail {
+        t.row(vec![
+            format!(
+                "their summaries: {} reports mailed in {} messages ({:.1} MB), all sent after",
+                thousands(m.reports as u64),
+                thousands(m.messages as u64),
+                m.outbox_bytes as f64 / 1e6
+            ),
+            format!("{:.1} s (group wait 30 s included)", m.secs),
+        ]);
+        if let Some(c) = m.cpu_secs {
+            t.row(vec![
+                "  daemon CPU while mailing, per report mailed".into(),
+                format!(
+                    "{:.2} s, {:.2} ms",
+                    c,
+                    c * 1e3 / m.reports.max(1) as f64
+                ),
+            ]);
+        }
+        if let Some(kb) = m.peak_rss_kb {
+            t.row(vec![
+                "  daemon peak RSS (VmHWM) once mailed".into(),
+                format!("{:.1} MB", kb as f64 / 1024.0),
             ]);
         }
     }
