@@ -124,14 +124,17 @@ fn table3_sheet(ws: &mut Worksheet, reports: &[ShownReport]) -> Result<(), XlsxE
         .set_text_wrap()
         .set_background_color(Color::RGB(0xD9E1F2))
         .set_border(FormatBorder::Thin);
-    let cell = |fill: Option<u32>| {
-        let f = Format::new()
-            .set_border(FormatBorder::Thin)
-            .set_align(FormatAlign::Right);
-        match fill {
-            Some(c) => f.set_background_color(Color::RGB(c)),
-            None => f,
-        }
+    let plain = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Right);
+    let filled = |c: u32| plain.clone().set_background_color(Color::RGB(c));
+    // Made once: a sheet has thousands of cells and only these five looks.
+    let cells = CellFormats {
+        plain: plain.clone(),
+        wrong: filled(WRONG),
+        related: filled(RELATED),
+        unread: filled(UNREAD),
+        corrected: filled(CORRECTED),
     };
     let label = Format::new().set_border(FormatBorder::Thin);
     ws.set_column_width(0, 44)?;
@@ -160,10 +163,31 @@ fn table3_sheet(ws: &mut Worksheet, reports: &[ShownReport]) -> Result<(), XlsxE
             row += 2;
             continue;
         };
-        row = write_table(ws, row, table, &head, &label, &cell)?;
+        row = write_table(ws, row, table, &head, &label, &cells)?;
         row += 1;
     }
     Ok(())
+}
+
+/// A table cell's format by its mark.
+struct CellFormats {
+    plain: Format,
+    wrong: Format,
+    related: Format,
+    unread: Format,
+    corrected: Format,
+}
+
+impl CellFormats {
+    fn of(&self, mark: &str) -> &Format {
+        match mark {
+            "wrong" => &self.wrong,
+            "related" => &self.related,
+            "unread" => &self.unread,
+            "corrected" => &self.corrected,
+            _ => &self.plain,
+        }
+    }
 }
 
 /// Writes a table from `row`: header, then its rows; returns the next free row.
@@ -173,7 +197,7 @@ fn write_table(
     table: &CellTable,
     head: &Format,
     label: &Format,
-    cell: &dyn Fn(Option<u32>) -> Format,
+    cells: &CellFormats,
 ) -> Result<u32, XlsxError> {
     ws.write_string_with_format(row, 0, "项目", head)?;
     for (i, c) in table.columns.iter().enumerate() {
@@ -184,16 +208,10 @@ fn write_table(
         ws.write_string_with_format(row, 0, &r.label, label)?;
         for (i, c) in r.cells.iter().enumerate() {
             let col = i as u16 + 1;
-            let format = cell(match c.mark {
-                "wrong" => Some(WRONG),
-                "related" => Some(RELATED),
-                "unread" => Some(UNREAD),
-                "corrected" => Some(CORRECTED),
-                _ => None,
-            });
+            let format = cells.of(c.mark);
             match c.text.parse::<f64>() {
-                Ok(n) => ws.write_number_with_format(row, col, n, &format)?,
-                Err(_) => ws.write_string_with_format(row, col, fit(&c.text), &format)?,
+                Ok(n) => ws.write_number_with_format(row, col, n, format)?,
+                Err(_) => ws.write_string_with_format(row, col, fit(&c.text), format)?,
             };
             if c.mark == "corrected" {
                 ws.insert_note(
