@@ -52,9 +52,16 @@ fn fit(text: &str) -> String {
     }
 }
 
+/// Deflate's level for the workbook's parts. Every summary mailed writes one, and at the
+/// default level (6) compressing took 43 % of the workbook's cost. Level 1 takes a third of
+/// that; the workbook of a summary of 100 reports grows from about 115 KB to 160 KB, in a
+/// message of 2 MB.
+const ZIP_LEVEL: u8 = 1;
+
 /// The workbook of these reports, as bytes.
 pub fn workbook(reports: &[ShownReport]) -> Result<Vec<u8>, WorkbookError> {
     let mut wb = Workbook::new();
+    wb.set_zip_compression_level(ZIP_LEVEL);
     findings_sheet(wb.add_worksheet(), reports)?;
     table3_sheet(wb.add_worksheet(), reports)?;
     Ok(wb.save_to_buffer()?)
