@@ -268,10 +268,20 @@ fn a_tiny_store_bench_prints_its_table() {
 
 #[test]
 fn a_tiny_daemon_bench_prints_its_table() {
-    let out = bench(&["daemon", "--files", "10", "--singles", "1"]);
+    // With the mailing of the summaries, which waits the default 30 s group wait.
+    let out = bench(&["daemon", "--files", "10", "--singles", "1", "--mail"]);
     assert!(out.contains("## Daemon end to end"), "{out}");
     assert!(out.contains("drop → stored"), "{out}");
     assert!(out.contains("daemon peak RSS"), "{out}");
+    // Every report stored has findings for the office, all in one summary.
+    assert!(
+        out.contains("their summaries: 11 reports mailed in 1 message ("),
+        "{out}"
+    );
+    assert!(
+        out.contains("daemon CPU while mailing, per report mailed"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -10,6 +10,9 @@
 //! 2. Throughput: N files renamed into the inbox at once; the time until the last is stored.
 //! 3. Memory: the daemon's peak resident memory (`VmHWM` of /proc/PID/status) after those N,
 //!    and the database size per report.
+//! 4. With `--mail`: the summaries of those reports, mailed as `.eml` files to the outbox once
+//!    the group wait is over; the time until no notice is pending and the daemon's CPU meanwhile,
+//!    per report mailed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -144,7 +147,12 @@ pub fn measure(args: &DaemonArgs) -> Result<DaemonResult> {
         rss_kb: Some(med(&|r| r.rss_kb.unwrap_or(0) as f64) as u64).filter(|v| *v > 0),
         db_bytes: Some(med(&|r| r.db_bytes as f64) as u64),
         stored: runs.last().map_or(0, |r| r.stored),
-        mail: median_mailed(&runs.iter().filter_map(|r| r.mail.clone()).collect::<Vec<_>>()),
+        mail: median_mailed(
+            &runs
+                .iter()
+                .filter_map(|r| r.mail.clone())
+                .collect::<Vec<_>>(),
+        ),
     })
 }
 
@@ -545,21 +553,18 @@ pub fn render(r: &DaemonResult) -> String {
     if let Some(m) = &r.mail {
         t.row(vec![
             format!(
-                "their summaries: {} reports mailed in {} messages ({:.1} MB), all sent after",
+                "their summaries: {} reports mailed in {} message{} ({:.1} MB), the last sent after the last stored",
                 thousands(m.reports as u64),
                 thousands(m.messages as u64),
+                if m.messages == 1 { "" } else { "s" },
                 m.outbox_bytes as f64 / 1e6
             ),
-            format!("{:.1} s (group wait 30 s included)", m.secs),
+            format!("{:.1} s (the 30 s group wait runs from the first)", m.secs),
         ]);
         if let Some(c) = m.cpu_secs {
             t.row(vec![
                 "  daemon CPU while mailing, per report mailed".into(),
-                format!(
-                    "{:.2} s, {:.2} ms",
-                    c,
-                    c * 1e3 / m.reports.max(1) as f64
-                ),
+                format!("{:.2} s, {:.2} ms", c, c * 1e3 / m.reports.max(1) as f64),
             ]);
         }
         if let Some(kb) = m.peak_rss_kb {
