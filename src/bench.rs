@@ -224,6 +224,11 @@ pub struct DaemonArgs {
     /// outbox, after the default `mail.group_wait` of 30 s): the mailer's time and CPU per report.
     #[arg(long)]
     pub mail: bool,
+    /// The daemon's `mail.group_wait` and `mail.group_interval` (e.g. `2s`) instead of the
+    /// shipped 30 s and 5 min: how long a report's notice waits before its summary is due, and
+    /// the least time between two summaries to the same office.
+    #[arg(long, value_name = "DURATION")]
+    pub group_wait: Option<String>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -406,6 +411,7 @@ fn all(args: &AllArgs) -> Result<ExitCode> {
         units: 0,
         daemon_exe: None,
         mail: false,
+        group_wait: None,
         common: args.common.clone(),
     };
     let daemon_result = daemon::measure(&daemon_args)?;

@@ -11,7 +11,7 @@
 //! 3. Memory: the daemon's peak resident memory (`VmHWM` of /proc/PID/status) after those N,
 //!    and the database size per report.
 //! 4. With `--mail`: the summaries of those reports, mailed as `.eml` files to the outbox once
-//!    the group wait is over; the time until no notice is pending and the daemon's CPU meanwhile,
+//!    the group wait is over (30 s, or `--group-wait`); the time until no notice is pending and the daemon's CPU meanwhile,
 //!    per report mailed.
 
 use std::path::{Path, PathBuf};
@@ -265,8 +265,8 @@ fn register_csv(n: usize) -> String {
     out
 }
 
-fn toml_string(p: &Path) -> String {
-    let s = p.display().to_string();
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -278,9 +278,19 @@ fn one_run(args: &DaemonArgs, exe: &Path, rules: &Path) -> Result<RunResult> {
     }
     let root = dir.path.clone();
     let config = root.join("ogi-audit.toml");
-    // Only the rules folder differs from the shipped defaults.
-    std::fs::write(&config, format!("[rules]\ndir = {}\n", toml_string(rules)))
-        .context("cannot write the config")?;
+    // Only the rules folder (and the mail's waits, when asked for) differ from the shipped
+    // defaults.
+    let mut settings = format!(
+        "[rules]\ndir = {}\n",
+        toml_string(&rules.display().to_string())
+    );
+    if let Some(wait) = &args.group_wait {
+        let wait = toml_string(wait);
+        settings.push_str(&format!(
+            "[mail]\ngroup_wait = {wait}\ngroup_interval = {wait}\n"
+        ));
+    }
+    std::fs::write(&config, settings).context("cannot write the config")?;
     let staging = root.join("staging");
     std::fs::create_dir_all(&staging)?;
     if args.units > 0 {
@@ -559,7 +569,7 @@ pub fn render(r: &DaemonResult) -> String {
                 if m.messages == 1 { "" } else { "s" },
                 m.outbox_bytes as f64 / 1e6
             ),
-            format!("{:.1} s (the 30 s group wait runs from the first)", m.secs),
+            format!("{:.1} s (the group wait runs from the first stored)", m.secs),
         ]);
         if let Some(c) = m.cpu_secs {
             t.row(vec![
