@@ -137,11 +137,11 @@ fn table3_sheet(ws: &mut Worksheet, reports: &[ShownReport]) -> Result<(), XlsxE
     let filled = |c: u32| plain.clone().set_background_color(Color::RGB(c));
     // Made once: a sheet has thousands of cells and only these five looks.
     let cells = CellFormats {
-        plain: plain.clone(),
         wrong: filled(WRONG),
         related: filled(RELATED),
         unread: filled(UNREAD),
         corrected: filled(CORRECTED),
+        plain,
     };
     let label = Format::new().set_border(FormatBorder::Thin);
     ws.set_column_width(0, 44)?;
