@@ -1627,7 +1627,9 @@ pub fn reaudit(
                             f.get_or_insert(e);
                         }
                     };
-                    let reader = match Store::open_read_only(&ctx.config.database) {
+                    let reader = match Store::open_read_only(&ctx.config.database)
+                        .and_then(|r| r.plan_stably().map(|()| r))
+                    {
                         Ok(reader) => reader,
                         Err(e) => {
                             fail(e.into());

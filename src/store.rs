@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{config::DbConfig, params, Connection, OptionalExtension};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -484,8 +484,21 @@ impl Store {
             compact_from: 0,
             checkpointer: None,
         };
+        store.plan_stably()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Query plans made without looking at the values bound. SQLite re-prepares a statement
+    /// whose planning looked at a bound value (a `LIMIT ?`, an `= ?` the planner weighed)
+    /// whenever its bindings are cleared, and rusqlite clears them each time it takes a cached
+    /// statement back: the daemon re-prepared the lookup of an issuer's year before for every
+    /// report (1 % of its work). Not for the web console's reads, whose scope patterns
+    /// (`GLOB ?`) use an index only when the planner sees the pattern.
+    pub fn plan_stably(&self) -> Result<(), StoreError> {
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        Ok(())
     }
 
     /// Opens an existing database for reading only (`status`, `findings`): creates nothing,
@@ -1610,6 +1623,42 @@ mod tests {
             message: message.to_string(),
             evidence: serde_json::json!({}),
         }
+    }
+
+    /// The lookup of an issuer's year before, run again and again through the statement cache:
+    /// re-prepared each time on a connection whose plans look at the values bound, never on
+    /// one that plans stably (every read-write store, and `reaudit`'s readers).
+    #[test]
+    fn a_cached_lookup_is_not_prepared_again_under_stable_plans() {
+        use rusqlite::StatementStatus;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = store_with_notices(dir.path(), &["甲局", "乙局", "丙局"]);
+        let sql = "SELECT r.id FROM reports r
+             WHERE r.organization = ?1 AND r.year = ?2 AND r.status = 'parsed'
+             ORDER BY r.id DESC LIMIT 1";
+        let reprepared = |s: &Store| {
+            for (org, year) in [
+                ("甲局", 2023),
+                ("乙局", 2024),
+                ("丙局", 2022),
+                ("甲局", 2021),
+            ] {
+                let mut stmt = s.conn.prepare_cached(sql).expect("prepare");
+                let _: Option<i64> = stmt
+                    .query_row(params![org, year], |r| r.get(0))
+                    .optional()
+                    .expect("query");
+            }
+            let stmt = s.conn.prepare_cached(sql).expect("prepare");
+            stmt.get_status(StatementStatus::RePrepare)
+        };
+        let path = dir.path().join("s.sqlite");
+        let plain = Store::open_read_only(&path).expect("read only");
+        assert!(reprepared(&plain) > 0, "the case this guards against");
+        assert_eq!(reprepared(&store), 0);
+        let reader = Store::open_read_only(&path).expect("read only");
+        reader.plan_stably().expect("stable plans");
+        assert_eq!(reprepared(&reader), 0);
     }
 
     /// A rule set's rules' digests come back as recorded; a rule set recorded before rules had
