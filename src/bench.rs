@@ -221,13 +221,14 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "PATH")]
     pub daemon_exe: Option<PathBuf>,
     /// Then wait until the summaries of the folder's reports are mailed (as `.eml` files to the
-    /// outbox, after the default `mail.group_wait` of 30 s): the mailer's time and CPU per report.
+    /// outbox, once the group wait is over: 30 s, or `--group-wait`): the mailer's time and CPU
+    /// per report.
     #[arg(long)]
     pub mail: bool,
-    /// The daemon's `mail.group_wait` and `mail.group_interval` (e.g. `2s`) instead of the
-    /// shipped 30 s and 5 min: how long a report's notice waits before its summary is due, and
-    /// the least time between two summaries to the same office.
-    #[arg(long, value_name = "DURATION")]
+    /// With `--mail`: the daemon's `mail.group_wait` and `mail.group_interval` (e.g. `2s`)
+    /// instead of the shipped 30 s and 5 min: how long a report's notice waits before its
+    /// summary is due, and the least time between two summaries to the same office.
+    #[arg(long, value_name = "DURATION", requires = "mail")]
     pub group_wait: Option<String>,
     #[command(flatten)]
     pub common: Common,

@@ -11,8 +11,8 @@
 //! 3. Memory: the daemon's peak resident memory (`VmHWM` of /proc/PID/status) after those N,
 //!    and the database size per report.
 //! 4. With `--mail`: the summaries of those reports, mailed as `.eml` files to the outbox once
-//!    the group wait is over (30 s, or `--group-wait`); the time until no notice is pending and the daemon's CPU meanwhile,
-//!    per report mailed.
+//!    the group wait is over (30 s, or `--group-wait`); the time until no notice is pending,
+//!    and the daemon's CPU meanwhile per report mailed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -463,7 +463,7 @@ fn wait_for_mail(db: &Connection, daemon: &Daemon, outbox: &Path) -> Result<Mail
         )
         .unwrap_or(i64::MAX)
     };
-    // The default group wait (30 s), then the mailing itself.
+    // The group wait (30 s unless `--group-wait`), then the mailing itself.
     if !wait_until(Duration::from_secs(900), Duration::from_millis(50), || {
         pending() == 0
     }) {
