@@ -185,8 +185,13 @@ fn identify(text: &str, body_end: usize) -> Identity {
 /// fraction of the time): what `check` needs to find each report's year before among the files
 /// it was given. A text `parse` refuses may still have them.
 pub fn identity(text: &str) -> (Option<String>, Option<i32>) {
-    let id = identify(text, body_end(text, &sections::find_headings(text)));
-    (id.organization, id.year)
+    // What `identify` answers, computed only as far as the answer needs: a title that names
+    // both (most reports) spares finding the sections, the body's end and the period.
+    let Some((org, year, _)) = meta::title(text) else {
+        let id = identify(text, body_end(text, &sections::find_headings(text)));
+        return (id.organization, id.year);
+    };
+    (Some(meta::expand_org(org, text)), Some(year))
 }
 
 /// Where to look for table 3 when its heading is missing: between the sections around it.

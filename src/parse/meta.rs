@@ -45,11 +45,12 @@ fn clean_org(s: &str) -> String {
 /// Finds the issuer and year in the title (the head of the text with whitespace removed, so a
 /// title broken across lines still reads as one).
 pub fn title(text: &str) -> Option<(String, i32, String)> {
-    let head: String = text
-        .chars()
-        .take(800)
-        .filter(|c| !c.is_whitespace() && *c != '#')
-        .collect();
+    // The first 800 characters, their white space and `#`s left out, copied in runs.
+    let end = text.char_indices().nth(800).map_or(text.len(), |(i, _)| i);
+    let mut head = crate::extract::compact(&text[..end]);
+    if head.contains('#') {
+        head.retain(|c| c != '#');
+    }
     let from_org_year = TITLE_ORG_YEAR.captures(&head).and_then(|c| {
         let org = clean_org(c.get(1)?.as_str());
         let year = c.get(2)?.as_str().parse().ok()?;
