@@ -185,10 +185,18 @@ fn quote_map(sentence: &str, start: usize, end: usize) -> Map {
     m
 }
 
+/// The names in a script's list of rows, shared rather than copied (an item not a string is
+/// left out).
+fn row_names(rows: Array) -> Vec<ImmutableString> {
+    rows.into_iter()
+        .filter_map(|row| row.into_immutable_string().ok())
+        .collect()
+}
+
 /// The 总计 of some table-3 rows together, as the document gives it: a row whose 总计 cell is
 /// blank counts with the sum of its applicant cells (the blank cell itself is another rule's
 /// finding). `None` when a cell involved is unread, or when no cell of the rows is filled.
-fn category_total(cells: Cells<'_>, rows: &[String]) -> Option<i64> {
+fn category_total(cells: Cells<'_>, rows: &[ImmutableString]) -> Option<i64> {
     let value = |row: &str, col: &str| cells.value("table3", row, col);
     let mut total = 0i64;
     let mut any = false;
@@ -556,10 +564,7 @@ pub fn register(engine: &mut Engine) {
         engine,
         |r: &mut ScriptReport, col: &str, rows: Array| {
             let cells = r.cells();
-            let rows: Vec<String> = rows
-                .iter()
-                .filter_map(|row| row.clone().into_string().ok())
-                .collect();
+            let rows = row_names(rows);
             if rows.iter().any(|row| cells.is_unread("table3", row, col)) {
                 return Dynamic::UNIT;
             }
@@ -567,11 +572,7 @@ pub fn register(engine: &mut Engine) {
         },
     );
     pure("category_total").register_into_engine(engine, |r: &mut ScriptReport, rows: Array| {
-        let rows: Vec<String> = rows
-            .iter()
-            .filter_map(|row| row.clone().into_string().ok())
-            .collect();
-        category_total(r.cells(), &rows).map_or(Dynamic::UNIT, Dynamic::from)
+        category_total(r.cells(), &row_names(rows)).map_or(Dynamic::UNIT, Dynamic::from)
     });
     FuncRegistration::new("cell_labels").register_into_engine(
         engine,

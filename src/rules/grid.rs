@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use rustc_hash::FxHashMap;
+
 use crate::model::{self, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
 /// What the grid knows of one cell.
@@ -40,11 +42,21 @@ static T3_ROWS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     rows
 });
 
-/// The position of `name` among `names`. The names differ in length more often than not, and
-/// `==` compares lengths first, so this costs a few comparisons of integers and about one of
-/// bytes: less than hashing the name.
+/// Each row of [`T3_ROWS`] by name: table 3 has some thirty rows, many of names of one length
+/// (`denied_…`, `rejected_…`), and rules look rows up by name several hundred times a report.
+static T3_ROW_INDEX: LazyLock<FxHashMap<&'static str, usize>> =
+    LazyLock::new(|| T3_ROWS.iter().enumerate().map(|(i, r)| (*r, i)).collect());
+
+/// The position of `name` among `names`, for the short lists (columns, table 4's groups). The
+/// names differ in length more often than not, and `==` compares lengths first, so this costs a
+/// few comparisons of integers and about one of bytes: less than hashing the name.
 fn position(names: &[&str], name: &str) -> Option<usize> {
     names.iter().position(|n| *n == name)
+}
+
+/// The position of a row of table 3 in the grid.
+fn t3_row(name: &str) -> Option<usize> {
+    T3_ROW_INDEX.get(name).copied()
 }
 
 /// Tables 3 and 4 of one report by position.
@@ -86,7 +98,7 @@ impl Grid {
     /// The row's slots, when both the table and the row are numbered.
     fn row(&self, table: &str, row: &str) -> Option<&[Slot]> {
         match table {
-            "table3" => Some(&self.t3[position(&T3_ROWS, row)?]),
+            "table3" => Some(&self.t3[t3_row(row)?]),
             "table4" => Some(&self.t4[position(&T4_GROUPS, row)?]),
             _ => None,
         }
