@@ -938,3 +938,119 @@ fn claims_filtered_by_options_are_those_the_script_would_keep() {
         );
     }
 }
+
+/// `rows_not_adding_up` and `columns_not_adding_up` give exactly the rows and columns their
+/// definition gives when a script works it out cell by cell (blanks and unread cells taken as
+/// 0), on every seed and on its tables altered: a total off by one, a blank part, a blank total,
+/// an unread cell, a balance broken. The identity rules look at those rows only.
+#[test]
+fn the_rows_and_columns_not_adding_up_are_those_worked_out_cell_by_cell() {
+    let body = r#"
+    let n = |v| if v == () { 0 } else { v };
+    let rows = [];
+    for row in t3_rows(report) {
+        let sum = 0;
+        for col in applicant_columns() { sum += n.call(t3(report, row, col)); }
+        if n.call(t3(report, row, "total")) != sum { rows.push(row); }
+    }
+    let groups = [];
+    for g in t4_groups() {
+        let sum = 0;
+        for col in ["upheld", "corrected", "other", "pending"] { sum += n.call(t4(report, g, col)); }
+        if n.call(t4(report, g, "total")) != sum { groups.push(g); }
+    }
+    let cols = [];
+    for col in t3_columns() {
+        let left = n.call(t3(report, "new_received", col)) + n.call(t3(report, "carried_over", col));
+        let right = n.call(t3(report, "total_processed", col)) + n.call(t3(report, "carried_forward", col));
+        if left != right { cols.push(col); }
+    }
+    let want = `${join(rows, ",")}|${join(groups, ",")}|${join(cols, ",")}`;
+    let got = join(rows_not_adding_up(report, "table3", "total", applicant_columns()), ",") + "|"
+        + join(rows_not_adding_up(report, "table4", "total", ["upheld", "corrected", "other", "pending"]), ",") + "|"
+        + join(columns_not_adding_up(report, "table3", ["new_received", "carried_over"], ["total_processed", "carried_forward"]), ",");
+    [finding(got), finding(want)]"#;
+    let set = RuleSet::from_sources(vec![rule_file("sums", body)], Limits::default());
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    fn set_cell(r: &mut Report, table: &str, row: &str, col: &str, v: Option<i64>, printed: bool) {
+        let t = if table == "table3" {
+            &mut r.table3
+        } else {
+            &mut r.table4
+        };
+        t.entry(row.into()).or_default().insert(col.into(), v);
+        let raw = r
+            .raw_cells
+            .entry(table.into())
+            .or_default()
+            .entry(row.into())
+            .or_default();
+        if printed {
+            raw.insert(col.into(), v.map_or(String::new(), |v| v.to_string()));
+        } else {
+            raw.remove(col);
+        }
+    }
+    fn value(r: &Report, table: &str, row: &str, col: &str) -> i64 {
+        let t = if table == "table3" {
+            &r.table3
+        } else {
+            &r.table4
+        };
+        t.get(row)
+            .and_then(|c| c.get(col))
+            .copied()
+            .flatten()
+            .unwrap_or(0)
+    }
+    /// What is done to a report's tables, and how it is called.
+    type Alteration = (&'static str, fn(&mut Report));
+    let alterations: [Alteration; 6] = [
+        ("as printed", |_| {}),
+        ("a total off by one", |r| {
+            let v = value(r, "table3", "granted", "total");
+            set_cell(r, "table3", "granted", "total", Some(v + 1), true);
+        }),
+        ("a blank part", |r| {
+            set_cell(r, "table3", "new_received", "natural_person", None, true)
+        }),
+        ("a blank total", |r| {
+            set_cell(r, "table3", "new_received", "total", None, true)
+        }),
+        ("an unread part", |r| {
+            set_cell(
+                r,
+                "table3",
+                "carried_forward",
+                "natural_person",
+                None,
+                false,
+            )
+        }),
+        ("a group's total off by two", |r| {
+            let v = value(r, "table4", "review", "total");
+            set_cell(r, "table4", "review", "total", Some(v + 2), true);
+        }),
+    ];
+    let mut found_some = 0;
+    for path in common::seeds() {
+        let bytes = std::fs::read(&path).expect("seed");
+        let parsed = pipeline::read_bytes(Path::new("x.txt"), &bytes)
+            .report
+            .expect("parsed");
+        for (what, alter) in &alterations {
+            let mut report = (*parsed).clone();
+            alter(&mut report);
+            let f = set.run(&Arc::new(report), None);
+            assert_eq!(f.len(), 2, "{what}: {f:#?}");
+            assert_eq!(f[0].message, f[1].message, "{} {what}", path.display());
+            if f[0].message != "||" {
+                found_some += 1;
+            }
+        }
+    }
+    assert!(
+        found_some >= 20,
+        "the alterations should break some sums: {found_some}"
+    );
+}

@@ -185,12 +185,74 @@ fn quote_map(sentence: &str, start: usize, end: usize) -> Map {
     m
 }
 
-/// The names in a script's list of rows, shared rather than copied (an item not a string is
-/// left out).
-fn row_names(rows: Array) -> Vec<ImmutableString> {
-    rows.into_iter()
-        .filter_map(|row| row.into_immutable_string().ok())
+/// The names in a script's list of rows or columns, shared rather than copied (an item not a
+/// string is left out).
+fn name_list(names: Array) -> Vec<ImmutableString> {
+    names
+        .into_iter()
+        .filter_map(|name| name.into_immutable_string().ok())
         .collect()
+}
+
+/// The rows of table 3 (the report's template's, in order) or of table 4 and its columns.
+fn table_shape(report: &Report, table: &str) -> Res<(Vec<&'static str>, &'static [&'static str])> {
+    match table {
+        "table3" => Ok((model::t3_rows(template_of(report)), &T3_COLUMNS[..])),
+        "table4" => Ok((T4_GROUPS.to_vec(), &T4_COLUMNS[..])),
+        _ => Err(format!("no table `{table}` here: table3 or table4").into()),
+    }
+}
+
+/// The sum of the cells holding numbers (`row`, `col` as `cell` gives them), blanks and unread
+/// cells taken as 0.
+fn numbers_sum<'n>(
+    pairs: impl Iterator<Item = (&'n str, &'n str)>,
+    value: impl Fn(&str, &str) -> Option<i64>,
+) -> i64 {
+    pairs.fold(0i64, |sum, (row, col)| {
+        sum.saturating_add(value(row, col).unwrap_or(0))
+    })
+}
+
+/// The rows of a table whose `total` cell, a blank taken as 0, differs from the sum of the
+/// `parts` cells holding numbers: every row a check of that sum can say something about, and
+/// no other (a row whose total and parts are all blank adds up).
+fn rows_not_adding_up(
+    cells: Cells<'_>,
+    table: &str,
+    total: &str,
+    parts: &[ImmutableString],
+) -> Res<Array> {
+    let (rows, _) = table_shape(cells.report, table)?;
+    let value = |row: &str, col: &str| cells.value(table, row, col);
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            let sum = numbers_sum(parts.iter().map(|c| (*row, c.as_str())), value);
+            value(row, total).unwrap_or(0) != sum
+        })
+        .map(|row| Dynamic::from(ImmutableString::from(row)))
+        .collect())
+}
+
+/// The columns of a table where the cells of the `left` rows and those of the `right` rows,
+/// blanks taken as 0, sum differently.
+fn columns_not_adding_up(
+    cells: Cells<'_>,
+    table: &str,
+    left: &[ImmutableString],
+    right: &[ImmutableString],
+) -> Res<Array> {
+    let (_, cols) = table_shape(cells.report, table)?;
+    let value = |row: &str, col: &str| cells.value(table, row, col);
+    let side = |rows: &[ImmutableString], col: &'static str| {
+        numbers_sum(rows.iter().map(|r| (r.as_str(), col)), value)
+    };
+    Ok(cols
+        .iter()
+        .filter(|col| side(left, col) != side(right, col))
+        .map(|col| Dynamic::from(ImmutableString::from(*col)))
+        .collect())
 }
 
 /// The 总计 of some table-3 rows together, as the document gives it: a row whose 总计 cell is
@@ -564,15 +626,27 @@ pub fn register(engine: &mut Engine) {
         engine,
         |r: &mut ScriptReport, col: &str, rows: Array| {
             let cells = r.cells();
-            let rows = row_names(rows);
+            let rows = name_list(rows);
             if rows.iter().any(|row| cells.is_unread("table3", row, col)) {
                 return Dynamic::UNIT;
             }
             sum(rows.iter().map(|row| count(cells, "table3", row, col)))
         },
     );
+    pure("rows_not_adding_up").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, total: &str, parts: Array| {
+            rows_not_adding_up(r.cells(), table, total, &name_list(parts))
+        },
+    );
+    pure("columns_not_adding_up").register_into_engine(
+        engine,
+        |r: &mut ScriptReport, table: &str, left: Array, right: Array| {
+            columns_not_adding_up(r.cells(), table, &name_list(left), &name_list(right))
+        },
+    );
     pure("category_total").register_into_engine(engine, |r: &mut ScriptReport, rows: Array| {
-        category_total(r.cells(), &row_names(rows)).map_or(Dynamic::UNIT, Dynamic::from)
+        category_total(r.cells(), &name_list(rows)).map_or(Dynamic::UNIT, Dynamic::from)
     });
     FuncRegistration::new("cell_labels").register_into_engine(
         engine,
