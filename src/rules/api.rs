@@ -203,8 +203,8 @@ fn table_shape(report: &Report, table: &str) -> Res<(Vec<&'static str>, &'static
     }
 }
 
-/// The sum of the cells holding numbers (`row`, `col` as `cell` gives them), blanks and unread
-/// cells taken as 0.
+/// The sum of the cells at `pairs` (row, column) that hold numbers, as `value` reads them;
+/// blank and unread cells count 0.
 fn numbers_sum<'n>(
     pairs: impl Iterator<Item = (&'n str, &'n str)>,
     value: impl Fn(&str, &str) -> Option<i64>,
