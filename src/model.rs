@@ -200,6 +200,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// The count in a cell of table 3 or 4 by its names; `None` for a blank or unread cell, or
+    /// another table (table 2 holds amounts).
+    pub fn count(&self, table: &str, row: &str, col: &str) -> Option<i64> {
+        let t = match table {
+            "table3" => &self.table3,
+            "table4" => &self.table4,
+            _ => return None,
+        };
+        t.get(row).and_then(|r| r.get(col)).copied().flatten()
+    }
+
     /// The cells of tables 3 and 4 the parser could not read, as (table, row, column): no value
     /// and no printed text recorded. A cell printed blank (or `/`, `-`, `无`) keeps its text in
     /// `raw_cells` and is not among them: blank is the document's, unread is the parser's.

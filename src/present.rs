@@ -478,19 +478,7 @@ fn report_cell(report: &Report, table: &str, row: &str, col: &str) -> (String, &
             .and_then(|r| r.get(col))
             .copied()
             .flatten(),
-        "table3" | "table4" => {
-            let t = if table == "table3" {
-                &report.table3
-            } else {
-                &report.table4
-            };
-            t.get(row)
-                .and_then(|r| r.get(col))
-                .copied()
-                .flatten()
-                .map(|v| v as f64)
-        }
-        _ => None,
+        _ => report.count(table, row, col).map(|v| v as f64),
     };
     let raw = report
         .raw_cells

@@ -16,7 +16,7 @@ use rhai::{
 };
 use rustc_hash::FxHashMap;
 
-use super::grid::{self, Cells, Slot};
+use super::grid::{Cells, Slot};
 use super::similar;
 use super::view::{self, ScriptReport};
 use crate::model::{self, label, Report, Template, T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
@@ -90,7 +90,9 @@ fn cell(report: &Report, table: &str, row: &str, col: &str) -> Dynamic {
             .copied()
             .flatten()
             .map_or(Dynamic::UNIT, Dynamic::from),
-        _ => grid::model_value(report, table, row, col).map_or(Dynamic::UNIT, Dynamic::from),
+        _ => report
+            .count(table, row, col)
+            .map_or(Dynamic::UNIT, Dynamic::from),
     }
 }
 

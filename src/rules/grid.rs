@@ -175,7 +175,7 @@ impl<'a> Cells<'a> {
     pub fn value(&self, table: &str, row: &str, col: &str) -> Option<i64> {
         match self.slot(table, row, col) {
             Some(slot) => slot.value,
-            None => model_value(self.report, table, row, col),
+            None => self.report.count(table, row, col),
         }
     }
 
@@ -186,18 +186,6 @@ impl<'a> Cells<'a> {
             None => self.report.is_unread(table, row, col),
         }
     }
-}
-
-/// A count of table 3 or 4 straight from the report's maps (`None` for another table), for a
-/// name the grid does not number or a single cell of evidence. Table 2's counts are whole
-/// numbers kept as `f64`, read by their own helper.
-pub fn model_value(report: &Report, table: &str, row: &str, col: &str) -> Option<i64> {
-    let table = match table {
-        "table3" => &report.table3,
-        "table4" => &report.table4,
-        _ => return None,
-    };
-    table.get(row).and_then(|r| r.get(col)).copied().flatten()
 }
 
 #[cfg(test)]
@@ -257,7 +245,7 @@ mod tests {
                     for col in cols {
                         assert_eq!(
                             cells.value(table, row, col),
-                            model_value(&report, table, row, col),
+                            report.count(table, row, col),
                             "{table}/{row}/{col}"
                         );
                         assert_eq!(
@@ -279,7 +267,7 @@ mod tests {
                     };
                     assert_eq!(slots.len(), cols.len());
                     for (slot, col) in slots.iter().zip(cols) {
-                        assert_eq!(slot.value, model_value(&report, table, row, col));
+                        assert_eq!(slot.value, report.count(table, row, col));
                         assert_eq!(slot.unread(), report.is_unread(table, row, col));
                     }
                 }

@@ -327,12 +327,7 @@ struct YearRow {
 }
 
 fn cell_of(report: &Report, table: &str, row: &str, col: &str) -> (Option<i64>, String) {
-    let t = if table == "table3" {
-        &report.table3
-    } else {
-        &report.table4
-    };
-    let v = t.get(row).and_then(|r| r.get(col)).copied().flatten();
+    let v = report.count(table, row, col);
     let text = match v {
         Some(v) => v.to_string(),
         None if report.is_unread(table, row, col) => "未读出".to_string(),
