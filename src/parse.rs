@@ -127,7 +127,7 @@ pub fn parse(text: &str) -> Result<Report, ParseError> {
     report.raw_cells.insert("table4".to_string(), t4.raw);
 
     // Identity and particulars.
-    let id = identify(text, body_end);
+    let id = identify(text, || body_end);
     report.organization = id.organization;
     report.title = id.title;
     report.period = id.period;
@@ -159,13 +159,14 @@ struct Identity {
     year: Option<i32>,
 }
 
-/// The identity of the report in `text`, whose body ends at `body_end`.
-fn identify(text: &str, body_end: usize) -> Identity {
+/// The identity of the report in `text`; `body_end` gives where its body ends, asked only when
+/// the title does not name the issuer.
+fn identify(text: &str, body_end: impl FnOnce() -> usize) -> Identity {
     let title = meta::title(text);
     let organization = title
         .as_ref()
         .map(|t| t.0.clone())
-        .or_else(|| meta::organization_from_body(&text[..body_end], text))
+        .or_else(|| meta::organization_from_body(&text[..body_end()], text))
         .map(|o| meta::expand_org(o, text));
     let period = meta::period(text);
     let year = title
@@ -185,13 +186,9 @@ fn identify(text: &str, body_end: usize) -> Identity {
 /// fraction of the time): what `check` needs to find each report's year before among the files
 /// it was given. A text `parse` refuses may still have them.
 pub fn identity(text: &str) -> (Option<String>, Option<i32>) {
-    // What `identify` answers, computed only as far as the answer needs: a title that names
-    // both (most reports) spares finding the sections, the body's end and the period.
-    let Some((org, year, _)) = meta::title(text) else {
-        let id = identify(text, body_end(text, &sections::find_headings(text)));
-        return (id.organization, id.year);
-    };
-    (Some(meta::expand_org(org, text)), Some(year))
+    // A title naming the issuer (most reports) spares finding the sections and the body's end.
+    let id = identify(text, || body_end(text, &sections::find_headings(text)));
+    (id.organization, id.year)
 }
 
 /// Where to look for table 3 when its heading is missing: between the sections around it.
